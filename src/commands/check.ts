@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+
+import {RpsCommand} from '../lib/cli/base-command.js'
+import {QualityGateError} from '../lib/errors.js'
+import {resolveSource} from '../lib/fetch/fetch-raw.js'
+import {type QualityReport, checkRawFile} from '../lib/quality/check-files.js'
+import {selectRawFiles} from '../lib/quality/select-files.js'
+
+export interface CheckCommandResult {
+  passed: boolean
+  reports: QualityReport[]
+}
+
+export default class Check extends RpsCommand {
+  static summary = 'The quality gate: validate raw files and exit non-zero when any check fails.'
+
+  static description = `Checks one raw file (--file, repeatable) or every file of the newest fetch: schema per source,
+equal-length arrays, null ratio per key column, timestamps (parse, increasing, no duplicates, hourly
+cadence, gap ratio), physical ranges, freshness (live sources) and a minimum row count; thresholds come
+from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fail. Exit 3 when the gate fails.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --source open-meteo --json',
+    '<%= config.bin %> <%= command.id %> --file data/raw/replay/greensboro-nc/2026-03-01T12-00-00.000Z-replay.json',
+  ]
+
+  static flags = {
+    file: Flags.string({summary: 'Raw body to check (repeatable). Default: the newest fetch.', multiple: true}),
+    source: Flags.string({summary: 'Source whose newest fetch is checked (default: $RPS_SOURCE, else params.yaml).', options: ['replay', 'open-meteo', 'openweathermap', 'csv']}),
+    'location-name': Flags.string({summary: 'Location whose newest fetch is checked (default: params.yaml location.name).'}),
+  }
+
+  async run(): Promise<CheckCommandResult> {
+    const {flags} = await this.parse(Check)
+    const params = this.loadParams(flags.params)
+    const source = resolveSource(flags.source, params, process.env)
+    const files = await selectRawFiles(flags.file ?? [], source, flags['location-name'] ?? params.location.name)
+    const reports: QualityReport[] = []
+    for (const file of files) reports.push(await checkRawFile(file, params))
+    for (const r of reports) this.note(summarize(r))
+    const failed = reports.filter((r) => !r.passed)
+    if (failed.length > 0) {
+      const what = failed.map((r) => `${r.file.split('/').at(-1)}: ${r.failed.join(', ')}`).join('; ')
+      const error = new QualityGateError(`quality gate failed (${what}); reports: ${failed.map((r) => r.report).join(', ')}`)
+      if (this.jsonEnabled()) {
+        this.logJson({passed: false, reports, error: {message: error.message, code: error.code}})
+        this.exit(error.exitCode)
+      }
+      throw error
+    }
+    return {passed: true, reports}
+  }
+}
+
+function summarize(r: QualityReport): string {
+  const lines = [`${r.passed ? 'PASS' : 'FAIL'} ${r.file} (${r.rows} rows, ${r.span.first ?? '-'} .. ${r.span.last ?? '-'})`]
+  for (const c of r.checks) {
+    const mark = c.status === 'pass' ? 'ok  ' : c.status === 'fail' ? 'FAIL' : 'skip'
+    const value = c.value === null ? '' : ` value=${c.value}`
+    const threshold = c.threshold === null ? '' : ` threshold=${c.threshold}`
+    lines.push(`  ${mark} ${c.name}${value}${threshold}${c.detail ? ` (${c.detail})` : ''}`)
+  }
+  return lines.join('\n')
+}

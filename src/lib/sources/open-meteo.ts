@@ -1,0 +1,68 @@
+import {getJsonWithRetry} from './http.js'
+import type {FetchRequest, RawCapture, Source} from './types.js'
+
+export const OPEN_METEO_FORECAST_URL = 'https://api.open-meteo.com/v1/forecast'
+export const OPEN_METEO_ARCHIVE_URL = 'https://archive-api.open-meteo.com/v1/archive'
+/** The forecast endpoint serves at most 92 past days. */
+const MAX_PAST_DAYS = 92
+/** ERA5-based archive data lags real time by about five days; stop the backfill before that. */
+const ARCHIVE_LAG_DAYS = 6
+
+function isoDate(d: Date): string {
+  return d.toISOString().slice(0, 10)
+}
+
+function baseUrl(env: NodeJS.ProcessEnv, name: string, fallback: string, path: string): string {
+  const configured = env[name]
+  if (!configured) return fallback
+  return configured.replace(/\/+$/, '') + (configured.includes('/v1/') ? '' : path)
+}
+
+/** Open-Meteo: recent hours from the forecast endpoint (`past_days`), history from the archive. */
+export const openMeteoSource: Source = {
+  name: 'open-meteo',
+  async fetch(request: FetchRequest): Promise<RawCapture[]> {
+    const captures: RawCapture[] = []
+    const common = {
+      latitude: request.location.latitude,
+      longitude: request.location.longitude,
+      hourly: request.variables.join(','),
+      timezone: 'GMT',
+    }
+    const retry = {timeoutMs: request.params.fetch.timeout_ms, retry: request.params.fetch.retry, onRetry: request.onRetry}
+    let pastDays = Math.min(MAX_PAST_DAYS, Math.ceil(request.pastHours / 24))
+    if (request.backfillDays > 0) {
+      pastDays = Math.max(pastDays, ARCHIVE_LAG_DAYS + 1)
+      const day = 86_400_000
+      const start = new Date(request.now.getTime() - request.backfillDays * day)
+      const end = new Date(request.now.getTime() - ARCHIVE_LAG_DAYS * day)
+      if (start < end) {
+        const url = baseUrl(request.env, 'RPS_OPEN_METEO_ARCHIVE_URL', OPEN_METEO_ARCHIVE_URL, '/v1/archive')
+        const params = {...common, start_date: isoDate(start), end_date: isoDate(end)}
+        const http = await getJsonWithRetry({url, params, ...retry})
+        captures.push({
+          body: http.body,
+          meta: {
+            source: 'open-meteo', kind: 'archive', location: request.location,
+            collectedAt: request.now.toISOString(), fetchedAt: request.now.toISOString(), observedUntil: request.now.toISOString(), live: false,
+            request: {url, params}, httpStatus: http.status, contentType: http.contentType, attempts: http.attempts,
+            elapsedMs: http.elapsedMs, bodyBytes: Buffer.byteLength(http.body),
+          },
+        })
+      }
+    }
+    const url = baseUrl(request.env, 'RPS_OPEN_METEO_URL', OPEN_METEO_FORECAST_URL, '/v1/forecast')
+    const params = {...common, past_days: pastDays, forecast_days: 1}
+    const http = await getJsonWithRetry({url, params, ...retry})
+    captures.push({
+      body: http.body,
+      meta: {
+        source: 'open-meteo', kind: 'forecast', location: request.location,
+        collectedAt: request.now.toISOString(), fetchedAt: request.now.toISOString(), observedUntil: request.now.toISOString(), live: true,
+        request: {url, params}, httpStatus: http.status, contentType: http.contentType, attempts: http.attempts,
+        elapsedMs: http.elapsedMs, bodyBytes: Buffer.byteLength(http.body),
+      },
+    })
+    return captures
+  },
+}
