@@ -9,6 +9,7 @@ import {selectRawFiles} from '../lib/quality/select-files.js'
 export interface CheckCommandResult {
   passed: boolean
   reports: QualityReport[]
+  error?: {message: string; code: string}
 }
 
 export default class Check extends RpsCommand {
@@ -43,11 +44,10 @@ from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fa
     if (failed.length > 0) {
       const what = failed.map((r) => `${r.file.split('/').at(-1)}: ${r.failed.join(', ')}`).join('; ')
       const error = new QualityGateError(`quality gate failed (${what}); reports: ${failed.map((r) => r.report).join(', ')}`)
-      if (this.jsonEnabled()) {
-        this.logJson({passed: false, reports, error: {message: error.message, code: error.code}})
-        this.exit(error.exitCode)
-      }
-      throw error
+      if (!this.jsonEnabled()) throw error
+      // Under --json the reports are the useful answer: print them and still exit non-zero.
+      process.exitCode = error.exitCode
+      return {passed: false, reports, error: {message: error.message, code: error.code}}
     }
     return {passed: true, reports}
   }

@@ -1,4 +1,4 @@
-import {Command, Errors, Flags} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 
 import {type Params, loadParams} from '../config/params.js'
 import {RpsError} from '../errors.js'
@@ -23,11 +23,19 @@ export abstract class RpsCommand extends Command {
     if (!this.jsonEnabled()) this.logToStderr(message)
   }
 
+  /**
+   * RpsErrors end the command with their own exit code and one unwrapped line on stderr
+   * (`rps check: quality gate failed ...`), or an `{error}` object under --json.
+   */
   protected async catch(err: Error & {exitCode?: number}): Promise<unknown> {
-    if (err instanceof RpsError) {
-      const cliError = new Errors.CLIError(err.message, {exit: err.exitCode, code: err.code, suggestions: err.suggestions})
-      return super.catch(cliError as Errors.CLIError & {exitCode?: number})
+    if (!(err instanceof RpsError)) return super.catch(err)
+    process.exitCode = err.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({error: {code: err.code, message: err.message, exitCode: err.exitCode, suggestions: err.suggestions}})
+    } else {
+      this.logToStderr(`rps ${this.id ?? ''}: ${err.message}`)
+      for (const s of err.suggestions) this.logToStderr(`  hint: ${s}`)
     }
-    return super.catch(err)
+    return undefined
   }
 }
