@@ -26,17 +26,34 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_S
 export AIRFLOW__API__WORKERS="${AIRFLOW__API__WORKERS:-1}"
 export AIRFLOW__API__EXPOSE_CONFIG="${AIRFLOW__API__EXPOSE_CONFIG:-False}"
 
-# 2 cores: one parser process, few concurrent tasks, new DAG files picked up within 30 s.
-export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
-export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
+# 2 cores. LocalExecutor forks `parallelism` worker processes up front, so keep it at the core count;
+# one parser process; new DAG files picked up within 30 s.
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-2}"
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-2}"
 export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="${AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES:-1}"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 export AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL="${AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL:-0}"
 
-# Quiet: no colour codes in captured logs, no uvicorn access log per request, no provider chatter.
+# Quiet: no colour codes in captured logs, no access-log line per API request, and no warnings that
+# land on stdout (they would corrupt `airflow ... -o json`): graphviz is only for `dags show`, the
+# starlette one comes from Airflow's own import of its test client.
 export AIRFLOW__LOGGING__COLORED_CONSOLE_LOG="${AIRFLOW__LOGGING__COLORED_CONSOLE_LOG:-False}"
 export AIRFLOW__LOGGING__UVICORN_LOGGING_LEVEL="${AIRFLOW__LOGGING__UVICORN_LOGGING_LEVEL:-WARNING}"
+export AIRFLOW__LOGGING__NAMESPACE_LEVELS="${AIRFLOW__LOGGING__NAMESPACE_LEVELS:-http.access=WARNING}"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore:Could not import graphviz,ignore:Using \`httpx\` with \`starlette.testclient\` is deprecated}"
 export AIRFLOW__CORE__LAZY_LOAD_PLUGINS="${AIRFLOW__CORE__LAZY_LOAD_PLUGINS:-True}"
 export AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS="${AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS:-True}"
+
+# The JWT secret Airflow generates into airflow.cfg is 16 bytes; PyJWT warns on every token
+# ("The HMAC key is 24 bytes long, which is below the minimum recommended length of 64 bytes for
+# SHA512"). Keep a 64-byte one next to the DB, shared by api-server, scheduler and dag-processor.
+if [[ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]]; then
+  if [[ ! -s "$AIRFLOW_HOME/jwt_secret" ]]; then
+    mkdir -p "$AIRFLOW_HOME"
+    (umask 077 && head -c 64 /dev/urandom | base64 -w0 > "$AIRFLOW_HOME/jwt_secret")
+  fi
+  AIRFLOW__API_AUTH__JWT_SECRET="$(cat "$AIRFLOW_HOME/jwt_secret")"
+  export AIRFLOW__API_AUTH__JWT_SECRET
+fi
 
 unset _rps_root
