@@ -32,9 +32,9 @@ describe('rps profile', function () {
     assert.ok(current.withTarget > 0.5, `temperature now correlates with temperature in 6 h (r=${current.withTarget})`)
     const hourCos = profile.correlations.find((c: {feature: string}) => c.feature === 'hour_cos')
     assert.ok(Math.abs(hourCos.withLabel) > 0.3, `the 6-hour change depends on the time of day (r=${hourCos.withLabel})`)
-    // 2,000 hours ending 2026-06-30T23:00 start 2026-04-08T08:00: 84 calendar days
+    // 2,000 hours ending 2026-06-30T23:00 start 2026-04-08T16:00: 84 calendar days
     assert.equal(profile.coverage.length, 84)
-    assert.equal(profile.coverage[0].hours, 16)
+    assert.equal(profile.coverage[0].hours, 8)
     assert.equal(profile.quality.passed, true)
   })
 
