@@ -11,6 +11,8 @@ export const TIME_COLUMN = 'time'
 export const LABEL_COLUMN = 'y'
 export const TARGET_TIME_COLUMN = 'target_time'
 export const TARGET_VALUE_COLUMN = 'target_value'
+/** The seasonal-naive forecast of target(t+h): the observation 24 h before the target time. */
+export const SEASONAL_COLUMN = 'seasonal_value'
 
 /** The model's input columns, in order, for a configuration. */
 export function featureNames(cfg: FeatureConfig): string[] {
@@ -74,9 +76,10 @@ export function buildFeatures(table: HourlyTable, cfg: FeatureConfig): pl.DataFr
     label.alias(LABEL_COLUMN),
     future.alias(TARGET_VALUE_COLUMN),
     pl.col(TIME_COLUMN).plus(cfg.horizonHours * HOUR_MS).alias(TARGET_TIME_COLUMN),
+    pl.col(cfg.target).shift(24 - cfg.horizonHours).alias(SEASONAL_COLUMN),
   )
   for (const s of Object.values(cyclic)) out = out.withColumn(s)
-  return out.select(TIME_COLUMN, ...featureNames(cfg), LABEL_COLUMN, TARGET_VALUE_COLUMN, TARGET_TIME_COLUMN)
+  return out.select(TIME_COLUMN, ...featureNames(cfg), LABEL_COLUMN, TARGET_VALUE_COLUMN, TARGET_TIME_COLUMN, SEASONAL_COLUMN)
 }
 
 /** Rows usable for training: every feature and the label known. */

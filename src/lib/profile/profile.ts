@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import pl from 'nodejs-polars'
 
 import {RpsError} from '../errors.js'
-import {LABEL_COLUMN, TARGET_TIME_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
+import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_TIME_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
 import {type DatasetSummary, processedPaths} from '../features/featurize.js'
 import type {QualityReport} from '../quality/check-files.js'
 import {dataDir} from '../raw/store.js'
@@ -25,6 +25,7 @@ function roleOf(name: string, summary: DatasetSummary): ColumnProfile['role'] {
   if (name === TIME_COLUMN || name === TARGET_TIME_COLUMN) return 'time'
   if (name === LABEL_COLUMN) return 'label'
   if (name === TARGET_VALUE_COLUMN) return 'target'
+  if (name === SEASONAL_COLUMN) return 'other'
   return summary.features.includes(name) ? 'feature' : 'other'
 }
 

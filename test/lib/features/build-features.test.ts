@@ -36,7 +36,7 @@ describe('buildFeatures', () => {
   const df = buildFeatures(table(temp, pres), cfg)
 
   it('when given a small series, then lags, rolling stats, differences and the label match hand computation', () => {
-    assert.deepEqual(df.columns, ['time', ...featureNames(cfg), 'y', 'target_value', 'target_time'])
+    assert.deepEqual(df.columns, ['time', ...featureNames(cfg), 'y', 'target_value', 'target_time', 'seasonal_value'])
     assert.deepEqual(column(df, 'temp_lag_1'), [null, 10, 12, 11, 15, 14, 18])
     assert.deepEqual(column(df, 'temp_lag_3'), [null, null, null, 10, 12, 11, 15])
     assert.deepEqual(column(df, 'temp_mean_3').slice(0, 2), [null, null])

@@ -1,0 +1,80 @@
+import pl from 'nodejs-polars'
+
+import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
+
+/** Rows of the feature table as plain arrays, oldest first. */
+export interface ModelRows {
+  time: number[]
+  X: number[][]
+  /** The training label (delta or level, per target mode). */
+  y: number[]
+  /** target(t): the persistence forecast, and the base a delta is added to. */
+  current: number[]
+  /** target(t+h): what is scored. */
+  actual: number[]
+  /** target(t+h-24): the seasonal-naive forecast. */
+  seasonal: number[]
+}
+
+export function toModelRows(df: pl.DataFrame, features: string[], target: string): ModelRows {
+  const missing = features.filter((f) => !df.columns.includes(f))
+  if (missing.length) throw new Error(`dataset lacks feature column(s): ${missing.join(', ')}`)
+  const cols = features.map((f) => df.getColumn(f).toArray() as number[])
+  const n = df.height
+  const X: number[][] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const row = new Array<number>(cols.length)
+    for (let j = 0; j < cols.length; j++) row[j] = cols[j]![i]!
+    X[i] = row
+  }
+  return {
+    time: df.getColumn(TIME_COLUMN).toArray() as number[],
+    X,
+    y: df.getColumn(LABEL_COLUMN).toArray() as number[],
+    current: df.getColumn(target).toArray() as number[],
+    actual: df.getColumn(TARGET_VALUE_COLUMN).toArray() as number[],
+    seasonal: df.getColumn(SEASONAL_COLUMN).toArray() as number[],
+  }
+}
+
+export function sliceRows(rows: ModelRows, from: number, to: number): ModelRows {
+  return {
+    time: rows.time.slice(from, to), X: rows.X.slice(from, to), y: rows.y.slice(from, to),
+    current: rows.current.slice(from, to), actual: rows.actual.slice(from, to), seasonal: rows.seasonal.slice(from, to),
+  }
+}
+
+export interface TimeSplit {
+  train: ModelRows
+  validation: ModelRows
+  holdout: ModelRows
+  boundaries: {validationStart: string; holdoutStart: string; end: string}
+}
+
+const DAY_MS = 86_400_000
+const HOUR_MS = 3_600_000
+
+/**
+ * Time-ordered split: holdout = the last `holdoutDays`, validation = the days before, train = the
+ * rest. Rows whose label reaches past a boundary (t + horizon >= next start) are purged, so no
+ * training label overlaps the validation or holdout period.
+ */
+export function timeSplit(rows: ModelRows, holdoutDays: number, validationDays: number, horizonHours: number): TimeSplit {
+  const end = rows.time.at(-1)! + HOUR_MS
+  const holdoutStart = end - holdoutDays * DAY_MS
+  const validationStart = holdoutStart - validationDays * DAY_MS
+  const purge = horizonHours * HOUR_MS
+  const pick = (keep: (t: number) => boolean) => {
+    const idx = rows.time.map((t, i) => (keep(t) ? i : -1)).filter((i) => i >= 0)
+    return {
+      time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
+      current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
+    }
+  }
+  return {
+    train: pick((t) => t + purge < validationStart),
+    validation: pick((t) => t >= validationStart && t + purge < holdoutStart),
+    holdout: pick((t) => t >= holdoutStart),
+    boundaries: {validationStart: new Date(validationStart).toISOString(), holdoutStart: new Date(holdoutStart).toISOString(), end: new Date(end).toISOString()},
+  }
+}

@@ -1,0 +1,50 @@
+import {RandomForestRegression} from 'ml-random-forest'
+import {Worker} from 'node:worker_threads'
+
+import {type ForestJson, type ForestParams, mergeForests, trainTree, treeSeeds} from './forest-core.js'
+
+export type {ForestJson, ForestParams} from './forest-core.js'
+
+/**
+ * Trains the forest, spreading trees over `workers` threads. The result depends only on the data
+ * and the seed, not on the number of workers (each tree has its own seed).
+ */
+export async function trainForest(X: number[][], y: number[], params: ForestParams, onTree?: (done: number) => void): Promise<ForestJson> {
+  if (X.length === 0) throw new Error('no training rows')
+  const seeds = treeSeeds(params)
+  let done = 0
+  const tick = () => onTree?.(++done)
+  if (params.workers <= 1) {
+    const parts = seeds.map((s) => {
+      const t = trainTree(X, y, params, s)
+      tick()
+      return t
+    })
+    return mergeForests(parts)
+  }
+  const chunks: number[][] = Array.from({length: Math.min(params.workers, seeds.length)}, () => [])
+  seeds.forEach((_, i) => chunks[i % chunks.length]!.push(i))
+  const results = await Promise.all(chunks.map((chunk) => new Promise<ForestJson[]>((resolve, reject) => {
+    const worker = new Worker(new URL('./forest-worker.js', import.meta.url), {workerData: {X, y, params, seeds: chunk.map((i) => seeds[i]!)}})
+    worker.on('message', (m: {type: string; trees?: ForestJson[]}) => {
+      if (m.type === 'tree') tick()
+      else if (m.type === 'done') resolve(m.trees!)
+    })
+    worker.on('error', reject)
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`training worker exited with code ${code}`))
+    })
+  })))
+  // Put trees back in seed order so the model is identical whatever the worker count.
+  const ordered: ForestJson[] = new Array(seeds.length)
+  chunks.forEach((chunk, w) => chunk.forEach((treeIndex, i) => (ordered[treeIndex] = results[w]![i]!)))
+  return mergeForests(ordered)
+}
+
+export function loadForest(json: ForestJson): RandomForestRegression {
+  return RandomForestRegression.load(json as never)
+}
+
+export function predictForest(forest: RandomForestRegression, X: number[][]): number[] {
+  return X.length === 0 ? [] : (forest.predict(X) as number[])
+}
