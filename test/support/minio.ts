@@ -42,6 +42,9 @@ export async function startMinio(bucket = 'rps-data'): Promise<MinioInstance> {
   const child: ChildProcess = spawn(minioBinary(), ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     env: {...process.env, ...env}, stdio: 'ignore',
   })
+  // Never keep the test process alive for it; it is killed when the process exits.
+  child.unref()
+  process.on('exit', () => child.kill('SIGTERM'))
   const endpoint = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000
   for (;;) {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Configure DVC in the repository (idempotent): `dvc init` when .dvc/ is missing, then the default
+# remote `storage` = s3://$RPS_S3_BUCKET/dvc.
+#   .dvc/config        (committed)   the remote URL and `core.remote = storage`, nothing else
+#   .dvc/config.local  (git-ignored) endpointurl = $RPS_S3_ENDPOINT, access_key_id,
+#                                    secret_access_key, core.analytics = false; mode 600
+# Usage: scripts/dvc-remote.sh [REPO_DIR]     (default: this repository)
+# Note: `dvc init` stages the three files it creates (.dvc/config, .dvc/.gitignore, .dvcignore)
+# with git; commit them. Needs scripts/install-python.sh. MinIO need not be running.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+REMOTE=storage
+URL="s3://$RPS_S3_BUCKET/dvc"
+repo="${1:-$ROOT}"
+
+require_venv
+dvc="$RPS_VENV/bin/dvc"
+[[ -x "$dvc" ]] || die "dvc not installed in $RPS_VENV: run scripts/install-python.sh"
+cd "$repo" || die "no such directory: $repo"
+[[ "$(git rev-parse --show-toplevel 2>/dev/null)" == "$(pwd -P)" ]] || die "$repo is not the top of a git work tree"
+warn_default_creds
+
+if [[ ! -d .dvc ]]; then
+  "$dvc" init --quiet
+  log "dvc init: created .dvc/config, .dvc/.gitignore, .dvcignore (staged by dvc; commit them)"
+fi
+
+# Committed part: the URL only. Left alone when already right, so a re-run changes nothing.
+current="$("$dvc" config --project "remote.$REMOTE.url" 2>/dev/null || true)"
+if [[ -z "$current" ]]; then
+  "$dvc" remote add --project "$REMOTE" "$URL"
+  log "remote $REMOTE added: $URL"
+elif [[ "$current" != "$URL" ]]; then
+  "$dvc" remote modify --project "$REMOTE" url "$URL"
+  log "remote $REMOTE url changed: $current -> $URL"
+fi
+if [[ "$("$dvc" config --project core.remote 2>/dev/null || true)" != "$REMOTE" ]]; then
+  "$dvc" remote default --project "$REMOTE"
+  log "default remote: $REMOTE"
+fi
+
+# Local part: endpoint and credentials. Written through DVC's own config API from the environment,
+# so the secret never appears on a command line (ps) or in the output.
+(umask 077 && touch .dvc/config.local)
+"$RPS_VENV/bin/python" - "$REMOTE" <<'PY'
+import os
+import sys
+
+from dvc.config import Config
+
+remote = sys.argv[1]
+config = Config(dvc_dir=".dvc", validate=False)
+with config.edit("local") as conf:
+    section = conf.setdefault("remote", {}).setdefault(remote, {})
+    section["endpointurl"] = os.environ["RPS_S3_ENDPOINT"]
+    section["access_key_id"] = os.environ["AWS_ACCESS_KEY_ID"]
+    section["secret_access_key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
+    conf.setdefault("core", {})["analytics"] = False
+PY
+chmod 600 .dvc/config.local
+log "remote $REMOTE: $URL via $RPS_S3_ENDPOINT (endpoint and credentials in .dvc/config.local)"
