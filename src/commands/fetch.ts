@@ -24,7 +24,7 @@ and 5xx are retried with exponential backoff and jitter, honouring Retry-After.`
 
   static flags = {
     source: Flags.string({summary: 'Data source (default: $RPS_SOURCE, else params.yaml fetch.source).', options: ['replay', 'open-meteo', 'openweathermap', 'csv']}),
-    at: Flags.string({summary: 'Replay clock (ISO 8601): hours up to this instant count as observed. Default: now.'}),
+    at: Flags.string({summary: 'Replay clock (ISO 8601): hours up to this instant count as observed. Default: $RPS_REPLAY_AT, else now.'}),
     'backfill-days': Flags.integer({summary: 'Also fetch this many days of history (open-meteo: archive endpoint).', min: 0, max: 36500}),
     'past-hours': Flags.integer({summary: 'Recent hours to fetch (default: params.yaml fetch.past_hours).', min: 1, max: 2208}),
     file: Flags.string({summary: 'CSV of hourly observations (csv source): a time column plus variable columns.'}),

@@ -58,8 +58,9 @@ export async function fetchRaw(params: Params, options: FetchOptions = {}): Prom
   if (!/^[a-z0-9][a-z0-9-]*$/.test(location.name)) {
     throw new ConfigError(`location name '${location.name}' must be lowercase letters, digits and dashes`)
   }
-  const at = parseReplayClock(options.at)
-  if (at && source !== 'replay') throw new ConfigError('--at (the replay clock) only applies to --source replay')
+  if (options.at !== undefined && source !== 'replay') throw new ConfigError('--at (the replay clock) only applies to --source replay')
+  // Airflow passes the run's data interval as RPS_REPLAY_AT; live sources ignore it.
+  const at = parseReplayClock(options.at ?? (source === 'replay' ? env.RPS_REPLAY_AT || undefined : undefined))
   if (options.file && source !== 'csv') throw new ConfigError('--file only applies to --source csv')
   const backfillDays = options.backfillDays ?? 0
   if (!Number.isInteger(backfillDays) || backfillDays < 0) throw new ConfigError('--backfill-days must be a whole number >= 0')

@@ -1,0 +1,229 @@
+import {existsSync} from 'node:fs'
+import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import pl from 'nodejs-polars'
+
+import type {Params} from '../config/params.js'
+import {RpsError} from '../errors.js'
+import {featureNames} from '../features/build-features.js'
+import {featureConfig} from '../features/config.js'
+import {type DatasetSummary, processedPaths} from '../features/featurize.js'
+import {type Metric, MlflowClient, type ModelVersion} from '../mlflow/client.js'
+import {latestQualityReport} from '../profile/profile.js'
+import {codeVersion, dataVersion, rpsVersion} from '../util/versions.js'
+import {workDir} from '../util/project.js'
+import {type ModelRows, timeSplit, toModelRows} from './dataset.js'
+import {computeFeatureStats} from './feature-stats.js'
+import {type ForestParams, trainForest} from './forest.js'
+import {type Scores, score, skill} from './metrics.js'
+import {type ModelMeta, MODEL_FORMAT, loadModelDir, writeModelDir} from './model-dir.js'
+import {forecastPlotPng, residualsPlotPng} from './plots.js'
+
+export const CHALLENGER = 'challenger'
+
+interface ModelSection {
+  registered_name: string
+  experiment: string
+  holdout_days: number
+  validation_days: number
+  n_estimators: number
+  max_depth: number
+  min_samples_leaf: number
+  max_features: number
+  max_samples: number
+  workers: number
+  seed: number
+}
+
+export function modelSection(params: Params): ModelSection {
+  return params.model as ModelSection
+}
+
+export interface TrainOptions {
+  env?: NodeJS.ProcessEnv
+  /** Where the model directory is also kept locally (default build/model). */
+  outDir?: string
+  overrides?: Partial<Pick<ModelSection, 'n_estimators' | 'max_depth' | 'max_samples' | 'workers' | 'seed'>>
+  onProgress?: (line: string) => void
+}
+
+export interface TrainResult {
+  runId: string
+  experimentId: string
+  registeredModel: string
+  version: string
+  alias: string
+  modelDir: string
+  dataVersion: string
+  trainingSeconds: number
+  metrics: ModelMeta['metrics']
+  holdoutSkillVsBestBaseline: number
+}
+
+/** Model, persistence and seasonal scores of one split, on the same rows. */
+export function scoreSplit(rows: ModelRows, predicted: number[]): Record<string, Scores> {
+  return {
+    model: score(rows.actual, predicted),
+    persistence: score(rows.actual, rows.current),
+    seasonal: score(rows.actual, rows.seasonal),
+  }
+}
+
+function flattenMetrics(metrics: ModelMeta['metrics'], timestamp: number): Metric[] {
+  const out: Metric[] = []
+  for (const [split, bySeries] of Object.entries(metrics)) {
+    for (const [series, s] of Object.entries(bySeries)) {
+      const prefix = series === 'model' ? split : `${series}_${split}`
+      out.push({key: `${prefix}_rmse`, value: s.rmse, timestamp, step: 0}, {key: `${prefix}_mae`, value: s.mae, timestamp, step: 0}, {key: `${prefix}_r2`, value: s.r2, timestamp, step: 0})
+    }
+  }
+  return out
+}
+
+/**
+ * Trains on data/processed/dataset.parquet with a time-ordered split, logs everything to one
+ * MLflow run, registers a model version and points @challenger at it. A failure marks the run
+ * FAILED and leaves no new version behind.
+ */
+export async function trainModel(params: Params, options: TrainOptions = {}): Promise<TrainResult> {
+  const env = options.env ?? process.env
+  const progress = options.onProgress ?? (() => {})
+  const section = {...modelSection(params), ...options.overrides}
+  const paths = processedPaths(env)
+  if (!existsSync(paths.dataset)) throw new RpsError(`no dataset at ${paths.dataset}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
+  const summary = JSON.parse(await readFile(paths.summary, 'utf8')) as DatasetSummary
+  const cfg = featureConfig(params)
+  if (JSON.stringify(summary.features) !== JSON.stringify(featureNames(cfg)) || summary.horizonHours !== cfg.horizonHours || summary.target !== cfg.target) {
+    throw new RpsError('the dataset was built with other features, target or horizon than params.yaml', {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
+  }
+  const rows = toModelRows(pl.readParquet(paths.dataset), summary.features, summary.target)
+  const split = timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours)
+  const minTrain = 100
+  if (split.train.time.length < minTrain || split.validation.time.length === 0 || split.holdout.time.length === 0) {
+    throw new RpsError(`not enough history to train: ${split.train.time.length} training, ${split.validation.time.length} validation, ${split.holdout.time.length} holdout rows (need >= ${minTrain} training rows beyond ${section.validation_days + section.holdout_days} days)`, {
+      code: 'NOT_ENOUGH_DATA', suggestions: ['fetch more history, e.g. rps fetch --backfill-days 90'],
+    })
+  }
+  const version = await dataVersion(paths.dataset)
+  const client = MlflowClient.fromEnv(env)
+  const experiment = await client.getOrCreateExperiment(section.experiment)
+  const code = await codeVersion(env)
+  const run = await client.createRun(experiment.experiment_id, `train-${summary.location}-${new Date().toISOString().slice(0, 16)}`, {
+    'mlflow.source.git.commit': code,
+    'mlflow.source.name': 'rps train',
+    'rps.code_version': code,
+    'rps.data_version': version.md5,
+    'rps.data_versioned_by_dvc': String(version.versioned),
+    'rps.source': env.RPS_SOURCE ?? params.fetch.source,
+    'rps.location': summary.location,
+    'rps.horizon_hours': String(cfg.horizonHours),
+    'rps.target': cfg.target,
+  })
+  progress(`MLflow run ${run.run_id} in experiment '${section.experiment}'`)
+  const scratch = await mkdtemp(join(tmpdir(), 'rps-train-'))
+  let created: ModelVersion | undefined
+  try {
+    const forestParams: ForestParams = {
+      nEstimators: section.n_estimators, maxDepth: section.max_depth, minSamplesLeaf: section.min_samples_leaf,
+      maxFeatures: section.max_features, maxSamples: section.max_samples, workers: section.workers, seed: section.seed,
+    }
+    const started = Date.now()
+    const forest = await trainForest(split.train.X, split.train.y, forestParams, (done) => progress(`trees ${done}/${forestParams.nEstimators}`))
+    const trainingSeconds = (Date.now() - started) / 1000
+    const meta: ModelMeta = {
+      format: MODEL_FORMAT,
+      name: section.registered_name,
+      target: cfg.target,
+      horizonHours: cfg.horizonHours,
+      targetMode: cfg.targetMode,
+      features: summary.features,
+      featureConfig: cfg,
+      trainingStats: computeFeatureStats(summary.features, split.train.X),
+      hyperparameters: {...forestParams},
+      metrics: {},
+      split: {trainRows: split.train.time.length, validationRows: split.validation.time.length, holdoutRows: split.holdout.time.length, ...split.boundaries},
+      dataVersion: version.md5,
+      codeVersion: code,
+      trainedAt: new Date().toISOString(),
+      trainingSeconds,
+      rpsVersion: rpsVersion(),
+    }
+    const modelDir = join(scratch, 'model')
+    await writeModelDir(modelDir, forest, meta, run.run_id)
+    // Score through the loader: what is served is what was measured.
+    const loaded = await loadModelDir(modelDir)
+    const validationPred = loaded.predict(split.validation.X, split.validation.current)
+    const holdoutPred = loaded.predict(split.holdout.X, split.holdout.current)
+    meta.metrics = {validation: scoreSplit(split.validation, validationPred), holdout: scoreSplit(split.holdout, holdoutPred)}
+    await writeModelDir(modelDir, forest, meta, run.run_id)
+    const holdout = meta.metrics.holdout!
+    const best = holdout.persistence!.rmse <= holdout.seasonal!.rmse ? holdout.persistence! : holdout.seasonal!
+    const holdoutSkill = skill(holdout.model!, best)
+    progress(`holdout RMSE ${holdout.model!.rmse.toFixed(3)} (persistence ${holdout.persistence!.rmse.toFixed(3)}, seasonal ${holdout.seasonal!.rmse.toFixed(3)}), ${trainingSeconds.toFixed(1)} s`)
+
+    const now = Date.now()
+    await client.logBatch(run.run_id, {
+      params: {
+        ...Object.fromEntries(Object.entries(forestParams).map(([k, v]) => [`model.${k}`, String(v)])),
+        'data.target': cfg.target, 'data.horizon_hours': String(cfg.horizonHours), 'data.target_mode': cfg.targetMode,
+        'data.holdout_days': String(section.holdout_days), 'data.validation_days': String(section.validation_days),
+        'features.lags': cfg.lags.join(','), 'features.lag_variables': cfg.lagVariables.join(','),
+        'features.rolling_windows': cfg.rollingWindows.join(','), 'features.rolling_variables': cfg.rollingVariables.join(','),
+        'features.diffs': JSON.stringify(cfg.diffs), 'features.cyclic': cfg.cyclic.join(','), 'features.max_fill_hours': String(cfg.maxFillHours),
+        'features.count': String(summary.features.length), 'data.rows': String(summary.rows),
+        'data.train_rows': String(meta.split.trainRows), 'data.validation_rows': String(meta.split.validationRows), 'data.holdout_rows': String(meta.split.holdoutRows),
+        'data.holdout_start': meta.split.holdoutStart, 'data.end': meta.split.end,
+      },
+      metrics: [
+        ...flattenMetrics(meta.metrics, now),
+        {key: 'holdout_skill_vs_best_baseline', value: holdoutSkill, timestamp: now, step: 0},
+        {key: 'training_seconds', value: trainingSeconds, timestamp: now, step: 0},
+      ],
+    })
+
+    const plots = join(scratch, 'plots')
+    await mkdir(plots, {recursive: true})
+    const points = split.holdout.time.flatMap((t, i) => [
+      {time: t + cfg.horizonHours * 3_600_000, series: 'actual', value: split.holdout.actual[i]!},
+      {time: t + cfg.horizonHours * 3_600_000, series: 'model', value: holdoutPred[i]!},
+      {time: t + cfg.horizonHours * 3_600_000, series: 'persistence', value: split.holdout.current[i]!},
+    ])
+    await writeFile(join(plots, 'forecast_vs_actual.png'), await forecastPlotPng(points, `Holdout: ${cfg.target} at t+${cfg.horizonHours} h`))
+    const residuals = split.holdout.time.flatMap((_, i) => [
+      {series: 'model', residual: holdoutPred[i]! - split.holdout.actual[i]!},
+      {series: 'persistence', residual: split.holdout.current[i]! - split.holdout.actual[i]!},
+    ])
+    await writeFile(join(plots, 'residuals.png'), await residualsPlotPng(residuals, 'Holdout residuals'))
+    await writeFile(join(scratch, 'metrics.json'), JSON.stringify({...meta.metrics, holdout_skill_vs_best_baseline: holdoutSkill}, null, 2) + '\n')
+
+    await client.uploadDirectory(run.artifact_uri, modelDir, 'model')
+    await client.uploadDirectory(run.artifact_uri, plots, 'plots')
+    await client.uploadArtifact(run.artifact_uri, join(scratch, 'metrics.json'), 'metrics.json')
+    const profileHtml = join(workDir(), 'reports/profile.html')
+    if (existsSync(profileHtml)) await client.uploadArtifact(run.artifact_uri, profileHtml, 'reports/profile.html')
+    const quality = await latestQualityReport(env)
+    if (quality) await client.uploadArtifact(run.artifact_uri, quality.report, 'reports/quality.json')
+    progress('artifacts uploaded')
+
+    await client.ensureRegisteredModel(section.registered_name)
+    created = await client.createModelVersion(section.registered_name, `${run.artifact_uri}/model`, run.run_id, {
+      data_version: version.md5, code_version: code, holdout_rmse: holdout.model!.rmse.toFixed(4),
+    })
+    await client.setAlias(section.registered_name, CHALLENGER, created.version)
+    await client.terminateRun(run.run_id, 'FINISHED')
+    const outDir = resolve(options.outDir ?? join(workDir(), 'build/model'))
+    await writeModelDir(outDir, forest, meta, run.run_id)
+    progress(`registered ${section.registered_name} v${created.version} @${CHALLENGER}`)
+    return {
+      runId: run.run_id, experimentId: experiment.experiment_id, registeredModel: section.registered_name, version: created.version,
+      alias: CHALLENGER, modelDir: outDir, dataVersion: version.md5, trainingSeconds, metrics: meta.metrics, holdoutSkillVsBestBaseline: holdoutSkill,
+    }
+  } catch (error) {
+    if (created) await client.deleteModelVersion(section.registered_name, created.version).catch(() => undefined)
+    await client.terminateRun(run.run_id, 'FAILED').catch(() => undefined)
+    throw error
+  } finally {
+    await rm(scratch, {recursive: true, force: true})
+  }
+}
