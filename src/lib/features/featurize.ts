@@ -62,7 +62,7 @@ export interface FeaturizeOptions {
   force?: boolean
 }
 
-async function readHistory(paths: ProcessedPaths, variables: string[]): Promise<{table?: HourlyTable; meta: HistoryMeta}> {
+export async function readHistory(paths: ProcessedPaths, variables: string[]): Promise<{table?: HourlyTable; meta: HistoryMeta}> {
   if (!existsSync(paths.observations)) return {meta: {mergedFiles: []}}
   const df = pl.readParquet(paths.observations)
   const meta = existsSync(paths.observationsMeta) ? (JSON.parse(await readFile(paths.observationsMeta, 'utf8')) as HistoryMeta) : {mergedFiles: []}

@@ -18,7 +18,7 @@ export async function forecastPlotPng(points: SeriesPoint[], title: string): Pro
     data: {values: points.map((p) => ({...p, time: new Date(p.time).toISOString()}))},
     mark: {type: 'line', strokeWidth: 1.3},
     encoding: {
-      x: {field: 'time', type: 'temporal', title: 'target time (UTC)'},
+      x: {field: 'time', type: 'temporal', title: 'target time (UTC)', axis: {format: '%b %d', labelAngle: 0}},
       y: {field: 'value', type: 'quantitative', title: '°C', scale: {zero: false}},
       color: {field: 'series', type: 'nominal', title: null, legend: {orient: 'top'}},
       strokeDash: {condition: {test: "datum.series === 'actual'", value: [1, 0]}, value: [4, 2]},

@@ -1,0 +1,29 @@
+import {mkdtemp} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {RpsError} from '../errors.js'
+import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
+import {type LoadedModel, loadModelDir} from './model-dir.js'
+
+export const ALIASES = {challenger: 'challenger', champion: 'champion', previous: 'previous-champion'} as const
+
+export interface RegistryModel {
+  version: ModelVersion
+  model: LoadedModel
+}
+
+/** Downloads a registered version's model directory into `dest` (default: a temp dir) and loads it. */
+export async function downloadVersion(client: MlflowClient, version: ModelVersion, dest?: string): Promise<LoadedModel> {
+  const dir = dest ?? join(await mkdtemp(join(tmpdir(), `rps-model-v${version.version}-`)), 'model')
+  const files = await client.downloadDirectory(version.source, '', dir)
+  if (files.length === 0) throw new RpsError(`model version ${version.name} v${version.version} has no files at ${version.source}`, {code: 'MODEL_EMPTY'})
+  return loadModelDir(dir)
+}
+
+/** The version behind an alias with its model loaded, or undefined when the alias is not set. */
+export async function loadAlias(client: MlflowClient, name: string, alias: string): Promise<RegistryModel | undefined> {
+  const version = await client.getVersionByAlias(name, alias)
+  if (!version) return undefined
+  return {version, model: await downloadVersion(client, version)}
+}
