@@ -123,6 +123,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   progress(`MLflow run ${run.run_id} in experiment '${section.experiment}'`)
   const scratch = await mkdtemp(join(tmpdir(), 'rps-train-'))
   let created: ModelVersion | undefined
+  let previousChallenger: string | undefined
   try {
     const forestParams: ForestParams = {
       nEstimators: section.n_estimators, maxDepth: section.max_depth, minSamplesLeaf: section.min_samples_leaf,
@@ -206,21 +207,26 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     if (quality) await client.uploadArtifact(run.artifact_uri, quality.report, 'reports/quality.json')
     progress('artifacts uploaded')
 
+    const outDir = resolve(options.outDir ?? join(workDir(), 'build/model'))
+    await writeModelDir(outDir, forest, meta, run.run_id)
+
     await client.ensureRegisteredModel(section.registered_name)
+    previousChallenger = (await client.getVersionByAlias(section.registered_name, CHALLENGER))?.version
     created = await client.createModelVersion(section.registered_name, `${run.artifact_uri}/model`, run.run_id, {
       data_version: version.md5, code_version: code, holdout_rmse: holdout.model!.rmse.toFixed(4),
     })
     await client.setAlias(section.registered_name, CHALLENGER, created.version)
     await client.terminateRun(run.run_id, 'FINISHED')
-    const outDir = resolve(options.outDir ?? join(workDir(), 'build/model'))
-    await writeModelDir(outDir, forest, meta, run.run_id)
     progress(`registered ${section.registered_name} v${created.version} @${CHALLENGER}`)
     return {
       runId: run.run_id, experimentId: experiment.experiment_id, registeredModel: section.registered_name, version: created.version,
       alias: CHALLENGER, modelDir: outDir, dataVersion: version.md5, trainingSeconds, metrics: meta.metrics, holdoutSkillVsBestBaseline: holdoutSkill,
     }
   } catch (error) {
-    if (created) await client.deleteModelVersion(section.registered_name, created.version).catch(() => undefined)
+    if (created) {
+      await client.deleteModelVersion(section.registered_name, created.version).catch(() => undefined)
+      if (previousChallenger) await client.setAlias(section.registered_name, CHALLENGER, previousChallenger).catch(() => undefined)
+    }
     await client.terminateRun(run.run_id, 'FAILED').catch(() => undefined)
     throw error
   } finally {

@@ -1,0 +1,152 @@
+import {strict as assert} from 'node:assert'
+import {mkdtemp, readFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import pl from 'nodejs-polars'
+
+import {featureConfig} from '../../src/lib/features/config.js'
+import {buildFeatures, trainingRows} from '../../src/lib/features/build-features.js'
+import {MlflowClient} from '../../src/lib/mlflow/client.js'
+import {toModelRows} from '../../src/lib/model/dataset.js'
+import {loadModelDir} from '../../src/lib/model/model-dir.js'
+import {trainForest, loadForest, predictForest} from '../../src/lib/model/forest.js'
+import {trackingStack} from '../support/mlflow.js'
+import {rps, scratch} from '../support/rps.js'
+
+describe('train, compare, promote (real MLflow + MinIO)', function () {
+  this.timeout(300_000)
+  let env: Record<string, string>
+  let params: string
+  let dir: string
+  let client: MlflowClient
+  const model = `lifecycle-${Date.now()}`
+
+  before(async () => {
+    const stack = await trackingStack()
+    ;({dir, params} = await scratch((p) => {
+      p.model = {...p.model, registered_name: model, experiment: model, holdout_days: 3, validation_days: 3, n_estimators: 12, max_samples: 300, max_depth: 8}
+    }))
+    env = {...stack.env, RPS_DATA_DIR: join(dir, 'data'), RPS_WORKDIR: dir}
+    client = new MlflowClient({trackingUri: stack.trackingUri})
+    for (const args of [['fetch', '--source', 'replay', '--at', '2026-05-20T00:00:00Z', '--past-hours', '720'], ['check', '--source', 'replay'], ['featurize', '--source', 'replay'], ['profile']]) {
+      const run = await rps([...args, '--params', params], env)
+      assert.equal(run.exitCode, 0, `${args[0]}: ${run.stderr}`)
+    }
+  })
+
+  it('when there is no MLflow server configured, then train fails with a clear message', async () => {
+    const run = await rps(['train', '--params', params], {RPS_DATA_DIR: env.RPS_DATA_DIR!, RPS_WORKDIR: dir})
+    assert.equal(run.exitCode, 5)
+    assert.match(run.stderr, /MLFLOW_TRACKING_URI is not set/)
+  })
+
+  it('when trained, then the run has params, metrics, tags and artifacts, and v1 is @challenger; the first model wins compare', async () => {
+    const run = await rps(['train', '--params', params, '--json'], env)
+    assert.equal(run.exitCode, 0, run.stderr)
+    const r = run.json
+    assert.equal(r.version, '1')
+    const mlRun = await client.getRun(r.runId)
+    assert.equal(mlRun.info.status, 'FINISHED')
+    const metrics = Object.fromEntries((mlRun.data.metrics ?? []).map((m) => [m.key, m.value]))
+    for (const key of ['validation_rmse', 'holdout_rmse', 'holdout_mae', 'holdout_r2', 'persistence_holdout_rmse', 'seasonal_holdout_rmse', 'holdout_skill_vs_best_baseline', 'training_seconds']) {
+      assert.ok(Number.isFinite(metrics[key]), `metric ${key}`)
+    }
+    assert.ok(metrics.holdout_rmse! < metrics.persistence_holdout_rmse!, 'the model beats persistence')
+    const tags = Object.fromEntries((mlRun.data.tags ?? []).map((t) => [t.key, t.value]))
+    assert.equal(tags['rps.data_version'], r.dataVersion)
+    assert.equal(tags['rps.horizon_hours'], '6')
+    assert.equal(tags['rps.location'], 'greensboro-nc')
+    assert.match(tags['mlflow.source.git.commit']!, /^[0-9a-f]{40}$/)
+    const params_ = Object.fromEntries((mlRun.data.params ?? []).map((p) => [p.key, p.value]))
+    assert.equal(params_['model.nEstimators'], '12')
+    assert.equal(params_['features.lags'], '1,2,3,6,12,24')
+    const artifacts = (await client.listArtifacts(mlRun.info.artifact_uri)).map((a) => a.path).sort()
+    assert.deepEqual(artifacts, ['metrics.json', 'model', 'plots', 'reports'])
+    const modelFiles = (await client.listArtifacts(mlRun.info.artifact_uri, 'model')).map((a) => a.path).sort()
+    assert.deepEqual(modelFiles, ['model/MLmodel', 'model/features.json', 'model/forest.json', 'model/model.json'])
+    const reports = (await client.listArtifacts(mlRun.info.artifact_uri, 'reports')).map((a) => a.path).sort()
+    assert.deepEqual(reports, ['reports/profile.html', 'reports/quality.json'])
+
+    // the downloaded model predicts exactly like the local one
+    const dl = join(await mkdtemp(join(tmpdir(), 'rps-dl-')), 'model')
+    await client.downloadDirectory(mlRun.info.artifact_uri, 'model', dl)
+    const local = await loadModelDir(r.modelDir)
+    const remote = await loadModelDir(dl)
+    const df = pl.readParquet(join(dir, 'data/processed/dataset.parquet'))
+    const rows = toModelRows(df, local.meta.features, local.meta.target)
+    assert.deepEqual(remote.predict(rows.X, rows.current), local.predict(rows.X, rows.current))
+    assert.equal((await client.getVersionByAlias(model, 'challenger'))?.version, '1')
+
+    const compare = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp1'), '--json'], env)
+    assert.equal(compare.exitCode, 0, compare.stderr)
+    assert.equal(compare.json.decision, 'no_champion')
+    assert.match(await readFile(join(dir, 'cmp1/report.md'), 'utf8'), /No champion yet/)
+    const promote = await rps(['promote', '--params', params, '--json'], env)
+    assert.equal(promote.json.champion, '1')
+    assert.equal(promote.json.previousChampion, null)
+  })
+
+  it('when a deliberately worse challenger (1 tree, depth 1) is compared, then it loses with exit 10 and a report; both scored on identical rows', async () => {
+    const run = await rps(['train', '--params', params, '--n-estimators', '1', '--max-depth', '1', '--json'], env)
+    assert.equal(run.exitCode, 0, run.stderr)
+    const compare = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp2'), '--json'], env)
+    assert.equal(compare.exitCode, 10, compare.stderr)
+    const r = compare.json
+    assert.equal(r.decision, 'challenger_loses')
+    assert.equal(r.challenger.scores.n, r.champion.scores.n)
+    assert.equal(r.challenger.scores.n, r.holdout.rows)
+    assert.ok(r.challenger.scores.rmse > r.champion.scores.rmse)
+    const report = await readFile(join(dir, 'cmp2/report.md'), 'utf8')
+    assert.match(report, /Challenger v2 loses/)
+    assert.match(report, /!\[forecast_vs_actual\]\(forecast_vs_actual\.png\)/)
+    const again = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp2'), '--lose-exit-code', '99'], env)
+    assert.equal(again.exitCode, 99)
+  })
+
+  it('when a better challenger is compared, then it wins; promote moves champion and rollback restores it', async () => {
+    const run = await rps(['train', '--params', params, '--n-estimators', '24', '--json'], env)
+    assert.equal(run.json.version, '3')
+    const compare = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp3'), '--json'], env)
+    assert.equal(compare.exitCode, 0, compare.stderr)
+    assert.equal(compare.json.decision, 'challenger_wins')
+    const promote = await rps(['promote', '--params', params, '--json'], env)
+    assert.deepEqual([promote.json.action, promote.json.champion, promote.json.previousChampion], ['promoted', '3', '1'])
+    assert.equal((await client.getVersionByAlias(model, 'champion'))?.version, '3')
+    const rollback = await rps(['promote', '--rollback', '--params', params, '--json'], env)
+    assert.deepEqual([rollback.json.action, rollback.json.champion, rollback.json.previousChampion], ['rolled_back', '1', '3'])
+    assert.equal((await client.getVersionByAlias(model, 'champion'))?.version, '1')
+    const log = JSON.parse((await client.getRegisteredModel(model))!.tags!.find((t) => t.key === 'rps.promotion_log')!.value)
+    assert.deepEqual(log.map((e: {action: string; to: string}) => `${e.action}:${e.to}`), ['promote:1', 'promote:3', 'rollback:1'])
+    const exported = await rps(['export-model', '--alias', 'champion', '--out', join(dir, 'exported'), '--params', params, '--json'], env)
+    assert.equal(exported.json.version, '1')
+    assert.equal((await loadModelDir(join(dir, 'exported'))).meta.name, model)
+  })
+
+  it('when training fails after the run started, then the run is FAILED and no version is added', async () => {
+    const before = await client.getVersionByAlias(model, 'challenger')
+    // the local copy of the model directory cannot be written under a file
+    const run = await rps(['train', '--params', params, '--out', '/dev/null/model', '--json'], env)
+    assert.notEqual(run.exitCode, 0)
+    const exp = await client.getOrCreateExperiment(model)
+    assert.ok(exp)
+    assert.equal((await client.getVersionByAlias(model, 'challenger'))?.version, before?.version, 'challenger unchanged')
+    await assert.rejects(client.getModelVersion(model, String(Number(before!.version) + 1)), /RESOURCE_DOES_NOT_EXIST/)
+  })
+})
+
+describe('forest training', () => {
+  it('when trained with 1 or 2 workers, then the model is identical (per-tree seeds)', async function () {
+    this.timeout(120_000)
+    const {params} = await scratch()
+    const {loadParams} = await import('../../src/lib/config/params.js')
+    const cfg = featureConfig(loadParams(params))
+    const n = 400
+    const time = Array.from({length: n}, (_, i) => Date.UTC(2026, 0, 1) + i * 3_600_000)
+    const columns = Object.fromEntries(cfg.variables.map((v, k) => [v, time.map((_, i) => Math.sin(i / (5 + k)) * 10 + k)]))
+    const rows = toModelRows(trainingRows(buildFeatures({time, collectedAt: time.map(() => 'x'), columns}, cfg)), (await import('../../src/lib/features/build-features.js')).featureNames(cfg), cfg.target)
+    const p = {nEstimators: 6, maxDepth: 5, minSamplesLeaf: 3, maxFeatures: 0.6, maxSamples: 100, seed: 7}
+    const one = await trainForest(rows.X, rows.y, {...p, workers: 1})
+    const two = await trainForest(rows.X, rows.y, {...p, workers: 2})
+    assert.deepEqual(predictForest(loadForest(one), rows.X), predictForest(loadForest(two), rows.X))
+  })
+})
