@@ -7,6 +7,8 @@ import {RpsError} from '../lib/errors.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
 import {downloadVersion} from '../lib/model/registry.js'
 import {modelSection} from '../lib/model/train.js'
+import type {RegistryStamp} from '../lib/serve/model-holder.js'
+import {writeFileAtomic} from '../lib/util/atomic-file.js'
 
 export interface ExportModelResult {
   registeredModel: string
@@ -38,6 +40,8 @@ export default class ExportModel extends RpsCommand {
     const staging = join(dirname(out), `.${out.split('/').at(-1)}.export.${process.pid}`)
     await rm(staging, {recursive: true, force: true})
     const model = await downloadVersion(client, version, staging)
+    const stamp: RegistryStamp = {name, version: version.version, alias: flags.version ? null : flags.alias}
+    await writeFileAtomic(join(staging, 'registry.json'), JSON.stringify(stamp, null, 2) + '\n')
     await rm(out, {recursive: true, force: true})
     await rename(staging, out)
     this.note(`exported ${name} v${version.version} to ${out}`)

@@ -1,0 +1,76 @@
+import {Flags} from '@oclif/core'
+
+import {RpsCommand} from '../lib/cli/base-command.js'
+import {RpsError} from '../lib/errors.js'
+import {modelSection} from '../lib/model/train.js'
+import {createApp} from '../lib/serve/app.js'
+import {ServiceMetrics} from '../lib/serve/metrics.js'
+import {ModelHolder} from '../lib/serve/model-holder.js'
+import {listen} from '../lib/serve/server.js'
+import {rpsVersion} from '../lib/util/versions.js'
+
+export interface ServeResult {
+  url: string
+  stoppedBy: string
+}
+
+export default class Serve extends RpsCommand {
+  static summary = 'Serve forecasts over HTTP: /predict /health /ready /model /metrics /openapi.json /admin/reload.'
+
+  static description = `Loads the model from --model-dir, or the registry alias (default @champion) through MLflow, and refuses
+to start when neither is usable. With an alias it polls the registry every --poll-seconds and hot-reloads a
+new version after loading and validating it; POST /admin/reload (Authorization: Bearer $RPS_ADMIN_TOKEN)
+does the same on demand. A broken new model is rejected and the old one keeps serving. SIGTERM stops
+accepting connections, lets requests in flight finish and exits.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --model-dir build/model --host 0.0.0.0 --port 8000',
+    '<%= config.bin %> <%= command.id %> --alias challenger --poll-seconds 10',
+  ]
+
+  static flags = {
+    'model-dir': Flags.string({summary: 'Serve this local model directory (no registry needed).'}),
+    alias: Flags.string({summary: 'Registry alias to serve and watch.', default: 'champion'}),
+    host: Flags.string({summary: 'Address to listen on.', default: '127.0.0.1'}),
+    port: Flags.integer({summary: 'Port (default: $RPS_API_PORT, else 8000).', env: 'RPS_API_PORT', default: 8000, min: 0, max: 65_535}),
+    'poll-seconds': Flags.integer({summary: 'How often to check the alias for a new version (0: never).', default: 30, min: 0}),
+    'max-instances': Flags.integer({summary: 'Most instances in one /predict request.', default: 1000, min: 1}),
+    'body-limit': Flags.string({summary: 'Largest accepted request body.', default: '1mb'}),
+    'debug-delay-ms': Flags.integer({summary: 'Add this latency to /predict (for alert tests only).', hidden: true, min: 0}),
+  }
+
+  async run(): Promise<ServeResult> {
+    const {flags} = await this.parse(Serve)
+    const params = this.loadParams(flags.params)
+    const log = (line: string) => this.logToStderr(`[rps serve] ${new Date().toISOString()} ${line}`)
+    const metrics = new ServiceMetrics()
+    const holder = new ModelHolder({
+      modelDir: flags['model-dir'], alias: flags.alias, registeredName: modelSection(params).registered_name,
+      limits: {maxInstances: flags['max-instances'], maxObservations: 24 * 31},
+    }, metrics, log)
+    try {
+      await holder.reload()
+    } catch (error) {
+      throw new RpsError(`cannot start: ${(error as Error).message}`, {code: 'NO_MODEL', suggestions: ['pass --model-dir <dir> (rps export-model writes one), or set MLFLOW_TRACKING_URI and promote a model']})
+    }
+    const app = createApp({holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit: flags['body-limit'], version: rpsVersion(), log, debugDelayMs: flags['debug-delay-ms']})
+    const running = await listen(app, flags.host, flags.port)
+    log(`listening on ${running.url}`)
+    let poller: NodeJS.Timeout | undefined
+    if (!flags['model-dir'] && flags['poll-seconds'] > 0) {
+      poller = setInterval(() => {
+        holder.reload().catch(() => undefined)
+      }, flags['poll-seconds'] * 1000)
+    }
+    const stoppedBy = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+      process.once('SIGINT', () => resolve('SIGINT'))
+    })
+    log(`${stoppedBy}: draining`)
+    if (poller) clearInterval(poller)
+    await running.shutdown()
+    log('stopped')
+    return {url: running.url, stoppedBy}
+  }
+}

@@ -1,0 +1,67 @@
+import type {ServedModel} from './served-model.js'
+
+const errorSchema = {type: 'object', required: ['error'], properties: {error: {type: 'string'}}}
+
+/** OpenAPI 3.1 for the current model: the request schemas are the ones /predict validates with. */
+export function openApiDocument(model: ServedModel | undefined, version: string, bodyLimit: string): object {
+  const request = model
+    ? {type: 'object', required: ['instances'], additionalProperties: false, properties: {instances: {...model.requestSchema.properties.instances, items: {oneOf: [{$ref: '#/components/schemas/FeatureInstance'}, {$ref: '#/components/schemas/ObservationInstance'}]}}}}
+    : {type: 'object'}
+  const error = (description: string) => ({description, content: {'application/json': {schema: {$ref: '#/components/schemas/Error'}}}})
+  return {
+    openapi: '3.1.0',
+    info: {title: 'rps forecast API', version, description: `Forecasts ${model?.model.meta.target ?? 'the target'} ${model?.model.meta.horizonHours ?? '?'} h ahead. Request bodies are limited to ${bodyLimit}.`},
+    paths: {
+      '/predict': {
+        post: {
+          operationId: 'predict',
+          requestBody: {required: true, content: {'application/json': {schema: {$ref: '#/components/schemas/PredictRequest'}, example: model ? {instances: [model.example()]} : undefined}}},
+          responses: {
+            200: {description: 'Predictions, one per instance', content: {'application/json': {schema: {$ref: '#/components/schemas/PredictResponse'}}}},
+            400: error('Invalid input: bad JSON, wrong types, missing or unknown features, too few observations'),
+            413: error('Body over the size limit'),
+            415: error('Not application/json'),
+            503: error('No model loaded'),
+          },
+        },
+      },
+      '/health': {get: {operationId: 'health', responses: {200: {description: 'The process is alive', content: {'application/json': {schema: {type: 'object', properties: {status: {const: 'ok'}}}}}}}}},
+      '/ready': {get: {operationId: 'ready', responses: {200: {description: 'A model is loaded'}, 503: error('No model loaded')}}},
+      '/model': {get: {operationId: 'model', responses: {200: {description: 'The model being served'}, 503: error('No model loaded')}}},
+      '/metrics': {get: {operationId: 'metrics', responses: {200: {description: 'Prometheus metrics', content: {'text/plain': {schema: {type: 'string'}}}}}}},
+      '/openapi.json': {get: {operationId: 'openapi', responses: {200: {description: 'This document'}}}},
+      '/admin/reload': {
+        post: {
+          operationId: 'reload', security: [{bearer: []}],
+          responses: {200: {description: 'Reloaded (or unchanged)'}, 401: error('Missing or wrong bearer token'), 403: error('No admin token configured'), 422: error('The new model was rejected; the old one keeps serving')},
+        },
+      },
+    },
+    components: {
+      securitySchemes: {bearer: {type: 'http', scheme: 'bearer'}},
+      schemas: {
+        PredictRequest: request,
+        FeatureInstance: model?.requestSchema.featureInstance ?? {type: 'object'},
+        ObservationInstance: model?.requestSchema.observationInstance ?? {type: 'object'},
+        PredictResponse: {
+          type: 'object', required: ['predictions'],
+          properties: {
+            predictions: {
+              type: 'array',
+              items: {
+                type: 'object', required: ['prediction', 'target_time', 'model', 'out_of_distribution'],
+                properties: {
+                  prediction: {type: 'number'},
+                  target_time: {type: ['string', 'null'], description: 'newest observation + horizon (null for explicit features)'},
+                  model: {type: 'object', properties: {name: {type: 'string'}, version: {type: 'string'}}},
+                  out_of_distribution: {type: 'array', items: {type: 'string'}},
+                },
+              },
+            },
+          },
+        },
+        Error: errorSchema,
+      },
+    },
+  }
+}
