@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(openApiDocument(deps.holder.current, deps.version, deps.bodyLimit))
   })
 
-  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: () => true}), async (req, res) => {
+  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: 'application/json'}), async (req, res) => {
     if (!req.is('application/json')) {
       res.status(415).json({error: 'send the request as application/json'})
       return

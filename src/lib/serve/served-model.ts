@@ -87,6 +87,15 @@ export class ServedModel {
         if (!validate(instance)) collect(validate, `/instances/${i}`)
       })
     }
+    if (!problems.length) {
+      ;(body as {instances: Record<string, unknown>[]}).instances.forEach((instance, i) => {
+        const values = 'features' in instance ? Object.entries(instance.features as Record<string, number>) : []
+        for (const [name, value] of values) if (!Number.isFinite(value)) problems.push(`/instances/${i}/features/${name}: must be a finite number`)
+        for (const [h, o] of ((instance.observations ?? []) as Record<string, unknown>[]).entries()) {
+          for (const [name, value] of Object.entries(o)) if (typeof value === 'number' && !Number.isFinite(value)) problems.push(`/instances/${i}/observations/${h}/${name}: must be a finite number`)
+        }
+      })
+    }
     if (problems.length) throw new InputError(`invalid request: ${[...new Set(problems)].slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`)
     return (body as {instances: Instance[]}).instances
   }

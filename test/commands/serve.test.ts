@@ -1,0 +1,186 @@
+import {strict as assert} from 'node:assert'
+import {cp, readFile, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {seededRandom} from '../../src/lib/model/forest-core.js'
+import {loadModelDir} from '../../src/lib/model/model-dir.js'
+import {replayModel, writeTestModel} from '../support/model.js'
+import {rps} from '../support/rps.js'
+import {type ServeProcess, getJson, postJson, startServe} from '../support/serve.js'
+
+describe('rps serve', function () {
+  this.timeout(120_000)
+  let fixture: Awaited<ReturnType<typeof replayModel>>
+  let serve: ServeProcess
+  let example: {features: Record<string, number>}
+  const token = 'test-admin-token'
+
+  before(async () => {
+    fixture = await replayModel()
+    serve = await startServe(['--model-dir', fixture.modelDir, '--max-instances', '200', '--body-limit', '64kb'], {RPS_ADMIN_TOKEN: token})
+    example = (await getJson(`${serve.url}/model`)).example
+  })
+  after(async () => {
+    await serve.stop()
+  })
+
+  it('when running, then health, readiness, model info, metrics and the OpenAPI document answer', async () => {
+    assert.deepEqual(await getJson(`${serve.url}/health`), {status: 'ok'})
+    const ready = await fetch(`${serve.url}/ready`)
+    assert.equal(ready.status, 200)
+    const model = await getJson(`${serve.url}/model`)
+    assert.equal(model.horizonHours, 6)
+    assert.equal(model.features.length, Object.keys(model.example.features).length)
+    const doc = await getJson(`${serve.url}/openapi.json`)
+    assert.equal(doc.openapi, '3.1.0')
+    assert.deepEqual(doc.components.schemas.FeatureInstance.properties.features.required, model.features)
+    const metrics = await (await fetch(`${serve.url}/metrics`)).text()
+    assert.match(metrics, /rps_model_info\{name="rps-temperature",version="local",alias="local"\} 1/)
+    assert.match(metrics, /process_resident_memory_bytes/)
+  })
+
+  it('when given explicit features, then it predicts, for one instance or a batch', async () => {
+    const one = await postJson(`${serve.url}/predict`, {instances: [example]})
+    assert.equal(one.status, 200)
+    assert.ok(Number.isFinite(one.json.predictions[0].prediction))
+    assert.deepEqual(one.json.predictions[0].out_of_distribution, [])
+    const batch = await postJson(`${serve.url}/predict`, {instances: Array.from({length: 20}, () => example)})
+    assert.equal(batch.json.predictions.length, 20)
+  })
+
+  it('when given recent observations, then it builds features with the training code: same prediction as the dataset row', async () => {
+    const model = await loadModelDir(fixture.modelDir)
+    const body = JSON.parse(await readFile(join(fixture.dir, (await import('node:fs')).readdirSync(join(fixture.dir, 'data/raw/replay/greensboro-nc')).filter((n) => n.endsWith('-replay.json')).map((n) => join('data/raw/replay/greensboro-nc', n))[0]!), 'utf8'))
+    const hourly = body.hourly as Record<string, (number | null)[]> & {time: string[]}
+    const last = hourly.time.length - 1 - 48
+    const observations = hourly.time.slice(last - 47, last + 1).map((t, i) => {
+      const o: Record<string, unknown> = {time: `${t}:00Z`}
+      for (const v of fixture.summary.features.slice(0, 8)) o[v] = hourly[v]![last - 47 + i]
+      return o
+    })
+    const res = await postJson(`${serve.url}/predict`, {instances: [{observations}]})
+    assert.equal(res.status, 200, JSON.stringify(res.json))
+    const t = Date.parse(`${hourly.time[last]}:00Z`)
+    assert.equal(res.json.predictions[0].target_time, new Date(t + 6 * 3_600_000).toISOString())
+    const i = fixture.rows.time.indexOf(t)
+    assert.ok(i >= 0)
+    const expected = model.predict([fixture.rows.X[i]!], [fixture.rows.current[i]!])[0]!
+    assert.equal(res.json.predictions[0].prediction, expected)
+    const short = await postJson(`${serve.url}/predict`, {instances: [{observations: observations.slice(-10)}]})
+    assert.equal(short.status, 400)
+    assert.match(short.json.error, /need at least \d+ consecutive hourly observations/)
+  })
+
+  const BAD: [string, unknown, number, RegExp][] = [
+    ['a wrong type', () => ({instances: [{features: {...example.features, temperature_2m: '12'}}]}), 400, /temperature_2m: must be number/],
+    ['a missing feature', () => {
+      const {temperature_2m: _, ...rest} = example.features
+      return {instances: [{features: rest}]}
+    }, 400, /missing temperature_2m/],
+    ['an unknown feature', () => ({instances: [{features: {...example.features, colour: 3}}]}), 400, /unknown colour/],
+    ['NaN', () => `{"instances":[{"features":{"temperature_2m":NaN}}]}`, 400, /not valid JSON/],
+    ['Infinity via 1e999', () => JSON.stringify({instances: [example]}).replace(/"temperature_2m":[-0-9.e]+/, '"temperature_2m":1e999'), 400, /temperature_2m.*finite/],
+    ['an empty batch', () => ({instances: []}), 400, /must NOT have fewer than 1 items/],
+    ['an oversized batch', () => ({instances: Array.from({length: 201}, () => ({}))}), 400, /must NOT have more than 200 items/],
+    ['no instances field', () => ({rows: []}), 400, /missing instances/],
+    ['bad JSON', () => '{"instances": [', 400, /not valid JSON/],
+    ['a body over the limit', () => JSON.stringify({instances: Array.from({length: 150}, () => example)}), 413, /larger than 64kb/],
+    ['an observation time that is not an hour', () => ({instances: [{observations: [{time: '2026-01-01T00:30:00Z', temperature_2m: 1}]}]}), 400, /not a whole UTC hour/],
+  ]
+  for (const [name, make, status, reason] of BAD) {
+    it(`when the request has ${name}, then it answers ${status} with a reason`, async () => {
+      const body = (make as () => unknown)()
+      const res = await postJson(`${serve.url}/predict`, body)
+      assert.equal(res.status, status, JSON.stringify(res.json))
+      assert.match(res.json.error, reason)
+    })
+  }
+
+  it('when the body is not JSON content, then 415', async () => {
+    const res = await fetch(`${serve.url}/predict`, {method: 'POST', headers: {'content-type': 'text/plain'}, body: 'hello'})
+    assert.equal(res.status, 415)
+  })
+
+  it('when fuzzed with 400 random and mutated bodies, then it never answers 5xx and keeps serving', async () => {
+    const random = seededRandom(99)
+    const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!
+    const values = [null, true, 0, -1, 1e308, -1e308, 'x', '', [], {}, [1], {a: 1}, 3.5, '1e3']
+    const names = [...Object.keys(example.features), 'time', 'observations', 'features', 'instances', '__proto__', 'constructor']
+    const statuses = new Map<number, number>()
+    for (let i = 0; i < 400; i++) {
+      let body: unknown
+      const kind = i % 4
+      if (kind === 0) body = pick(values)
+      else if (kind === 1) body = {instances: Array.from({length: 1 + Math.floor(random() * 3)}, () => ({[pick(['features', 'observations', 'x'])]: pick(values)}))}
+      else if (kind === 2) body = {instances: [{features: {...example.features, [pick(names)]: pick(values)}}]}
+      else body = {instances: [{observations: Array.from({length: Math.floor(random() * 30)}, (_, h) => ({time: pick([`2026-01-01T${String(h % 24).padStart(2, '0')}:00:00Z`, 'x', 5]), [pick(names)]: pick(values)}))}]}
+      const res = await postJson(`${serve.url}/predict`, body)
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      assert.ok(res.status < 500, `body ${JSON.stringify(body).slice(0, 300)} -> ${res.status} ${JSON.stringify(res.json)}`)
+    }
+    assert.ok((statuses.get(400) ?? 0) > 100)
+    assert.equal((await fetch(`${serve.url}/health`)).status, 200)
+  })
+
+  it('when reload is called without or with a wrong token, then 401', async () => {
+    assert.equal((await postJson(`${serve.url}/admin/reload`, {})).status, 401)
+    assert.equal((await postJson(`${serve.url}/admin/reload`, {}, {authorization: 'Bearer nope'})).status, 401)
+  })
+
+  it('when the new model is broken, then reload is rejected and the old model keeps serving; a good one is swapped in', async () => {
+    const backup = `${fixture.modelDir}.bak`
+    await cp(fixture.modelDir, backup, {recursive: true})
+    const before = await postJson(`${serve.url}/predict`, {instances: [example]})
+    await writeFile(join(fixture.modelDir, 'forest.json'), '{"name":"RFRegression","baseModel":{"estimators":[{"broken":true}]')
+    const rejected = await postJson(`${serve.url}/admin/reload`, {}, {authorization: `Bearer ${token}`})
+    assert.equal(rejected.status, 422)
+    assert.match(rejected.json.error, /new model rejected/)
+    const still = await postJson(`${serve.url}/predict`, {instances: [example]})
+    assert.equal(still.json.predictions[0].prediction, before.json.predictions[0].prediction)
+    await writeTestModel(fixture.modelDir, fixture.rows, fixture.summary, fixture.params, 3, 777)
+    const ok = await postJson(`${serve.url}/admin/reload`, {}, {authorization: `Bearer ${token}`})
+    assert.equal(ok.status, 200)
+    const after = await postJson(`${serve.url}/predict`, {instances: [example]})
+    assert.notEqual(after.json.predictions[0].prediction, before.json.predictions[0].prediction)
+    await cp(backup, fixture.modelDir, {recursive: true, force: true})
+    assert.equal((await postJson(`${serve.url}/admin/reload`, {}, {authorization: `Bearer ${token}`})).status, 200)
+  })
+
+  it('when features are shifted out of the training range, then the OOD ratio rises and the feature is counted', async () => {
+    const other = await startServe(['--model-dir', fixture.modelDir])
+    try {
+      for (let i = 0; i < 5; i++) await postJson(`${other.url}/predict`, {instances: [example]})
+      let metrics = await (await fetch(`${other.url}/metrics`)).text()
+      assert.match(metrics, /^rps_ood_ratio 0$/m)
+      const shifted = {features: {...example.features, temperature_2m: 80}}
+      for (let i = 0; i < 5; i++) await postJson(`${other.url}/predict`, {instances: [shifted]})
+      metrics = await (await fetch(`${other.url}/metrics`)).text()
+      assert.match(metrics, /^rps_ood_ratio 0\.5$/m)
+      assert.match(metrics, /^rps_feature_ood_total\{feature="temperature_2m"\} 5$/m)
+      assert.match(metrics, /^rps_prediction_requests_ood_total 5$/m)
+      assert.match(metrics, /^rps_prediction_requests_total 10$/m)
+    } finally {
+      await other.stop()
+    }
+  })
+
+  it('when SIGTERM arrives during a request, then the request completes and the process exits 0', async () => {
+    const slow = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '1500'])
+    const pending = postJson(`${slow.url}/predict`, {instances: [example]})
+    await new Promise((r) => setTimeout(r, 300))
+    const exit = slow.stop('SIGTERM')
+    const res = await pending
+    assert.equal(res.status, 200)
+    assert.equal(await exit, 0)
+    await assert.rejects(fetch(`${slow.url}/health`))
+  })
+
+  it('when no model is usable, then it refuses to start with a clear message', async () => {
+    const noDir = await rps(['serve', '--model-dir', '/nonexistent/model', '--port', '0'])
+    assert.equal(noDir.exitCode, 1)
+    assert.match(noDir.stderr, /cannot start: \/nonexistent\/model is not an rps model directory/)
+    const noRegistry = await rps(['serve', '--port', '0'])
+    assert.equal(noRegistry.exitCode, 1)
+    assert.match(noRegistry.stderr, /cannot start: MLFLOW_TRACKING_URI is not set/)
+  })
+})
