@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""A stand-in for `rps serve`'s GET /metrics, for monitoring tests that must not need the real server.
+
+Serves the rps metric contract (names, labels, buckets) in the Prometheus text format. Each scrape
+advances a simulated minute of traffic, so counters grow and rate() has something to show:
+`--requests` POST /predict requests (3 instances each), a share `--ood-ratio` of them with an
+out-of-distribution feature, every one taking `--latency` seconds, plus one 4xx, one 5xx and one
+GET /health. Stdlib only.
+
+  fake_exporter.py --port 0 --port-file /tmp/x.port [--ood-ratio 0.9] [--latency 2.0]
+"""
+
+import argparse
+import http.server
+import math
+import threading
+import time
+from pathlib import Path
+
+BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+FEATURES = ["temperature_2m", "relative_humidity_2m", "wind_speed_10m", "surface_pressure"]
+
+
+class Traffic:
+    def __init__(self, requests: int, ood_ratio: float, latency: float):
+        self.lock = threading.Lock()
+        self.requests, self.ood_ratio, self.latency = requests, ood_ratio, latency
+        self.hist = {}       # (route, method, status) -> [bucket counts..., +Inf count, sum]
+        self.counts = {}     # (route, method, status) -> requests
+        self.predictions = 0
+        self.prediction_requests = 0
+        self.ood_requests = 0
+        self.feature_ood = {f: 0 for f in FEATURES}
+        self.reloaded_at = time.time()
+
+    def _observe(self, key, seconds, n=1):
+        h = self.hist.setdefault(key, [0] * (len(BUCKETS) + 1) + [0.0])
+        for i, le in enumerate(BUCKETS):
+            if seconds <= le:
+                h[i] += n
+        h[len(BUCKETS)] += n
+        h[-1] += seconds * n
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def tick(self):
+        with self.lock:
+            n = self.requests
+            ood = round(n * self.ood_ratio)
+            self._observe(("/predict", "POST", "200"), self.latency, n)
+            self._observe(("/predict", "POST", "422"), 0.002)
+            self._observe(("/predict", "POST", "500"), 0.004)
+            self._observe(("/health", "GET", "200"), 0.0005)
+            self.predictions += 3 * n
+            self.prediction_requests += n
+            self.ood_requests += ood
+            for i, f in enumerate(FEATURES):
+                self.feature_ood[f] += ood // (i + 1)
+
+    def render(self) -> str:
+        with self.lock:
+            out = []
+
+            def metric(name, kind, help_, samples):
+                out.append(f"# HELP {name} {help_}")
+                out.append(f"# TYPE {name} {kind}")
+                out.extend(samples)
+
+            def lbl(route, method, status):
+                return f'route="{route}",method="{method}",status="{status}"'
+
+            hist = []
+            for (route, method, status), h in sorted(self.hist.items()):
+                base = lbl(route, method, status)
+                for i, le in enumerate(BUCKETS):
+                    hist.append(f'rps_http_request_duration_seconds_bucket{{{base},le="{le:g}"}} {h[i]}')
+                hist.append(f'rps_http_request_duration_seconds_bucket{{{base},le="+Inf"}} {h[len(BUCKETS)]}')
+                hist.append(f"rps_http_request_duration_seconds_sum{{{base}}} {h[-1]:.6f}")
+                hist.append(f"rps_http_request_duration_seconds_count{{{base}}} {h[len(BUCKETS)]}")
+            metric("rps_http_request_duration_seconds", "histogram", "HTTP request duration.", hist)
+            metric("rps_http_requests_total", "counter", "HTTP requests.",
+                   [f"rps_http_requests_total{{{lbl(*k)}}} {v}" for k, v in sorted(self.counts.items())])
+            metric("rps_predictions_total", "counter", "Predicted instances.", [f"rps_predictions_total {self.predictions}"])
+            metric("rps_prediction_requests_total", "counter", "Prediction requests.",
+                   [f"rps_prediction_requests_total {self.prediction_requests}"])
+            metric("rps_prediction_requests_ood_total", "counter", "Prediction requests with an OOD feature.",
+                   [f"rps_prediction_requests_ood_total {self.ood_requests}"])
+            metric("rps_ood_ratio", "gauge", "OOD share of the last prediction requests.", [f"rps_ood_ratio {self.ood_ratio}"])
+            metric("rps_feature_ood_total", "counter", "OOD values per feature.",
+                   [f'rps_feature_ood_total{{feature="{f}"}} {v}' for f, v in self.feature_ood.items()])
+            metric("rps_model_info", "gauge", "Served model.",
+                   ['rps_model_info{name="rps-temperature",version="3",alias="champion"} 1'])
+            metric("rps_model_last_reload_timestamp_seconds", "gauge", "Last model reload.",
+                   [f"rps_model_last_reload_timestamp_seconds {self.reloaded_at:.3f}"])
+            metric("rps_live_error_mae", "gauge", "Live MAE.", [
+                'rps_live_error_mae{window="24h",model="model"} 0.8',
+                'rps_live_error_mae{window="24h",model="persistence"} 1.4',
+                'rps_live_error_mae{window="7d",model="model"} 0.9',
+                'rps_live_error_mae{window="7d",model="persistence"} 1.5',
+            ])
+            return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0: any free port (see --port-file)")
+    ap.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    ap.add_argument("--requests", type=int, default=20, help="POST /predict per scrape")
+    ap.add_argument("--ood-ratio", type=float, default=0.9)
+    ap.add_argument("--latency", type=float, default=2.0, help="seconds per POST /predict")
+    args = ap.parse_args()
+    if not (0 <= args.ood_ratio <= 1 and args.latency > 0 and not math.isinf(args.latency)):
+        ap.error("--ood-ratio must be in [0, 1] and --latency a positive number")
+    traffic = Traffic(args.requests, args.ood_ratio, args.latency)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            traffic.tick()
+            body = traffic.render().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
+    if args.port_file:
+        args.port_file.write_text(f"{server.server_address[1]}\n")
+    print(f"fake rps exporter on http://{args.host}:{server.server_address[1]}/metrics", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

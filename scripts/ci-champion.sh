@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Makes sure the MLflow registry a CI job talks to has a @champion (docs/CICD.md, "What the model
+# gate compares against").
+# Usage: scripts/ci-champion.sh [--dry-run] [DIR]
+#   Remote registry (MLFLOW_TRACKING_URI set and not on this machine, e.g. DagsHub from the
+#   repository secrets): nothing to do, its @champion is used as it is.
+#   Local registry (no MLFLOW_TRACKING_URI, or a loopback one): start the local stack
+#   (scripts/stack.sh up) and run the pipeline of the tree DIR (default: this checkout) with that
+#   tree's own code and params.yaml: install, rps fetch, check, featurize, train, promote. On a pull
+#   request DIR is a checkout of the base branch, so the champion is "what the base branch
+#   trains on the same data"; on master it is this commit's own model.
+#   A DIR whose rps has no `train` command yet: a notice and exit 0 (rps compare then reports that
+#   there is no champion and the challenger wins by default).
+#   --dry-run prints the mode and the commands, runs nothing.
+# Env: RPS_REPLAY_AT (replay clock shared with the DAG run, so both models see the same hours),
+# RPS_BACKFILL_DAYS (history fetched on the first run), MLFLOW_TRACKING_URI.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf 'ci-champion: %s\n' "$*" >&2; }
+
+dry_run=0
+if [[ "${1:-}" == --dry-run ]]; then dry_run=1; shift; fi
+dir="${1:-$ROOT}"
+[[ -d "$dir" ]] || { log "no such directory: $dir"; exit 2; }
+dir="$(cd "$dir" && pwd)"
+
+step() {
+  if ((dry_run)); then
+    printf '+ (cd %s &&' "$1"
+    shift
+    printf ' %q' "$@"
+    printf ')\n'
+    return 0
+  fi
+  local where="$1"
+  shift
+  log "[$where] $*"
+  (cd "$where" && "$@")
+}
+
+uri="${MLFLOW_TRACKING_URI:-}"
+if [[ -n "$uri" && ! "$uri" =~ ^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/.*)?$ ]]; then
+  log "remote registry ${uri%%\?*}: its @champion is the reference; nothing to train here"
+  exit 0
+fi
+
+log "local registry ${uri:-http://127.0.0.1:5000 (default)}: training the champion from $dir"
+step "$ROOT" "$ROOT/scripts/stack.sh" up
+if [[ -x "$dir/scripts/install-node-deps.sh" ]]; then
+  step "$dir" "$dir/scripts/install-node-deps.sh"
+else
+  step "$dir" npm ci --no-audit --no-fund
+  step "$dir" npm run -s build
+fi
+if ((dry_run == 0)) && ! (cd "$dir" && bin/rps train --help >/dev/null 2>&1); then
+  log "the rps of $dir has no train command: no champion (compare will say the challenger wins by default)"
+  exit 0
+fi
+fetch=(bin/rps fetch)
+if [[ -n "${RPS_BACKFILL_DAYS:-}" ]]; then fetch+=(--backfill-days "$RPS_BACKFILL_DAYS"); fi
+step "$dir" "${fetch[@]}"
+step "$dir" bin/rps check
+step "$dir" bin/rps featurize
+step "$dir" bin/rps train
+step "$dir" bin/rps promote
+if ((dry_run == 0)); then log "done: @champion set from $dir"; fi
