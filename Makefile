@@ -1,13 +1,16 @@
-# rps: the two commands are `make up` and `make test`; everything else is a building block.
+# rps: the two commands are `make up` and `make test`; everything else is a building block
+# (the GitHub workflows call the targets below, never their own copies of the commands).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ROOT := $(CURDIR)
 export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
-.PHONY: up down test install lint typecheck unit bench clean help
+.PHONY: help up down test install lint typecheck unit integration bench stack-up lint-infra test-ci \
+	test-monitoring test-airflow dag-test-ci ci-champion ci-compare compare-gate \
+	image-cli image-serve serve-container image-push serve-logs clean
 
 help:
-	@echo "make up    - install what is missing, run the pipeline on the offline replay source"
+	@echo "make up    - install what is missing, start the stack, run the pipeline on the offline replay source, serve"
 	@echo "make test  - install what is missing, run lint, type check and every test"
 	@echo "make down  - stop everything make up started"
 
@@ -20,20 +23,69 @@ up: install
 down:
 	@scripts/down.sh
 
+test: install
+	@scripts/test.sh
+
 lint: install
 	npx eslint .
 
 typecheck: install
 	npx tsc --noEmit -p .
 
+# Tests that need no services beyond what they start in-process (fake APIs, rps subprocesses).
 unit: install
-	npx mocha
+	npx mocha --spec 'dist/test/lib/**/*.test.js' --spec 'dist/test/commands/**/*.test.js'
 
-test: install
-	@scripts/test.sh
+# Tests against real MinIO, MLflow, DVC, Prometheus, Alertmanager and Chromium.
+integration: install
+	scripts/install-python.sh && scripts/install-minio.sh && scripts/install-chromium.sh && scripts/install-monitoring.sh
+	npx mocha --spec 'dist/test/integration/**/*.test.js'
 
 bench: install
 	npm run -s bench
+
+stack-up: install
+	scripts/stack.sh up
+
+lint-infra:
+	scripts/lint-infra.sh
+
+test-ci:
+	scripts/test-ci.sh
+
+test-monitoring:
+	scripts/install-monitoring.sh
+	scripts/test-monitoring.sh
+
+test-airflow: install
+	scripts/test-airflow.sh
+
+dag-test-ci: install
+	scripts/dag-test-ci.sh
+
+ci-champion: install
+	scripts/ci-champion.sh
+
+ci-compare: install
+	scripts/ci-compare.sh run
+
+compare-gate:
+	scripts/ci-compare.sh gate
+
+image-cli:
+	scripts/docker-image.sh build-cli
+
+image-serve:
+	scripts/docker-image.sh build-serve
+
+serve-container:
+	scripts/docker-image.sh run-serve
+
+image-push:
+	scripts/docker-image.sh push-serve
+
+serve-logs:
+	scripts/docker-image.sh logs-serve
 
 clean:
 	rm -rf dist .rps/npm-ci.stamp

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the MLflow registry a CI job talks to has a @champion (docs/CICD.md, "What the model
 # gate compares against").
-# Usage: scripts/ci-champion.sh [--dry-run] [DIR]
+# Usage: scripts/ci-champion.sh [--dry-run] [DIR]      (DIR default: $RPS_CI_CHAMPION_DIR, else this checkout)
 #   Remote registry (MLFLOW_TRACKING_URI set and not on this machine, e.g. DagsHub from the
 #   repository secrets): nothing to do, its @champion is used as it is.
 #   Local registry (no MLFLOW_TRACKING_URI, or a loopback one): start the local stack
@@ -21,7 +21,7 @@ log() { printf 'ci-champion: %s\n' "$*" >&2; }
 
 dry_run=0
 if [[ "${1:-}" == --dry-run ]]; then dry_run=1; shift; fi
-dir="${1:-$ROOT}"
+dir="${1:-${RPS_CI_CHAMPION_DIR:-$ROOT}}"
 [[ -d "$dir" ]] || { log "no such directory: $dir"; exit 2; }
 dir="$(cd "$dir" && pwd)"
 

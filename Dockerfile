@@ -1,0 +1,72 @@
+# rps CLI image: every pipeline command, production dependencies only, non-root.
+#   docker build -t rps:v0.1.0 .          (scripts/docker-image.sh build-cli)
+#   docker run --rm -v "$PWD/data:/app/data" rps:v0.1.0 fetch --source replay
+# Stages: build (npm ci + tsc), deps (npm ci --omit=dev), runtime (the app), airflow (runtime +
+# Airflow and DVC for docker-compose.yml; `--target airflow`), cli (the default, last).
+# Node is pinned to the release scripts/bootstrap-node.sh installs locally; change both together.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY schemas ./schemas
+COPY src ./src
+COPY test ./test
+COPY bench ./bench
+RUN npm run -s build
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Production dependencies only. Optional ones stay: nodejs-polars' native binary is an optional
+# dependency, so --omit=optional would break every data command. The import proves it is there.
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
+ && node --input-type=module -e "await import('nodejs-polars')"
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY package.json params.yaml ./
+COPY bin/run.js bin/rps ./bin/
+COPY schemas ./schemas
+COPY data/replay ./data/replay
+# data/ and reports/ are where commands write (mount volumes there); the image's files stay root's.
+# 1000:1000 is the base image's `node` user (numeric, so the runtime needs no passwd lookup).
+RUN ln -s /app/bin/run.js /usr/local/bin/rps \
+ && mkdir -p /app/data/raw /app/data/processed /app/reports /app/build \
+ && chown 1000:1000 /app/data /app/data/raw /app/data/processed /app/reports /app/build
+USER 1000:1000
+
+# For docker-compose.yml only: the Airflow scheduler runs the DAG's `rps` tasks in its own
+# container, so it needs rps (above), Airflow (same pins as scripts/requirements-airflow.txt, plus
+# the Postgres driver and the Celery provider of the `celery` profile) and DVC for `rps push`
+# (scripts/requirements-stack.txt). Debian 12's python3 is 3.11, the version the pins were made on.
+FROM runtime AS airflow
+USER 0
+# Debian package versions are not pinned: the bookworm point releases replace them (security fixes).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/requirements-airflow.txt scripts/requirements-stack.txt /opt/rps-requirements/
+RUN python3 -m venv /opt/venv-airflow \
+ && /opt/venv-airflow/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/rps-requirements/requirements-airflow.txt \
+      apache-airflow-providers-celery==3.26.0 psycopg2-binary==2.9.13 \
+ && python3 -m venv /opt/venv-stack \
+ && /opt/venv-stack/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/rps-requirements/requirements-stack.txt \
+ && mkdir -p /opt/airflow && chown 1000:1000 /opt/airflow
+ENV PATH=/opt/venv-airflow/bin:$PATH \
+    RPS_VENV=/opt/venv-stack \
+    AIRFLOW_HOME=/opt/airflow
+USER 1000:1000
+ENTRYPOINT ["airflow"]
+CMD ["version"]
+
+FROM runtime AS cli
+ENTRYPOINT ["rps"]
+CMD ["--help"]

@@ -1,0 +1,202 @@
+"""The CI wiring scripts the workflows call: ci-compare.sh (run/gate), ci-champion.sh (which
+registry, which commands), docker-image.sh (the exact docker commands, via --dry-run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run
+
+
+def fake_rps(tmp_path: Path, exit_code: int, decision: str, passed: bool, write_report: bool = True) -> Path:
+    """A stand-in for bin/rps compare: writes the report files rps writes, prints JSON, exits."""
+    out = tmp_path / "compare"
+    report = {
+        "decision": decision, "passed": passed, "challenger": {"version": "5"}, "champion": {"version": "4"},
+        "deltaRmse": 0.12 if not passed else -0.05, "toleranceRmse": 0.0,
+    }
+    script = tmp_path / "rps"
+    lines = ["#!/usr/bin/env bash", f'echo "$@" > "{tmp_path}/args"']
+    if write_report:
+        lines += [f"mkdir -p {out}", f"cat > {out}/report.json <<'J'\n{json.dumps(report)}\nJ", f"echo '# report' > {out}/report.md"]
+    lines += [f"echo '{json.dumps(report)}'", f"exit {exit_code}"]
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def compare_env(tmp_path: Path, rps: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, RPS_BIN=str(rps), RPS_COMPARE_DIR=str(tmp_path / "compare"))
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    env.update(extra)
+    return env
+
+
+def test_when_the_challenger_wins_then_run_and_gate_pass(tmp_path: Path):
+    env = compare_env(tmp_path, fake_rps(tmp_path, 0, "challenger_wins", True))
+    assert run(["scripts/ci-compare.sh", "run"], env=env).returncode == 0
+    assert (tmp_path / "compare" / "exit-code").read_text().strip() == "0"
+    assert (tmp_path / "args").read_text().split() == ["compare", "--json", "--lose-exit-code", "10"]
+    gate = run(["scripts/ci-compare.sh", "gate"], env=env)
+    assert gate.returncode == 0
+    assert "compare-gate: passed: challenger_wins: challenger v5 vs champion v4 (delta RMSE -0.05)" in gate.stderr
+
+
+def test_when_the_challenger_loses_then_run_passes_so_the_report_is_published_and_gate_fails(tmp_path: Path):
+    summary = tmp_path / "summary.md"
+    env = compare_env(tmp_path, fake_rps(tmp_path, 10, "challenger_loses", False), GITHUB_STEP_SUMMARY=str(summary))
+    ran = run(["scripts/ci-compare.sh", "run"], env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "challenger loses" in ran.stderr
+    assert summary.read_text() == "# report\n"
+    assert json.loads((tmp_path / "compare" / "compare.json").read_text())["decision"] == "challenger_loses"
+    gate = run(["scripts/ci-compare.sh", "gate"], env=env)
+    assert gate.returncode == 1
+    assert "compare-gate: FAILED: challenger_loses: challenger v5 is worse than champion v4 (delta RMSE 0.12 > tolerance 0.0)" in gate.stderr
+
+
+def test_when_compare_errors_then_run_fails_with_its_code_and_gate_fails_too(tmp_path: Path):
+    env = compare_env(tmp_path, fake_rps(tmp_path, 1, "", False, write_report=False))
+    ran = run(["scripts/ci-compare.sh", "run"], env=env)
+    assert ran.returncode == 1
+    assert "rps compare failed with exit code 1: no verdict" in ran.stderr
+    gate = run(["scripts/ci-compare.sh", "gate"], env=env)
+    assert gate.returncode == 1
+    assert "compare-gate: FAILED: rps compare exited 1 (an error, not a verdict)" in gate.stderr
+
+
+def test_when_compare_never_ran_then_gate_fails(tmp_path: Path):
+    env = compare_env(tmp_path, tmp_path / "nope")
+    gate = run(["scripts/ci-compare.sh", "gate"], env=env)
+    assert gate.returncode == 1
+    assert "no verdict" in gate.stderr and "did not run or crashed" in gate.stderr
+
+
+def test_when_exit_code_and_report_disagree_then_gate_fails(tmp_path: Path):
+    env = compare_env(tmp_path, fake_rps(tmp_path, 0, "challenger_loses", False))
+    run(["scripts/ci-compare.sh", "run"], env=env)
+    gate = run(["scripts/ci-compare.sh", "gate"], env=env)
+    assert gate.returncode == 1
+    assert "report.json says passed=false" in gate.stderr
+
+
+def champion_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k not in ("RPS_BACKFILL_DAYS", "RPS_CI_CHAMPION_DIR")}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("uri", ["https://dagshub.com/me/rps.mlflow", "http://mlflow.internal:5000"])
+def test_when_the_registry_is_remote_then_ci_champion_does_nothing(uri: str):
+    result = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(MLFLOW_TRACKING_URI=uri))
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "remote registry" in result.stderr and "nothing to train here" in result.stderr
+
+
+@pytest.mark.parametrize("uri", [None, "http://127.0.0.1:5000", "http://localhost:5000/"])
+def test_when_the_registry_is_local_then_ci_champion_trains_and_promotes_in_the_given_tree(tmp_path: Path, uri: str | None):
+    base = tmp_path / "base"
+    (base / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "install-node-deps.sh", base / "scripts")
+    extra = {"RPS_BACKFILL_DAYS": "30", **({"MLFLOW_TRACKING_URI": uri} if uri else {})}
+    result = run(["scripts/ci-champion.sh", "--dry-run", str(base)], env=champion_env(**extra))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"+ (cd {ROOT} && {ROOT}/scripts/stack.sh up)",
+        f"+ (cd {base} && {base}/scripts/install-node-deps.sh)",
+        f"+ (cd {base} && bin/rps fetch --backfill-days 30)",
+        f"+ (cd {base} && bin/rps check)",
+        f"+ (cd {base} && bin/rps featurize)",
+        f"+ (cd {base} && bin/rps train)",
+        f"+ (cd {base} && bin/rps promote)",
+    ]
+
+
+def test_when_no_dir_is_given_then_ci_champion_uses_rps_ci_champion_dir_else_this_checkout(tmp_path: Path):
+    named = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(RPS_CI_CHAMPION_DIR=str(tmp_path)))
+    assert f"+ (cd {tmp_path} && bin/rps train)" in named.stdout.splitlines()
+    default = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env())
+    assert f"+ (cd {ROOT} && bin/rps train)" in default.stdout.splitlines()
+
+
+def test_when_the_tree_is_missing_then_ci_champion_exits_2(tmp_path: Path):
+    result = run(["scripts/ci-champion.sh", str(tmp_path / "absent")], env=champion_env())
+    assert result.returncode == 2
+    assert "no such directory" in result.stderr
+
+
+@pytest.fixture
+def model_dir():
+    """An exported model directory inside the repository (build/ is git-ignored)."""
+    rel = Path("build") / f"ci-test-model-{os.getpid()}"
+    path = ROOT / rel
+    path.mkdir(parents=True)
+    (path / "model.json").write_text(json.dumps({"name": "rps-temperature"}))
+    (path / "registry.json").write_text(json.dumps({"name": "rps-temperature", "version": "7", "alias": "champion"}))
+    yield rel
+    shutil.rmtree(path)
+
+
+def version() -> str:
+    return "v" + json.loads((ROOT / "package.json").read_text())["version"]
+
+
+def test_when_building_the_serving_image_then_tags_come_from_package_json_and_the_label_from_registry_json(model_dir: Path):
+    result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(model_dir)))
+    assert result.returncode == 0, result.stderr
+    cmd = result.stdout.strip()
+    v = version()
+    assert cmd.startswith("+ docker build -f Dockerfile.serve ")
+    assert f"--build-arg MODEL_DIR={model_dir}" in cmd
+    assert "--label model.version=7 " in cmd and "--label model.name=rps-temperature " in cmd
+    assert f"--label org.opencontainers.image.version={v} " in cmd
+    assert cmd.endswith(f"-t app:{v} -t app:{v}-model.7 .")
+
+
+def test_when_pushing_then_both_tags_go_to_the_docker_hub_user(model_dir: Path):
+    env = dict(os.environ, RPS_MODEL_DIR=str(model_dir), DOCKERHUB_USERNAME="me")
+    result = run(["scripts/docker-image.sh", "--dry-run", "push-serve"], env=env)
+    v = version()
+    assert result.stdout.splitlines() == [
+        f"+ docker tag app:{v} me/app:{v}", f"+ docker push me/app:{v}",
+        f"+ docker tag app:{v}-model.7 me/app:{v}-model.7", f"+ docker push me/app:{v}-model.7",
+    ]
+
+
+def test_when_pushing_without_docker_hub_user_then_it_fails_clearly(model_dir: Path):
+    env = {k: v for k, v in os.environ.items() if k != "DOCKERHUB_USERNAME"}
+    result = run(["scripts/docker-image.sh", "--dry-run", "push-serve"], env=dict(env, RPS_MODEL_DIR=str(model_dir)))
+    assert result.returncode == 1
+    assert "DOCKERHUB_USERNAME is not set" in result.stderr
+
+
+def test_when_running_then_it_is_the_versioned_image_on_port_8000():
+    result = run(["scripts/docker-image.sh", "--dry-run", "run-serve"])
+    assert result.stdout.strip() == f"+ docker run -d --name rps-serve -p 8000:8000 app:{version()}"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "is not an exported model (no model.json)"),
+        ({"model.json": "{}"}, "cannot tell the model version"),
+    ],
+)
+def test_when_the_model_directory_is_incomplete_then_build_serve_fails(tmp_path: Path, files: dict, message: str):
+    rel = Path("build") / f"ci-test-bad-{os.getpid()}"
+    path = ROOT / rel
+    path.mkdir(parents=True)
+    try:
+        for name, text in files.items():
+            (path / name).write_text(text)
+        result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(rel)))
+    finally:
+        shutil.rmtree(path)
+    assert result.returncode == 1
+    assert message in result.stderr

@@ -1,0 +1,183 @@
+"""The gates of .github/workflows, read from the YAML: nothing soft-fails, the model report is
+published before the verdict, delivery verifies the container before pushing it, the required
+checks of scripts/protect-branches exist as job names, and every make target a workflow calls
+exists in the Makefile."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, run
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def load(name: str) -> dict:
+    # PyYAML reads the key `on` as True (YAML 1.1); normalise it.
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps(workflow: str, job: str) -> list[dict]:
+    return load(workflow)["jobs"][job]["steps"]
+
+
+def index_of(steps_: list[dict], pattern: str) -> int:
+    hits = [i for i, s in enumerate(steps_) if re.search(pattern, s.get("run", "").strip()) or re.search(pattern, s.get("uses", ""))]
+    assert len(hits) == 1, f"expected exactly one step matching {pattern!r}, found {len(hits)}"
+    return hits[0]
+
+
+def walk(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{path}.{key}")
+            yield path, key, value
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}[{i}]")
+
+
+def all_steps():
+    for f in FILES:
+        for job_id, job in load(f.name)["jobs"].items():
+            for step in job.get("steps", []):
+                yield f.name, job_id, step
+
+
+def test_the_three_workflows_exist():
+    assert [f.name for f in FILES] == ["cd-master.yml", "ci-dev.yml", "ci-test.yml"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_when_any_workflow_then_no_continue_on_error_anywhere(path: Path):
+    assert "continue-on-error" not in path.read_text()
+    assert not [p for p, k, _ in walk(load(path.name)) if k == "continue-on-error"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_when_any_workflow_then_no_failure_is_swallowed_in_a_run_step(path: Path):
+    text = path.read_text()
+    assert not re.search(r"\|\|\s*(true\b|:(\s|$)|exit 0\b)", text, re.M)
+    assert "set +e" not in text
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_when_any_workflow_then_runs_use_bash_with_pipefail_and_permissions_are_explicit(path: Path):
+    wf = load(path.name)
+    assert wf["defaults"]["run"]["shell"] == "bash"  # GitHub's bash: -eo pipefail
+    assert "permissions" in wf and "write-all" not in str(wf["permissions"])
+
+
+def test_when_an_action_is_used_then_it_is_pinned_to_a_commit_with_its_version_in_a_comment():
+    for path in FILES:
+        for line in path.read_text().splitlines():
+            m = re.search(r"uses:\s*(\S+)", line)
+            if m:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", m.group(1)), line
+                assert re.search(r"# v\d+\.\d+\.\d+\s*$", line), line
+
+
+def test_when_a_step_runs_a_command_then_it_is_a_make_target_an_rps_command_or_a_named_tool():
+    allowed = re.compile(r"^(make [a-z][a-z0-9-]*|bin/rps [a-z-]+( .*)?|scripts/verify-deployment .+|cml comment create .+)$")
+    for name, job, step in all_steps():
+        if "run" in step:
+            lines = [line for line in step["run"].strip().splitlines() if line.strip()]
+            assert len(lines) == 1, f"{name} {job}: one command per step: {step['run']!r}"
+            assert allowed.match(lines[0]), f"{name} {job}: {lines[0]!r}"
+
+
+def test_when_ci_dev_then_lint_typecheck_and_unit_are_unconditional_steps_on_prs_into_dev():
+    wf = load("ci-dev.yml")
+    assert "dev" in wf["on"]["pull_request"]["branches"]
+    s = steps("ci-dev.yml", "checks")
+    runs = [x.get("run") for x in s if "run" in x]
+    assert runs == ["make install", "make lint", "make typecheck", "make unit"]
+    assert not any("if" in x for x in s)
+
+
+def test_when_ci_test_then_dag_compare_report_and_gate_come_in_that_order():
+    wf = load("ci-test.yml")
+    assert wf["on"]["pull_request"]["branches"] == ["test"]
+    s = steps("ci-test.yml", "model-gate")
+    stack = index_of(s, r"^make stack-up$")
+    dag = index_of(s, r"^make dag-test-ci$")
+    compare = index_of(s, r"^make ci-compare$")
+    setup_cml = index_of(s, r"iterative/setup-cml@")
+    comment = index_of(s, r"^cml comment create reports/compare/report\.md$")
+    gate = index_of(s, r"^make compare-gate$")
+    assert stack < dag < compare < setup_cml < comment < gate
+    assert gate == len(s) - 1, "the gate is the last step"
+
+
+def test_when_ci_test_then_the_report_is_published_even_when_an_earlier_step_failed():
+    s = steps("ci-test.yml", "model-gate")
+    for i in (index_of(s, r"iterative/setup-cml@"), index_of(s, r"^cml comment create")):
+        assert "always()" in s[i]["if"]
+    assert s[index_of(s, r"^cml comment create")]["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert load("ci-test.yml")["permissions"]["pull-requests"] == "write"
+
+
+def test_when_ci_test_then_the_gate_is_not_guarded_so_a_lost_comparison_fails_the_job():
+    s = steps("ci-test.yml", "model-gate")
+    gate = s[index_of(s, r"^make compare-gate$")]
+    assert "if" not in gate  # default success(): runs after a successful compare, fails the job on a loss
+    compare = s[index_of(s, r"^make ci-compare$")]
+    assert "if" not in compare
+
+
+def test_when_cd_master_delivers_then_it_exports_builds_runs_verifies_and_only_then_pushes():
+    wf = load("cd-master.yml")
+    assert wf["on"]["push"]["branches"] == ["master"]
+    s = steps("cd-master.yml", "deliver")
+    export = index_of(s, r"^bin/rps export-model --alias champion --out build/model$")
+    build = index_of(s, r"^make image-serve$")
+    start = index_of(s, r"^make serve-container$")
+    verify = index_of(s, r"^scripts/verify-deployment http://127\.0\.0\.1:8000 --timeout 120$")
+    login = index_of(s, r"docker/login-action@")
+    push = index_of(s, r"^make image-push$")
+    assert export < build < start < verify < login < push
+    for i in (export, build, start, verify, login, push):
+        assert "if" not in s[i], s[i]
+    assert s[login]["with"] == {"username": "${{ secrets.DOCKERHUB_USERNAME }}", "password": "${{ secrets.DOCKERHUB_TOKEN }}"}
+
+
+def test_when_cd_master_then_pull_requests_only_build_and_pushes_only_deliver():
+    jobs = load("cd-master.yml")["jobs"]
+    assert jobs["image-build"]["if"] == "github.event_name == 'pull_request'"
+    assert jobs["deliver"]["if"] == "github.event_name != 'pull_request'"
+
+
+def required_checks() -> dict[str, list[str]]:
+    result = run(["scripts/protect-branches", "--dry-run"], env={"GITHUB_REPOSITORY": "o/r", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    out = {}
+    for block in result.stdout.strip().split("\n\n"):
+        request, body = block.split("\n")
+        branch = request.split("/")[-2]
+        out[branch] = [c["context"] for c in yaml.safe_load(body)["required_status_checks"]["checks"]]
+    return out
+
+
+def test_when_a_branch_requires_a_check_then_a_job_of_that_name_runs_on_prs_into_that_branch():
+    for branch, checks in required_checks().items():
+        names = set()
+        for path in FILES:
+            wf = load(path.name)
+            pr = wf["on"].get("pull_request") or {}
+            if branch in pr.get("branches", []):
+                names |= {job.get("name") for job in wf["jobs"].values()}
+        assert set(checks) <= names, f"{branch}: {sorted(set(checks) - names)} never report on PRs into {branch}"
+
+
+def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
+    makefile = (ROOT / "Makefile").read_text()
+    defined = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.M))
+    called = {m for _, _, s in all_steps() for m in re.findall(r"^make ([a-z0-9-]+)", s.get("run", ""))}
+    assert called - defined == set(), f"make targets the workflows call but the Makefile lacks: {sorted(called - defined)}"
