@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# make down: stop what make up started (nothing long-running yet besides the stack scripts).
-set -euo pipefail
+# make down: stop everything make up started (by recorded pids), in reverse order. Data stays.
+set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -x "$ROOT/scripts/stack.sh" ]]; then "$ROOT/scripts/stack.sh" down; fi
+rc=0
+for step in "serve.sh stop" "monitoring.sh stop" "airflow.sh stop" "stack.sh down"; do
+  script="$ROOT/scripts/${step%% *}"
+  [[ -x "$script" ]] || continue
+  "$script" "${step#* }" || rc=1
+done
+exit "$rc"

@@ -35,4 +35,15 @@ elif [[ $compare_status -eq 10 ]]; then
 else
   exit "$compare_status"
 fi
-echo "make up: done. MLflow UI ${MLFLOW_TRACKING_URI}, MinIO console http://127.0.0.1:${RPS_MINIO_CONSOLE_PORT}" >&2
+
+scripts/install-monitoring.sh
+scripts/serve.sh start
+scripts/monitoring.sh start
+cat >&2 <<URLS
+make up: done.
+  API            http://127.0.0.1:${RPS_API_PORT:-8000}  (/predict /health /ready /model /metrics /openapi.json)
+  MLflow UI      ${MLFLOW_TRACKING_URI}
+  MinIO console  http://127.0.0.1:${RPS_MINIO_CONSOLE_PORT}
+  Prometheus     http://127.0.0.1:${RPS_PROMETHEUS_PORT:-9090}  Alertmanager http://127.0.0.1:${RPS_ALERTMANAGER_PORT:-9093}
+  Stop everything with: make down
+URLS
