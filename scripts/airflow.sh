@@ -10,7 +10,9 @@
 #   trigger-and-wait  unpause rps_pipeline, trigger a run with an explicit logical date (argument
 #                     or RPS_LOGICAL_DATE, ISO 8601; default: the current UTC hour), print a line per
 #                     task state change, exit 0 on success; on failure print the failed task's log
-#                     tail and exit 1. Needs `start` first.
+#                     tail and exit 1. With RPS_BACKFILL_DAYS=N the run's fetch also gets N days of
+#                     history (run conf {"backfill_days": N}; 365 for a first run). The DAG stays
+#                     unpaused (hourly runs) unless RPS_AIRFLOW_PAUSE_AFTER=1. Needs `start`.
 # Settings: scripts/airflow-env.sh (RPS_AIRFLOW_PORT, default 8080; AIRFLOW_HOME under
 # $RPS_STATE_DIR/airflow). Logs: $RPS_STATE_DIR/logs/airflow-*.log; pids: $RPS_STATE_DIR/run/.
 # The tasks run in the services' environment: RPS_PROJECT_DIR (default: this repository; `rps push`
@@ -50,18 +52,15 @@ all_running() {
 start() {
   local pid
   "$ROOT/scripts/install-airflow.sh"
-  if all_running; then
-    running_with airflow-api-server "--port $AIRFLOW__API__PORT" ||
-      die "Airflow runs with another port than RPS_AIRFLOW_PORT=$AIRFLOW__API__PORT: scripts/airflow.sh stop, then start"
-    if healthy; then
-      log "already running and healthy at $BASE_URL"
-      return 0
-    fi
+  # (Airflow rewrites its process titles, so the port is checked through the health URL.)
+  if all_running && healthy; then
+    log "already running and healthy at $BASE_URL"
+    return 0
   fi
-  # A partial set (one died): start over cleanly.
+  # A partial set (one died), or services not healthy at this port: start over cleanly.
   for s in "${SERVICES[@]}"; do
     if pid="$(pid_of "$s")"; then
-      log "$s runs (pid $pid) but not all services do; restarting all"
+      log "$s runs (pid $pid) but Airflow is not healthy at $BASE_URL; restarting all"
       stop_all
       break
     fi
@@ -126,7 +125,7 @@ status() {
 }
 
 trigger_and_wait() {
-  all_running && healthy || die "Airflow is not running and healthy: scripts/airflow.sh start"
+  if ! all_running || ! healthy; then die "Airflow is not running and healthy: scripts/airflow.sh start"; fi
   "$PY" "$ROOT/scripts/airflow_trigger_wait.py" "$DAG_ID" "$@"
 }
 

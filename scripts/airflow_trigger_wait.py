@@ -2,9 +2,11 @@
 
 Usage: python scripts/airflow_trigger_wait.py DAG_ID [LOGICAL_DATE]
 Called by `scripts/airflow.sh trigger-and-wait` with the Airflow venv's Python (standard library
-only). Settings from the environment: AIRFLOW__API__BASE_URL (http://127.0.0.1:$RPS_AIRFLOW_PORT),
+only). Settings from the environment: RPS_BACKFILL_DAYS (run conf {"backfill_days": N}: fetch
+--backfill-days for this run), AIRFLOW__API__BASE_URL (http://127.0.0.1:$RPS_AIRFLOW_PORT),
 RPS_AIRFLOW_WAIT_TIMEOUT (seconds, default 3600), RPS_AIRFLOW_DAG_TIMEOUT (seconds to wait for the
-DAG to be parsed, default 120).
+DAG to be parsed, default 120), RPS_AIRFLOW_PAUSE_AFTER=1 (pause the DAG again when the run has
+ended, so the scheduler starts no hourly runs; default: it stays live).
 
 1. wait until the DAG processor has parsed DAG_ID (import errors are shown, exit 1);
 2. create a run with an explicit, timezone-aware logical date (default: the current UTC hour) and
@@ -108,7 +110,10 @@ def main(argv: list[str]) -> int:
     tok = token()
     dag = wait_for_dag(dag_id, tok)
 
-    body: dict = {"logical_date": logical.isoformat(), "conf": {}, "note": "scripts/airflow.sh trigger-and-wait"}
+    conf = {}
+    if os.environ.get("RPS_BACKFILL_DAYS", "").strip():
+        conf["backfill_days"] = int(os.environ["RPS_BACKFILL_DAYS"])  # fetch --backfill-days for this run
+    body: dict = {"logical_date": logical.isoformat(), "conf": conf, "note": "scripts/airflow.sh trigger-and-wait"}
     if explicit is None:
         # No date asked for: run the interval the scheduler is due to run next, with its own logical
         # date and data interval. Unpausing then finds that run existing and creates no duplicate.
@@ -167,6 +172,9 @@ def main(argv: list[str]) -> int:
             return 1
         time.sleep(1)
 
+    if os.environ.get("RPS_AIRFLOW_PAUSE_AFTER", "").lower() in ("1", "true", "yes"):
+        call("PATCH", f"/dags/{quote(dag_id)}", {"is_paused": True}, token=tok)
+        say(f"{dag_id} paused again (RPS_AIRFLOW_PAUSE_AFTER): no scheduled runs until it is unpaused")
     summary = ", ".join(f"{t}={s}" for t, s in seen.items())
     if run_state == "success":
         say(f"run {run_id} succeeded in {run.get('duration') or 0:.1f} s: {summary}")

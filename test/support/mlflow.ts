@@ -28,7 +28,7 @@ async function start(): Promise<TrackingStack> {
     'server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--artifacts-destination', 's3://rps-mlflow/artifacts',
     '--serve-artifacts', '--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--allowed-hosts', `127.0.0.1:${port},localhost:${port}`,
   ], {
-    env: {...process.env, MLFLOW_S3_ENDPOINT_URL: minio.endpoint, AWS_ACCESS_KEY_ID: minio.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: minio.env.AWS_SECRET_ACCESS_KEY},
+    env: {...process.env, MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', MLFLOW_S3_ENDPOINT_URL: minio.endpoint, AWS_ACCESS_KEY_ID: minio.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: minio.env.AWS_SECRET_ACCESS_KEY},
     stdio: 'ignore',
   })
   children.push(child)

@@ -1,0 +1,167 @@
+"""
+### rps_pipeline
+
+The rps MLOps pipeline, one `rps` command per task:
+
+`fetch` -> `check` -> `featurize` -> `profile` -> `push` -> `train` -> `compare` -> `promote`
+
+This file only wires commands; every decision lives in the `rps` CLI (`bin/rps <cmd> --help`).
+Each task runs `cd "$RPS_PROJECT_DIR" && "$RPS_BIN" <cmd>` in bash, so a task does exactly what a
+developer or CI does by hand in the project directory.
+
+- **Data interval**: the schedule is a `CronDataIntervalTimetable`, so every run has a real window
+  `[data_interval_start, data_interval_end)`. Its end is the replay clock (`RPS_REPLAY_AT`) of the
+  offline `replay` source; live sources ignore it.
+- **check** is the quality gate: exit 3 fails the run and nothing downstream runs (no new dataset
+  version, no new model version). It is never retried: bad data stays bad.
+- **compare** runs with `--lose-exit-code 99`: a challenger that loses is *skipped* (and so is
+  `promote`), the run still succeeds. Any other non-zero exit is an error.
+- Network-facing tasks (fetch, push, train, compare, promote) retry with exponential backoff.
+
+Environment, read when the file is parsed (all optional):
+
+| variable | default | meaning |
+|---|---|---|
+| `RPS_PROJECT_DIR` | this file's repository | DVC/git project the tasks run in (`rps push` commits `dvc.lock`) |
+| `RPS_BIN` | `bin/rps` of this file's repository | the rps launcher |
+| `RPS_DAG_SCHEDULE` | `0 * * * *` (hourly) | cron expression of the data interval; `none` = manual runs only |
+| `RPS_DAG_START_DATE` | `2026-01-01T00:00:00+00:00` | first data interval (UTC when no offset is given) |
+| `RPS_DAG_CATCHUP` | `false` | `true` to let the scheduler backfill missed intervals |
+| `RPS_DAG_TIMEOUT_MINUTES` | `60` | dagrun_timeout |
+| `RPS_DAG_RETRIES` | `3` | retries of the network-facing tasks (`check` never retries) |
+| `RPS_DAG_RETRY_DELAY_SECONDS` | `30` | first retry delay; doubles per try, capped at 10 minutes |
+| `RPS_BACKFILL_DAYS` | `0` | default of the run parameter `backfill_days` |
+
+Run parameter (trigger conf, e.g. `{"backfill_days": 365}`): `backfill_days` = `fetch --backfill-days`,
+the history a first run needs (a year of hourly data in one fetch); 0 = the recent hours only.
+
+Read by the tasks at run time (passed through from the worker's environment): `RPS_SOURCE`,
+`RPS_CSV_FILE` (fetch `--file`, only with `RPS_SOURCE=csv`), `RPS_S3_ENDPOINT`, `RPS_S3_BUCKET`,
+`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `MLFLOW_TRACKING_URI`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+DAG_ID = "rps_pipeline"
+# The repository this file lives in (airflow_dags/..): path arithmetic only, no file system access.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_DIR = os.environ.get("RPS_PROJECT_DIR") or REPO_ROOT
+RPS_BIN = os.environ.get("RPS_BIN") or os.path.join(REPO_ROOT, "bin", "rps")
+
+# Exit code of `rps compare` when the challenger loses: BashOperator marks the task skipped.
+LOSE_EXIT_CODE = 99
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r}: expected true or false")
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _schedule() -> CronDataIntervalTimetable | None:
+    cron = os.environ.get("RPS_DAG_SCHEDULE", "").strip() or "0 * * * *"
+    if cron.lower() == "none":
+        return None
+    return CronDataIntervalTimetable(cron, timezone="UTC")
+
+
+def _start_date() -> datetime:
+    value = os.environ.get("RPS_DAG_START_DATE", "").strip() or "2026-01-01T00:00:00+00:00"
+    start = datetime.fromisoformat(value.replace("Z", "+00:00"))  # Python 3.10 has no "Z"
+    return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+
+
+# Per-run environment of every task, on top of the worker's own (append_env=True keeps PATH, HOME,
+# S3 and MLflow settings). Values are Jinja templates rendered per run.
+TASK_ENV = {
+    "RPS_PROJECT_DIR": PROJECT_DIR,
+    "RPS_BIN": RPS_BIN,
+    # The replay source serves the hours up to this instant: the end of the run's data interval.
+    "RPS_REPLAY_AT": "{{ data_interval_end.isoformat() }}",
+    # fetch --backfill-days for this run only (run conf {"backfill_days": N}); empty = no backfill.
+    "RPS_BACKFILL_DAYS": "{{ params.backfill_days or '' }}",
+}
+
+# Tasks that talk to a data source, S3/DVC or MLflow: a transient outage should not fail the run.
+NETWORK_RETRIES: dict = {
+    "retries": _env_int("RPS_DAG_RETRIES", 3),
+    "retry_delay": timedelta(seconds=_env_int("RPS_DAG_RETRY_DELAY_SECONDS", 30)),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def rps_task(task_id: str, command: str, **kwargs) -> BashOperator:
+    """One task = `rps <command>` in the project directory. Only compare may end as skipped:
+    BashOperator skips on exit 99 by default, every other task turns that off."""
+    kwargs.setdefault("skip_on_exit_code", None)
+    return BashOperator(
+        task_id=task_id,
+        bash_command=f'cd "$RPS_PROJECT_DIR" && "$RPS_BIN" {command}',
+        env=TASK_ENV,
+        append_env=True,
+        **kwargs,
+    )
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description="fetch -> check -> featurize -> profile -> push -> train -> compare -> promote",
+    doc_md=__doc__,
+    schedule=_schedule(),
+    start_date=_start_date(),
+    catchup=_env_bool("RPS_DAG_CATCHUP", False),
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=_env_int("RPS_DAG_TIMEOUT_MINUTES", 60)),
+    default_args={
+        "owner": "rps",
+        "retries": 0,
+        "execution_timeout": timedelta(minutes=_env_int("RPS_DAG_TIMEOUT_MINUTES", 60)),
+    },
+    tags=["rps", "mlops", "weather"],
+    params={
+        "backfill_days": Param(
+            _env_int("RPS_BACKFILL_DAYS", 0),
+            type="integer",
+            minimum=0,
+            maximum=36500,
+            description="Days of history fetch also gets (fetch --backfill-days), e.g. 365 on a first run.",
+        ),
+    },
+) as dag:
+    fetch = rps_task(
+        "fetch",
+        'fetch ${RPS_BACKFILL_DAYS:+--backfill-days "$RPS_BACKFILL_DAYS"} ${RPS_CSV_FILE:+--file "$RPS_CSV_FILE"}',
+        **NETWORK_RETRIES,
+    )
+    check = rps_task("check", "check", retries=0)  # the gate: bad data stays bad, never retried
+    featurize = rps_task("featurize", "featurize")
+    profile = rps_task("profile", "profile")
+    push = rps_task("push", "push", **NETWORK_RETRIES)
+    train = rps_task("train", "train", **NETWORK_RETRIES)
+    # A losing challenger exits 99: the task is skipped, so is promote, and the run succeeds.
+    compare = rps_task(
+        "compare",
+        f"compare --lose-exit-code {LOSE_EXIT_CODE}",
+        skip_on_exit_code=LOSE_EXIT_CODE,
+        **NETWORK_RETRIES,
+    )
+    promote = rps_task("promote", "promote", **NETWORK_RETRIES)
+
+    fetch >> check >> featurize >> profile >> push >> train >> compare >> promote

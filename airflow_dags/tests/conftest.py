@@ -1,0 +1,215 @@
+"""Shared fixtures of the DAG tests. Run with the Airflow venv's pytest (scripts/test-airflow.sh).
+
+Every Airflow process of the tests, in-process DagBag included, gets the configuration of
+scripts/airflow-env.sh with its own throw-away AIRFLOW_HOME, so a developer's running Airflow,
+MinIO and MLflow (and their state under .rps/state) are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "airflow_dags"
+RPS_BIN = REPO / "bin" / "rps"
+AIRFLOW = Path(sys.prefix) / "bin" / "airflow"
+STACK_PYTHON = REPO / ".rps" / "venv" / "bin" / "python"
+DVC = REPO / ".rps" / "venv" / "bin" / "dvc"
+DAG_ID = "rps_pipeline"
+# Settings that must come from the test, never from the caller's shell or .env.
+_FOREIGN_PREFIXES = ("AIRFLOW", "RPS_", "MLFLOW_", "AWS_", "_RPS_")
+
+
+def clean_environ() -> dict[str, str]:
+    """The caller's environment without any Airflow, rps, MLflow or AWS setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def airflow_environ(state_dir: Path, port: int | None = None) -> dict[str, str]:
+    """clean_environ() plus what `source scripts/airflow-env.sh` exports for this state dir."""
+    env = clean_environ()
+    env["RPS_STATE_DIR"] = str(state_dir)
+    env["RPS_AIRFLOW_PORT"] = str(port or free_port())
+    out = subprocess.run(
+        ["bash", "-c", 'source "$1" && env -0', "airflow-env", str(REPO / "scripts" / "airflow-env.sh")],
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout
+    pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return {k: v for k, v in pairs if not k.startswith("BASH_FUNC_") and k not in ("_", "SHLVL", "PWD", "OLDPWD")}
+
+
+# In-process Airflow (DagBag) reads its configuration when first imported: point it at a private
+# AIRFLOW_HOME before any test module imports airflow, and drop RPS_* so the DAG's defaults apply.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="rps-airflow-tests-"))
+_in_process_env = airflow_environ(_SESSION_DIR / "inprocess")
+for _key in [k for k in os.environ if k.startswith(_FOREIGN_PREFIXES)]:
+    del os.environ[_key]
+os.environ.update({k: v for k, v in _in_process_env.items() if k.startswith(("AIRFLOW", "PYTHONWARNINGS"))})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def run(cmd, env=None, cwd=None, check=True, timeout=None) -> subprocess.CompletedProcess:
+    """Run a command, capture text output; on an unexpected exit show both streams."""
+    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}"
+            f"\n--- stderr\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+# ---------------------------------------------------------------------------------------------
+# The real local stack: MinIO + MLflow through scripts/minio.sh and scripts/mlflow.sh, on free
+# ports, with state in a temporary RPS_STATE_DIR.
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    s3_endpoint: str
+    tracking_uri: str
+    bucket: str = "rps-data"
+
+    def mlflow(self, path: str, params: dict | None = None, body: dict | None = None) -> dict:
+        """One MLflow REST call (GET with params, or POST with a JSON body)."""
+        url = f"{self.tracking_uri}/api/2.0/mlflow/{path}"
+        if body is None:
+            req = Request(url + ("?" + urlencode(params) if params else ""))
+        else:
+            req = Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def s3_keys(self, prefix: str = "") -> list[str]:
+        """Every object key under prefix in the data bucket (boto3 from the stack venv)."""
+        code = (
+            "import boto3, json, os, sys\n"
+            "s3 = boto3.client('s3', endpoint_url=os.environ['RPS_S3_ENDPOINT'], region_name='us-east-1')\n"
+            "keys = []\n"
+            "for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[1], Prefix=sys.argv[2]):\n"
+            "    keys += [o['Key'] for o in page.get('Contents', [])]\n"
+            "print(json.dumps(keys))\n"
+        )
+        return json.loads(run([STACK_PYTHON, "-c", code, self.bucket, prefix], env=self.env).stdout)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A MinIO + MLflow of this test module (each module starts with an empty registry)."""
+    for path, install in ((STACK_PYTHON, "scripts/install-python.sh"), (DVC, "scripts/install-python.sh")):
+        if not path.exists():
+            pytest.fail(f"{path} missing: run {install}")
+    if not (REPO / ".rps" / "tools" / "bin" / "minio").exists() and not shutil.which("minio"):
+        pytest.fail("minio missing: run scripts/install-minio.sh")
+    state = tmp_path_factory.mktemp("stack")
+    minio_port, console_port, mlflow_port = free_port(), free_port(), free_port()
+    env = clean_environ() | {
+        "RPS_ENV_FILE": "/dev/null",  # never the developer's .env
+        "RPS_STATE_DIR": str(state),
+        "RPS_MINIO_PORT": str(minio_port),
+        "RPS_MINIO_CONSOLE_PORT": str(console_port),
+        "RPS_MLFLOW_PORT": str(mlflow_port),
+        "RPS_S3_ENDPOINT": f"http://127.0.0.1:{minio_port}",
+        "RPS_S3_BUCKET": "rps-data",
+        "RPS_MLFLOW_BUCKET": "rps-mlflow",
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+        "AWS_ACCESS_KEY_ID": "rps-airflow-test",
+        "AWS_SECRET_ACCESS_KEY": "rps-airflow-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "_RPS_DEFAULTS_WARNED": "1",
+    }
+    started = []
+    try:
+        for service in ("minio", "mlflow"):
+            started.append(service)
+            run([REPO / "scripts" / f"{service}.sh", "start"], env=env, timeout=180)
+        yield Stack(
+            env=env,
+            s3_endpoint=env["RPS_S3_ENDPOINT"],
+            tracking_uri=env["MLFLOW_TRACKING_URI"],
+        )
+    finally:
+        for service in reversed(started):
+            run([REPO / "scripts" / f"{service}.sh", "stop"], env=env, check=False, timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# A scratch rps project: a git repository with params.yaml + dvc.yaml, bin/ and src/ linked to
+# this repository, DVC initialised with its remote on the test MinIO (scripts/dvc-remote.sh).
+
+
+@dataclass
+class Project:
+    dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def git(self, *args: str) -> str:
+        return run(["git", *args], cwd=self.dir).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, stack) -> Project:
+    path = tmp_path_factory.mktemp("project")
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, path / name)
+    for name in ("bin", "src"):
+        (path / name).symlink_to(REPO / name)
+    (path / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    run(["git", "init", "-q"], cwd=path)
+    run(["git", "config", "user.name", "rps test"], cwd=path)
+    run(["git", "config", "user.email", "rps-test@localhost"], cwd=path)
+    run([REPO / "scripts" / "dvc-remote.sh", path], env=stack.env)
+    run(["git", "add", "-A"], cwd=path)
+    run(["git", "commit", "-qm", "scratch project"], cwd=path)
+    return Project(dir=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# `airflow dags test` against the real DAG folder, with a migrated private metadata DB.
+
+
+@dataclass
+class AirflowCli:
+    env: dict[str, str]
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, check=True, timeout=1800):
+        return run([AIRFLOW, *args], env=self.env | (env or {}), check=check, timeout=timeout)
+
+    def task_states(self, dag_id: str, logical_date: str) -> dict[str, str]:
+        out = self("tasks", "states-for-dag-run", "-o", "json", dag_id, logical_date).stdout
+        # Anything logged before the JSON (there should be nothing) is skipped.
+        return {row["task_id"]: row["state"] for row in json.loads(out[out.index("[") :])}
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, stack, project) -> AirflowCli:
+    home = tmp_path_factory.mktemp("airflow-state")
+    env = airflow_environ(home) | stack.env | {"RPS_PROJECT_DIR": str(project.dir)}
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+    cli = AirflowCli(env=env)
+    cli("db", "migrate", timeout=300)
+    return cli

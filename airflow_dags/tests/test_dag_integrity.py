@@ -1,0 +1,184 @@
+"""Structure of the rps_pipeline DAG: it imports, it is wired as intended, and it only calls rps
+commands (and flags) that exist. No database, no services."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import DAG_ID, DAGS_FOLDER, REPO, RPS_BIN, clean_environ, run
+
+ORDER = ["fetch", "check", "featurize", "profile", "push", "train", "compare", "promote"]
+NETWORK_FACING = {"fetch", "push", "train", "compare", "promote"}
+
+
+def load_dagbag(extra_env: dict[str, str] | None = None):
+    """A fresh DagBag of the DAG folder (DAG-level env settings are read at parse time)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (extra_env or {}).items():
+            mp.setenv(key, value)
+        return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return load_dagbag()
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags[DAG_ID]
+
+
+def test_the_dag_folder_imports_without_errors_and_holds_only_rps_pipeline(dagbag):
+    assert dagbag.import_errors == {}
+    # tests/ is in .airflowignore: the DAG processor never imports the test modules.
+    assert sorted(dagbag.dags) == [DAG_ID]
+    assert all("tests" not in Path(f).parts for f in dagbag.file_last_changed)
+
+
+def test_tasks_run_in_pipeline_order_with_exact_dependencies(dag):
+    assert sorted(dag.task_ids) == sorted(ORDER)
+    downstream = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    expected = {task: ([ORDER[i + 1]] if i + 1 < len(ORDER) else []) for i, task in enumerate(ORDER)}
+    assert downstream == expected
+    upstream = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+    assert upstream == {task: ([ORDER[i - 1]] if i else []) for i, task in enumerate(ORDER)}
+    assert [t.task_id for t in dag.topological_sort()] == ORDER
+
+
+def test_the_dag_has_no_cycle(dag):
+    dag.check_cycle()  # raises on a cycle
+    assert dag.topological_sort()  # and a full order exists
+
+
+def test_dag_settings(dag):
+    assert dag.dag_id == DAG_ID
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # a real data interval
+    assert dag.timetable.expression == "0 * * * *"
+    assert dag.start_date.utcoffset() == timedelta(0)
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.dagrun_timeout == timedelta(minutes=60)
+    assert {"rps", "mlops"} <= set(dag.tags)
+    assert dag.doc_md and dag.doc_md.lstrip().startswith("### rps_pipeline")
+
+
+def test_schedule_start_date_catchup_and_retries_follow_the_environment():
+    bag = load_dagbag(
+        {
+            "RPS_DAG_SCHEDULE": "15 */6 * * *",
+            "RPS_DAG_START_DATE": "2025-03-01T00:00:00Z",
+            "RPS_DAG_CATCHUP": "true",
+            "RPS_DAG_TIMEOUT_MINUTES": "90",
+            "RPS_DAG_RETRIES": "1",
+        }
+    )
+    assert bag.import_errors == {}
+    dag = bag.dags[DAG_ID]
+    assert dag.timetable.expression == "15 */6 * * *"
+    assert dag.start_date.isoformat() == "2025-03-01T00:00:00+00:00"
+    assert dag.catchup is True
+    assert dag.dagrun_timeout == timedelta(minutes=90)
+    assert dag.get_task("fetch").retries == 1
+    assert dag.get_task("check").retries == 0
+
+    manual = load_dagbag({"RPS_DAG_SCHEDULE": "none"}).dags[DAG_ID]
+    assert manual.timetable.__class__.__name__ == "NullTimetable"
+
+
+def test_network_facing_tasks_retry_with_exponential_backoff_and_the_gate_never_retries(dag):
+    for task in dag.tasks:
+        if task.task_id in NETWORK_FACING:
+            assert task.retries == 3, task.task_id
+            assert task.retry_exponential_backoff, task.task_id
+            assert task.retry_delay == timedelta(seconds=30), task.task_id
+            assert task.max_retry_delay == timedelta(minutes=10), task.task_id
+        else:
+            assert task.retries == 0, task.task_id
+    assert dag.get_task("check").retries == 0
+
+
+def test_only_compare_turns_exit_99_into_skipped(dag):
+    compare = dag.get_task("compare")
+    assert "--lose-exit-code 99" in compare.bash_command
+    assert list(compare.skip_on_exit_code) == [99]
+    for task in dag.tasks:
+        if task.task_id != "compare":
+            assert not task.skip_on_exit_code, f"{task.task_id} would turn exit 99 into skipped"
+        # Default trigger rule: a skipped compare skips promote; a failed task stops everything after it.
+        assert task.trigger_rule == "all_success", task.task_id
+
+
+def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
+    for task in dag.tasks:
+        assert task.bash_command.startswith('cd "$RPS_PROJECT_DIR" && "$RPS_BIN" '), task.task_id
+        assert task.append_env is True, task.task_id
+        assert task.env["RPS_PROJECT_DIR"] == str(REPO)
+        assert task.env["RPS_BIN"] == str(RPS_BIN)
+        assert task.env["RPS_REPLAY_AT"] == "{{ data_interval_end.isoformat() }}"
+        assert task.env["RPS_BACKFILL_DAYS"] == "{{ params.backfill_days or '' }}"
+
+
+def test_backfill_days_is_a_validated_run_parameter_defaulting_to_the_environment(dag):
+    assert dag.params["backfill_days"] == 0
+    assert load_dagbag({"RPS_BACKFILL_DAYS": "365"}).dags[DAG_ID].params["backfill_days"] == 365
+    spec = dag.params.get_param("backfill_days").schema
+    assert spec["type"] == "integer" and spec["minimum"] == 0
+
+
+def rps_invocation(bash_command: str) -> tuple[str, list[str]]:
+    """The rps subcommand of a task and the flags it passes."""
+    words = shlex.split(bash_command.split('"$RPS_BIN"', 1)[1].replace("$", "\\$"))
+    return words[0], sorted({w.split("=")[0] for w in words[1:] if w.startswith("--")})
+
+
+@pytest.mark.parametrize("task_id", ORDER)
+def test_every_task_calls_an_existing_rps_command_with_existing_flags(dag, task_id):
+    command, flags = rps_invocation(dag.get_task(task_id).bash_command)
+    assert command == task_id
+    # The CLI itself answers, as it would in the task (bin/rps needs the built dist/).
+    proc = run([RPS_BIN, command, "--help"], env=clean_environ(), check=False, timeout=120)
+    assert proc.returncode == 0, f"bin/rps {command} --help exited {proc.returncode}: {proc.stderr[-2000:]}"
+    for flag in flags:
+        assert re.search(rf"(^|\s){re.escape(flag)}[=\s]", proc.stdout), f"rps {command} has no {flag} flag"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "fetch"),
+        ({"RPS_BACKFILL_DAYS": "365"}, "fetch --backfill-days 365"),
+        ({"RPS_CSV_FILE": "/tmp/my obs.csv"}, "fetch --file /tmp/my obs.csv"),
+    ],
+)
+def test_fetch_passes_backfill_and_csv_file_through_only_when_set(dag, tmp_path, env, expected):
+    # The real bash_command with an rps stand-in that prints its arguments.
+    fake = tmp_path / "rps"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@"\n')
+    fake.chmod(0o755)
+    base = clean_environ() | {"RPS_PROJECT_DIR": str(tmp_path), "RPS_BIN": str(fake)}
+    out = subprocess.run(
+        ["bash", "-c", dag.get_task("fetch").bash_command], env=base | env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "".join(f"{w}|" for w in shlex.split(expected.replace("my obs", "my\\ obs")))
+
+
+def test_ruff_airflow3_rules_pass():
+    ruff = shutil.which("ruff") or str(Path(__import__("sys").prefix) / "bin" / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed in the Airflow venv (scripts/requirements-airflow-test.txt)")
+    proc = run([ruff, "check", "--select", "AIR3", "--preview", str(DAGS_FOLDER)], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # And the folder's own ruff.toml (pyflakes, imports, bugbear, all AIR rules), also on the
+    # trigger helper of scripts/airflow.sh, which runs in the same venv.
+    trigger = REPO / "scripts" / "airflow_trigger_wait.py"
+    proc = run([ruff, "check", "--config", str(DAGS_FOLDER / "ruff.toml"), str(DAGS_FOLDER), str(trigger)], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

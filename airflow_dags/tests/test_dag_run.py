@@ -1,0 +1,190 @@
+"""The real DAG, run for real: `airflow dags test rps_pipeline <date>` in a scratch rps project,
+against a real MinIO and a real MLflow started for this module (free ports, temporary state).
+
+The tests run in file order and share one project, one MLflow and one Airflow DB:
+1. a replay run with a year of history: every task succeeds, the data and the model are recorded;
+2. a weak challenger: compare exits 99, so compare and promote are skipped and the run succeeds;
+3. bad data (csv source, >1 % null temperatures): the gate fails the run, nothing after it runs,
+   and no dataset or model version is added.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DAG_ID, REPO
+
+pytestmark = pytest.mark.integration
+
+ORDER = ["fetch", "check", "featurize", "profile", "push", "train", "compare", "promote"]
+MODEL = yaml.safe_load((REPO / "params.yaml").read_text())["model"]
+# A year of replay history in the first fetch (RPS_BACKFILL_DAYS, fetch --backfill-days).
+BACKFILL_DAYS = 365
+FIRST_RUN = "2026-04-10T00:00:00+00:00"
+SECOND_RUN = "2026-04-10T06:00:00+00:00"
+BAD_RUN = "2026-04-10T12:00:00+00:00"
+
+
+def run_dag(airflow, logical_date: str, env: dict[str, str], conf: dict | None = None):
+    """`airflow dags test`; returns (process, seconds). Failing tasks are not retried here (the
+    retry policy is checked by the structure tests), so a broken task fails the run at once."""
+    started = time.monotonic()
+    args = ["dags", "test", DAG_ID, logical_date] + (["--conf", json.dumps(conf)] if conf else [])
+    proc = airflow(*args, env={"RPS_DAG_RETRIES": "0"} | env, check=False)
+    seconds = time.monotonic() - started
+    print(f"\nairflow dags test {DAG_ID} {logical_date}: exit {proc.returncode} in {seconds:.1f} s; {task_times(proc)}")
+    return proc, seconds
+
+
+def task_times(proc) -> str:
+    """Seconds per task, from the `[DAG TEST] starting/end task` log lines."""
+    stamps: dict[str, dict[str, datetime]] = {}
+    pattern = r"^(\S+) .*\[DAG TEST\] (starting|end task) task_id=(\w+)"
+    for match in re.finditer(pattern, proc.stdout, re.M):
+        stamps.setdefault(match[3], {})[match[2]] = datetime.fromisoformat(match[1].replace("Z", "+00:00"))
+    return ", ".join(
+        f"{task} {(t['end task'] - t['starting']).total_seconds():.1f} s"
+        for task, t in stamps.items()
+        if {"starting", "end task"} <= t.keys()
+    )
+
+
+def failure_context(proc) -> str:
+    """The interesting part of a `dags test` log for an assertion message: the output of the first
+    task that exited non-zero (or the log tail), without Airflow's own bookkeeping lines."""
+    lines = [line for line in proc.stdout.splitlines() if "[airflow.api_fastapi" not in line]
+    bad = next((i for i, line in enumerate(lines) if re.search(r"exited with return code [1-9]", line)), None)
+    start = max(0, (bad if bad is not None else len(lines)) - 60)
+    return "\n".join(lines[start : start + 90]) + "\n--- stderr\n" + proc.stderr[-3000:]
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def locked_dataset_md5(project, rev: str = "HEAD") -> str | None:
+    """The dataset md5 recorded in dvc.lock as committed in git (None when not committed)."""
+    try:
+        text = project.git("show", f"{rev}:dvc.lock")
+    except AssertionError:
+        return None
+    outs = yaml.safe_load(text)["stages"]["featurize"]["outs"]
+    return next(o["md5"] for o in outs if o["path"] == "data/processed/dataset.parquet")
+
+
+def mlflow_state(stack) -> dict:
+    """Runs of the experiment, versions of the registered model, and its aliases."""
+    experiment = stack.mlflow("experiments/get-by-name", {"experiment_name": MODEL["experiment"]})["experiment"]
+    runs = stack.mlflow("runs/search", body={"experiment_ids": [experiment["experiment_id"]], "max_results": 1000})
+    versions = stack.mlflow("model-versions/search", {"filter": f"name='{MODEL['registered_name']}'"})
+    model = stack.mlflow("registered-models/get", {"name": MODEL["registered_name"]})["registered_model"]
+    return {
+        "runs": {r["info"]["run_id"]: r["info"]["status"] for r in runs.get("runs", [])},
+        "versions": sorted(int(v["version"]) for v in versions.get("model_versions", [])),
+        "aliases": {a["alias"]: int(a["version"]) for a in model.get("aliases", [])},
+    }
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow, project, stack):
+    # The year of history comes from the run parameter, as a first triggered run would pass it.
+    proc, seconds = run_dag(airflow, FIRST_RUN, {"RPS_SOURCE": "replay"}, conf={"backfill_days": BACKFILL_DAYS})
+    return proc, seconds
+
+
+def test_replay_run_succeeds_and_records_data_and_model(first_run, airflow, project, stack):
+    proc, seconds = first_run
+    assert proc.returncode == 0, failure_context(proc)
+    assert airflow.task_states(DAG_ID, FIRST_RUN) == dict.fromkeys(ORDER, "success")
+    assert proc.stdout.count("Command exited with return code 0") == len(ORDER)
+    # fetch ran with the run's data interval end as the replay clock, and the year of backfill.
+    metas = [json.loads(p.read_text()) for p in (project.dir / "data/raw/replay").rglob("*.meta.json")]
+    assert [m["observedUntil"] for m in metas] == ["2026-04-10T00:00:00.000Z"], metas
+    assert metas[0]["request"]["params"]["hours"] == 24 * BACKFILL_DAYS
+
+    # Data: raw + processed objects in S3, the dataset version committed to git in dvc.lock.
+    assert any(k.startswith("raw/replay/") for k in stack.s3_keys("raw/")), "no raw/ objects"
+    processed = stack.s3_keys("processed/")
+    assert any(k.endswith("/dataset.parquet") for k in processed), processed
+    version = locked_dataset_md5(project)
+    assert version and version == md5(project.dir / "data/processed/dataset.parquet")
+    assert project.git("log", "-1", "--format=%s") == f"data: dataset {version} (rps push)"
+    assert project.git("status", "--porcelain", "--", "dvc.lock") == ""
+
+    # Model: a finished MLflow run, a registered version, promoted to champion (no champion before).
+    state = mlflow_state(stack)
+    assert list(state["runs"].values()) == ["FINISHED"], state
+    assert state["versions"] == [1], state
+    assert state["aliases"].get("challenger") == 1 and state["aliases"].get("champion") == 1, state
+
+
+def test_a_losing_challenger_skips_compare_and_promote_and_the_run_succeeds(first_run, airflow, project, stack):
+    assert first_run[0].returncode == 0, "needs the first run's champion"
+    before = mlflow_state(stack)
+    # A one-stump forest: it cannot beat the champion on the same holdout.
+    params = project.dir / "params.yaml"
+    original = params.read_text()
+    params.write_text(
+        re.sub(r"(?m)^(  n_estimators:)\s*\d+", r"\1 1", re.sub(r"(?m)^(  max_depth:)\s*\d+", r"\1 1", original))
+    )
+    try:
+        proc, _ = run_dag(airflow, SECOND_RUN, {"RPS_SOURCE": "replay"})
+    finally:
+        params.write_text(original)
+    assert proc.returncode == 0, failure_context(proc)
+    states = airflow.task_states(DAG_ID, SECOND_RUN)
+    assert states == dict.fromkeys(ORDER[:-2], "success") | {"compare": "skipped", "promote": "skipped"}, states
+    assert "Command exited with return code 99" in proc.stdout
+    after = mlflow_state(stack)
+    assert len(after["versions"]) == len(before["versions"]) + 1, after
+    assert after["aliases"]["challenger"] == max(after["versions"])
+    assert after["aliases"]["champion"] == before["aliases"]["champion"], "the champion must stay"
+
+
+def write_bad_csv(path: Path, hours: int = 200, null_every: int = 20) -> None:
+    """Hourly observations from the replay series with every 20th temperature missing (5 % > 1 %)."""
+    with (REPO / "data/replay/greensboro-nc.csv").open() as f:
+        rows = list(csv.DictReader(f))[2000 : 2000 + hours]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            if i % null_every == 5:
+                row["temperature_2m"] = ""
+            writer.writerow(row)
+
+
+def test_bad_data_fails_the_gate_and_nothing_downstream_runs(first_run, airflow, project, stack, tmp_path):
+    head_before = project.git("rev-parse", "HEAD")
+    lock_before = locked_dataset_md5(project)
+    dataset = project.dir / "data/processed/dataset.parquet"
+    dataset_before = md5(dataset) if dataset.exists() else None
+    models_before = mlflow_state(stack)
+    processed_before = stack.s3_keys("processed/")
+
+    bad = tmp_path / "bad observations.csv"
+    write_bad_csv(bad)
+    proc, _ = run_dag(airflow, BAD_RUN, {"RPS_SOURCE": "csv", "RPS_CSV_FILE": str(bad)})
+
+    assert proc.returncode != 0, "dags test must fail when the gate fails"
+    assert "DagRun failed" in proc.stderr
+    assert "Command exited with return code 3" in proc.stdout  # rps check: gate failed
+    states = airflow.task_states(DAG_ID, BAD_RUN)
+    assert states == {"fetch": "success", "check": "failed"} | dict.fromkeys(ORDER[2:], "upstream_failed"), states
+    assert '"$RPS_BIN" check' in proc.stdout
+    for task in ORDER[2:]:
+        assert f'"$RPS_BIN" {task}' not in proc.stdout, f"{task} ran after a failed gate"
+    # Nothing after the gate ran: same git HEAD, same dataset version, same dataset, same models.
+    assert project.git("rev-parse", "HEAD") == head_before
+    assert locked_dataset_md5(project) == lock_before
+    assert (md5(dataset) if dataset.exists() else None) == dataset_before
+    assert stack.s3_keys("processed/") == processed_before
+    assert mlflow_state(stack) == models_before
