@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make up: install what is missing, start the local stack and run the main job end to end on the
-# offline default (the replay source): fetch -> check -> featurize -> profile -> push -> train ->
-# compare -> promote.
+# make up: install what is missing, start the local stack (MinIO, MLflow, Airflow), run the
+# pipeline once as an Airflow DAG run on the offline default (the replay source):
+# fetch -> check -> featurize -> profile -> push -> train -> compare -> promote, then serve the
+# champion with Prometheus + Alertmanager watching it. A second `make up` reuses all state.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,38 +11,27 @@ export PATH="$ROOT/.rps/tools/bin:$ROOT/bin:$PATH"
 source scripts/lib/common.sh
 export RPS_SOURCE="${RPS_SOURCE:-replay}"
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-http://127.0.0.1:${RPS_MLFLOW_PORT}}"
+export RPS_PROJECT_DIR="${RPS_PROJECT_DIR:-$ROOT}"
 
 scripts/stack.sh up
 scripts/dvc-remote.sh
-
-step() { echo "== rps $*" >&2; rps "$@"; }
-# A new location starts with a year of history; later runs fetch the recent hours only.
-backfill=()
-if [[ ! -f data/processed/observations.parquet ]]; then backfill=(--backfill-days 365); fi
-step fetch --source "$RPS_SOURCE" "${backfill[@]}"
-step check --source "$RPS_SOURCE"
-step featurize --source "$RPS_SOURCE"
-step profile
-step push
-step train
-set +e
-rps compare
-compare_status=$?
-set -e
-if [[ $compare_status -eq 0 ]]; then
-  step promote
-elif [[ $compare_status -eq 10 ]]; then
-  echo "make up: the challenger lost to the champion; the champion stays (report: reports/compare/report.md)" >&2
-else
-  exit "$compare_status"
-fi
-
 scripts/install-monitoring.sh
+scripts/airflow.sh start
+
+# A new location starts with a year of history; later runs fetch the recent hours only.
+if [[ ! -f "${RPS_DATA_DIR:-$RPS_PROJECT_DIR/data}/processed/observations.parquet" ]]; then
+  export RPS_BACKFILL_DAYS="${RPS_BACKFILL_DAYS:-365}"
+fi
+# One run now; the DAG is paused again afterwards so the laptop does not commit dvc.lock every
+# hour (unpause rps_pipeline in the Airflow UI, or set RPS_AIRFLOW_PAUSE_AFTER=0, for hourly runs).
+RPS_AIRFLOW_PAUSE_AFTER="${RPS_AIRFLOW_PAUSE_AFTER:-1}" scripts/airflow.sh trigger-and-wait
+
 scripts/serve.sh start
 scripts/monitoring.sh start
 cat >&2 <<URLS
 make up: done.
   API            http://127.0.0.1:${RPS_API_PORT:-8000}  (/predict /health /ready /model /metrics /openapi.json)
+  Airflow UI     http://127.0.0.1:${RPS_AIRFLOW_PORT:-8080}  (DAG rps_pipeline)
   MLflow UI      ${MLFLOW_TRACKING_URI}
   MinIO console  http://127.0.0.1:${RPS_MINIO_CONSOLE_PORT}
   Prometheus     http://127.0.0.1:${RPS_PROMETHEUS_PORT:-9090}  Alertmanager http://127.0.0.1:${RPS_ALERTMANAGER_PORT:-9093}
