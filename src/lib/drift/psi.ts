@@ -5,7 +5,7 @@ export interface PsiResult {
   bins: {expected: number; actual: number}[]
 }
 
-/** Shares below this are floored so empty bins do not make PSI infinite. */
+/** Shares below this are floored so a zero share never makes PSI infinite. */
 const FLOOR = 1e-4
 
 /**
@@ -25,7 +25,8 @@ export function psi(edges: number[], current: number[], expected?: number[]): Ps
   const n = Math.max(1, current.length)
   let total = 0
   const out = counts.map((c, i) => {
-    const a = Math.max(FLOOR, c / n)
+    // Half a count of smoothing per bin: an empty bin in a small sample is not evidence of drift.
+    const a = Math.max(FLOOR, (c + 0.5) / (n + 0.5 * bins))
     const e = Math.max(FLOOR, expectedShares[i]!)
     total += (a - e) * Math.log(a / e)
     return {expected: expectedShares[i]!, actual: c / n}

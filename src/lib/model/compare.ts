@@ -34,7 +34,7 @@ export interface CompareResult {
 }
 
 /** Each model's own features (its saved feature config) rebuilt from the same observation history. */
-async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promise<ModelRows> {
+export async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promise<ModelRows> {
   const paths = processedPaths(env)
   const cfg = model.meta.featureConfig
   const history = await readHistory(paths, cfg.variables)

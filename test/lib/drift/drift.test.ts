@@ -11,9 +11,12 @@ function normal(random: () => number): number {
 describe('drift statistics', () => {
   it('when the current data fills the reference bins as expected, then PSI is 0; a hand-computed shift matches', () => {
     assert.equal(psi([1, 2, 3], [0.5, 1.5, 2.5, 3.5]).psi, 0)
-    // bins (<=1, <=2, <=3, >3) expected 0.25 each; actual 0.5, 0.5, 0, 0 -> 0 floored to 1e-4
+    // bins (<=1, <=2, <=3, >3) expected 0.25 each; counts 2, 2, 0, 0 of 4, smoothed by half a
+    // count per bin: shares 2.5/6, 2.5/6, 0.5/6, 0.5/6
     const r = psi([1, 2, 3], [0, 0.5, 1.5, 2])
-    const expected = 2 * (0.5 - 0.25) * Math.log(0.5 / 0.25) + 2 * (1e-4 - 0.25) * Math.log(1e-4 / 0.25)
+    const a = 2.5 / 6
+    const b = 0.5 / 6
+    const expected = 2 * (a - 0.25) * Math.log(a / 0.25) + 2 * (b - 0.25) * Math.log(b / 0.25)
     assert.ok(Math.abs(r.psi - expected) < 1e-12, `${r.psi} vs ${expected}`)
   })
 
