@@ -1,7 +1,7 @@
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {rowsFor} from '../model/compare.js'
-import type {ModelRows} from '../model/dataset.js'
+import {type ModelRows, selectRows} from '../model/dataset.js'
 import type {LoadedModel} from '../model/model-dir.js'
 import {type RetrainDecision, PageHinkley, decideRetrain} from './page-hinkley.js'
 import {psi} from './psi.js'
@@ -50,14 +50,6 @@ export function driftSettings(params: Params): DriftSettings {
   return params.drift as DriftSettings
 }
 
-function slice(rows: ModelRows, keep: (t: number) => boolean): ModelRows {
-  const idx = rows.time.map((t, i) => (keep(t) ? i : -1)).filter((i) => i >= 0)
-  return {
-    time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
-    current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
-  }
-}
-
 /** PSI of each monitored variable (its current value) against the training deciles stored with the model. */
 function psiByVariable(model: LoadedModel, rows: ModelRows): Record<string, number> {
   const out: Record<string, number> = {}
@@ -85,7 +77,7 @@ export async function detectDrift(model: LoadedModel, settings: DriftSettings, e
   if (all.time.length === 0) throw new RpsError('no rows with ground truth to examine', {code: 'NO_DATA'})
   const end = all.time.at(-1)! + HOUR_MS
   const start = end - settings.window_hours * HOUR_MS
-  const window = slice(all, (t) => t >= start)
+  const window = selectRows(all, (t) => t >= start)
   const validationMae = model.meta.metrics.validation?.model?.mae
   if (!validationMae) throw new RpsError('the model has no validation MAE to compare errors with', {code: 'MODEL_INVALID'})
   const predicted = model.predict(window.X, window.current)
@@ -94,7 +86,7 @@ export async function detectDrift(model: LoadedModel, settings: DriftSettings, e
   const chunks: ChunkReport[] = []
   for (let c = start; c < end; c += settings.chunk_hours * HOUR_MS) {
     const inChunk = (t: number) => t >= c && t < c + settings.chunk_hours * HOUR_MS
-    const rows = slice(window, inChunk)
+    const rows = selectRows(window, inChunk)
     if (rows.time.length === 0) continue
     const idx = window.time.map((t, i) => (inChunk(t) ? i : -1)).filter((i) => i >= 0)
     const chunkMae = mae(rows.actual, idx.map((i) => predicted[i]!))

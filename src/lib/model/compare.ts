@@ -8,7 +8,7 @@ import {buildFeatures, trainingRows} from '../features/build-features.js'
 import {processedPaths, readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
-import {type ModelRows, toModelRows} from './dataset.js'
+import {type ModelRows, selectRows, toModelRows} from './dataset.js'
 import {type Scores, score} from './metrics.js'
 import type {LoadedModel} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
@@ -42,14 +42,6 @@ export async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promi
   return toModelRows(trainingRows(buildFeatures(history.table, cfg)), model.meta.features, model.meta.target)
 }
 
-function restrict(rows: ModelRows, times: Set<number>): ModelRows {
-  const idx = rows.time.map((t, i) => (times.has(t) ? i : -1)).filter((i) => i >= 0)
-  return {
-    time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
-    current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
-  }
-}
-
 /**
  * Scores challenger and champion on identical rows: the freshest `holdoutDays` of the current
  * observation history, features rebuilt for each model with its own saved configuration.
@@ -68,8 +60,8 @@ export async function scoreOnSameHoldout(challenger: LoadedModel, champion: Load
     common = new Set([...common].filter((t) => champ.has(t)))
   }
   if (common.size === 0) throw new RpsError('no holdout rows that both models can score', {code: 'NO_HOLDOUT'})
-  const ch = restrict(challengerRows, common)
-  const cp = championRows ? restrict(championRows, common) : undefined
+  const ch = selectRows(challengerRows, (t) => common.has(t))
+  const cp = championRows ? selectRows(championRows, (t) => common.has(t)) : undefined
   const challengerPred = challenger.predict(ch.X, ch.current)
   const championPred = champion && cp ? champion.predict(cp.X, cp.current) : undefined
   return {rows: ch, challengerPred, championPred, start, end}

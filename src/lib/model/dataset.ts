@@ -37,10 +37,12 @@ export function toModelRows(df: pl.DataFrame, features: string[], target: string
   }
 }
 
-export function sliceRows(rows: ModelRows, from: number, to: number): ModelRows {
+/** The rows whose time satisfies `keep`, in order. */
+export function selectRows(rows: ModelRows, keep: (time: number) => boolean): ModelRows {
+  const idx = rows.time.map((t, i) => (keep(t) ? i : -1)).filter((i) => i >= 0)
   return {
-    time: rows.time.slice(from, to), X: rows.X.slice(from, to), y: rows.y.slice(from, to),
-    current: rows.current.slice(from, to), actual: rows.actual.slice(from, to), seasonal: rows.seasonal.slice(from, to),
+    time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
+    current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
   }
 }
 
@@ -64,17 +66,18 @@ export function timeSplit(rows: ModelRows, holdoutDays: number, validationDays: 
   const holdoutStart = end - holdoutDays * DAY_MS
   const validationStart = holdoutStart - validationDays * DAY_MS
   const purge = horizonHours * HOUR_MS
-  const pick = (keep: (t: number) => boolean) => {
-    const idx = rows.time.map((t, i) => (keep(t) ? i : -1)).filter((i) => i >= 0)
-    return {
-      time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
-      current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
-    }
-  }
   return {
-    train: pick((t) => t + purge < validationStart),
-    validation: pick((t) => t >= validationStart && t + purge < holdoutStart),
-    holdout: pick((t) => t >= holdoutStart),
+    train: selectRows(rows, (t) => t + purge < validationStart),
+    validation: selectRows(rows, (t) => t >= validationStart && t + purge < holdoutStart),
+    holdout: selectRows(rows, (t) => t >= holdoutStart),
     boundaries: {validationStart: new Date(validationStart).toISOString(), holdoutStart: new Date(holdoutStart).toISOString(), end: new Date(end).toISOString()},
+  }
+}
+
+/** Rows `from` (inclusive) to `to` (exclusive) by position. */
+export function sliceRows(rows: ModelRows, from: number, to: number): ModelRows {
+  return {
+    time: rows.time.slice(from, to), X: rows.X.slice(from, to), y: rows.y.slice(from, to),
+    current: rows.current.slice(from, to), actual: rows.actual.slice(from, to), seasonal: rows.seasonal.slice(from, to),
   }
 }

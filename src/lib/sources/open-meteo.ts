@@ -1,4 +1,4 @@
-import {getJsonWithRetry} from './http.js'
+import {type HttpCapture, getJsonWithRetry} from './http.js'
 import type {FetchRequest, RawCapture, Source} from './types.js'
 
 export const OPEN_METEO_FORECAST_URL = 'https://api.open-meteo.com/v1/forecast'
@@ -16,6 +16,18 @@ function baseUrl(env: NodeJS.ProcessEnv, name: string, fallback: string, path: s
   const configured = env[name]
   if (!configured) return fallback
   return configured.replace(/\/+$/, '') + (configured.includes('/v1/') ? '' : path)
+}
+
+function capture(request: FetchRequest, kind: 'archive' | 'forecast', url: string, params: Record<string, string | number>, http: HttpCapture): RawCapture {
+  const at = request.now.toISOString()
+  return {
+    body: http.body,
+    meta: {
+      source: 'open-meteo', kind, location: request.location, collectedAt: at, fetchedAt: at, observedUntil: at, live: kind === 'forecast',
+      request: {url, params}, httpStatus: http.status, contentType: http.contentType, attempts: http.attempts,
+      elapsedMs: http.elapsedMs, bodyBytes: Buffer.byteLength(http.body),
+    },
+  }
 }
 
 /** Open-Meteo: recent hours from the forecast endpoint (`past_days`), history from the archive. */
@@ -39,30 +51,12 @@ export const openMeteoSource: Source = {
       if (start < end) {
         const url = baseUrl(request.env, 'RPS_OPEN_METEO_ARCHIVE_URL', OPEN_METEO_ARCHIVE_URL, '/v1/archive')
         const params = {...common, start_date: isoDate(start), end_date: isoDate(end)}
-        const http = await getJsonWithRetry({url, params, ...retry})
-        captures.push({
-          body: http.body,
-          meta: {
-            source: 'open-meteo', kind: 'archive', location: request.location,
-            collectedAt: request.now.toISOString(), fetchedAt: request.now.toISOString(), observedUntil: request.now.toISOString(), live: false,
-            request: {url, params}, httpStatus: http.status, contentType: http.contentType, attempts: http.attempts,
-            elapsedMs: http.elapsedMs, bodyBytes: Buffer.byteLength(http.body),
-          },
-        })
+        captures.push(capture(request, 'archive', url, params, await getJsonWithRetry({url, params, ...retry})))
       }
     }
     const url = baseUrl(request.env, 'RPS_OPEN_METEO_URL', OPEN_METEO_FORECAST_URL, '/v1/forecast')
     const params = {...common, past_days: pastDays, forecast_days: 1}
-    const http = await getJsonWithRetry({url, params, ...retry})
-    captures.push({
-      body: http.body,
-      meta: {
-        source: 'open-meteo', kind: 'forecast', location: request.location,
-        collectedAt: request.now.toISOString(), fetchedAt: request.now.toISOString(), observedUntil: request.now.toISOString(), live: true,
-        request: {url, params}, httpStatus: http.status, contentType: http.contentType, attempts: http.attempts,
-        elapsedMs: http.elapsedMs, bodyBytes: Buffer.byteLength(http.body),
-      },
-    })
+    captures.push(capture(request, 'forecast', url, params, await getJsonWithRetry({url, params, ...retry})))
     return captures
   },
 }
