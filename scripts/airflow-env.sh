@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced, not executed: `source scripts/airflow-env.sh`.
 # Exports the Airflow 3 configuration of the local default: SQLite metadata DB under the state dir,
 # LocalExecutor (the only executor Airflow 3 core ships; it runs on SQLite),
