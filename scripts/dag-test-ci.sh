@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# CI (ci-test.yml): one `airflow dags test` run of rps_pipeline on the replay clock RPS_REPLAY_AT,
+# with compare and promote marked successful without running, so the run ends with a new
+# @challenger that the separate `make ci-compare` step scores against @champion.
+# Env: RPS_REPLAY_AT (required, ISO 8601 with offset), RPS_BACKFILL_DAYS (history for the fetch),
+# and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+: "${RPS_REPLAY_AT:?set RPS_REPLAY_AT to the logical date of the run (ISO 8601 with offset)}"
+scripts/install-airflow.sh
+scripts/dvc-remote.sh
+# shellcheck source=scripts/lib/common.sh
+source scripts/lib/common.sh
+export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-http://127.0.0.1:${RPS_MLFLOW_PORT}}"
+export RPS_PROJECT_DIR="${RPS_PROJECT_DIR:-$ROOT}"
+# shellcheck source=scripts/airflow-env.sh
+source scripts/airflow-env.sh
+export PATH="$RPS_AIRFLOW_VENV/bin:$PATH"
+airflow db migrate >/dev/null
+conf="{\"backfill_days\": ${RPS_BACKFILL_DAYS:-0}}"
+exec airflow dags test rps_pipeline "$RPS_REPLAY_AT" --conf "$conf" --mark-success-pattern '^(compare|promote)$'
