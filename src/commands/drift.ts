@@ -3,6 +3,7 @@ import {join, resolve} from 'node:path'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {type DriftReport, detectDrift, driftSettings} from '../lib/drift/detect.js'
+import {logDriftRun} from '../lib/drift/mlflow-log.js'
 import {driftHtml} from '../lib/drift/report.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
 import {loadModelDir} from '../lib/model/model-dir.js'
@@ -57,27 +58,7 @@ due; 21: data drift found (window PSI above drift.psi_threshold) but no retrain 
     const html = join(outDir, 'drift.html')
     await writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n')
     await writeFileAtomic(html, driftHtml(report))
-    let mlflowRunId: string | null = null
-    if (client) {
-      const experiment = await client.getOrCreateExperiment(section.experiment)
-      const run = await client.createRun(experiment.experiment_id, `drift-${report.window.end.slice(0, 16)}`, {
-        'rps.kind': 'drift', 'rps.retrain': String(report.decision.retrain), 'rps.retrain_reason': report.decision.reason.slice(0, 4000),
-      })
-      const now = Date.now()
-      await client.logBatch(run.run_id, {
-        metrics: [
-          {key: 'window_mae', value: report.overall.mae, timestamp: now, step: 0},
-          {key: 'error_ratio', value: report.overall.errorRatio, timestamp: now, step: 0},
-          {key: 'model_age_hours', value: report.modelAgeHours, timestamp: now, step: 0},
-          {key: 'flagged_chunks', value: report.chunks.filter((c) => c.flagged).length, timestamp: now, step: 0},
-          ...Object.entries(report.overall.psi).map(([f, v]) => ({key: `psi_${f}`, value: v, timestamp: now, step: 0})),
-        ],
-      })
-      await client.uploadArtifact(run.artifact_uri, json, 'drift/drift.json')
-      await client.uploadArtifact(run.artifact_uri, html, 'drift/drift.html')
-      await client.terminateRun(run.run_id, 'FINISHED')
-      mlflowRunId = run.run_id
-    }
+    const mlflowRunId = client ? await logDriftRun(client, section.experiment, report, {json, html}) : null
     this.note(`${report.decision.retrain ? 'RETRAIN' : 'ok'}: ${report.decision.reason}; data drift ${report.dataDrift}, concept drift ${report.conceptDrift}; report ${html}`)
     if (report.decision.retrain) process.exitCode = flags['drift-exit-code']
     else if (report.dataDrift) process.exitCode = DATA_DRIFT_EXIT_CODE
