@@ -8,7 +8,7 @@ import {driftHtml} from '../lib/drift/report.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
 import {loadModelDir} from '../lib/model/model-dir.js'
 import {ALIASES, loadAlias} from '../lib/model/registry.js'
-import {modelSection} from '../lib/model/train.js'
+import {modelSection} from '../lib/model/settings.js'
 import {writeFileAtomic} from '../lib/util/atomic-file.js'
 import {workDir} from '../lib/util/project.js'
 

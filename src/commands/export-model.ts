@@ -6,7 +6,7 @@ import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
 import {downloadVersion} from '../lib/model/registry.js'
-import {modelSection} from '../lib/model/train.js'
+import {modelSection} from '../lib/model/settings.js'
 import type {RegistryStamp} from '../lib/serve/model-holder.js'
 import {writeFileAtomic} from '../lib/util/atomic-file.js'
 

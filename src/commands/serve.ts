@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
-import {modelSection} from '../lib/model/train.js'
+import {modelSection} from '../lib/model/settings.js'
 import {createApp} from '../lib/serve/app.js'
 import {ServiceMetrics} from '../lib/serve/metrics.js'
 import {ModelHolder} from '../lib/serve/model-holder.js'

@@ -13,7 +13,7 @@ import {type Scores, score} from './metrics.js'
 import type {LoadedModel} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
 import {ALIASES, type RegistryModel, loadAlias} from './registry.js'
-import {modelSection} from './train.js'
+import {modelSection} from './settings.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 86_400_000

@@ -2,7 +2,7 @@ import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {ALIASES} from './registry.js'
-import {modelSection} from './train.js'
+import {modelSection} from './settings.js'
 
 export interface PromotionEntry {
   at: string

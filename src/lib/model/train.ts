@@ -19,26 +19,9 @@ import {type ForestParams, trainForest} from './forest.js'
 import {type Scores, score, skill} from './metrics.js'
 import {type ModelMeta, MODEL_FORMAT, loadModelDir, writeModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
+import {type ModelSection, forestParams as toForestParams, modelSection} from './settings.js'
 
 export const CHALLENGER = 'challenger'
-
-interface ModelSection {
-  registered_name: string
-  experiment: string
-  holdout_days: number
-  validation_days: number
-  n_estimators: number
-  max_depth: number
-  min_samples_leaf: number
-  max_features: number
-  max_samples: number
-  workers: number
-  seed: number
-}
-
-export function modelSection(params: Params): ModelSection {
-  return params.model as ModelSection
-}
 
 export interface TrainOptions {
   env?: NodeJS.ProcessEnv
@@ -125,10 +108,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   let created: ModelVersion | undefined
   let previousChallenger: string | undefined
   try {
-    const forestParams: ForestParams = {
-      nEstimators: section.n_estimators, maxDepth: section.max_depth, minSamplesLeaf: section.min_samples_leaf,
-      maxFeatures: section.max_features, maxSamples: section.max_samples, workers: section.workers, seed: section.seed,
-    }
+    const forestParams: ForestParams = toForestParams(section)
     const started = Date.now()
     const forest = await trainForest(split.train.X, split.train.y, forestParams, (done) => progress(`trees ${done}/${forestParams.nEstimators}`))
     const trainingSeconds = (Date.now() - started) / 1000
