@@ -72,8 +72,15 @@ function mae(actual: number[], predicted: number[]): number {
  * normalized absolute errors). Each chunk is flagged or not; the retrain decision applies k-of-n
  * hysteresis, a cooldown and a maximum model age, all measured on the data clock.
  */
-export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv): Promise<DriftReport> {
-  const all = await rowsFor(model, env)
+export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv, lastTrainingEnd?: string): Promise<DriftReport> {
+  return assessDrift(model, await rowsFor(model, env), settings, lastTrainingEnd)
+}
+
+/**
+ * The drift assessment itself, on rows already built with the model's features (oldest first,
+ * ground truth known). `rps drift` and `rps simulate` both decide with it.
+ */
+export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftSettings, lastTrainingEnd?: string): DriftReport {
   if (all.time.length === 0) throw new RpsError('no rows with ground truth to examine', {code: 'NO_DATA'})
   const end = all.time.at(-1)! + HOUR_MS
   const start = end - settings.window_hours * HOUR_MS
@@ -107,9 +114,13 @@ export async function detectDrift(model: LoadedModel, settings: DriftSettings, e
   const overallPsi = psiByVariable(model, window)
   const overallMae = mae(window.actual, predicted)
   const modelAgeHours = (end - Date.parse(model.meta.split.end)) / HOUR_MS
-  const decision = decideRetrain(chunks.map((c) => c.flagged), modelAgeHours, {
+  // Hysteresis counts only chunks the model served after its data ended: right after a retrain the
+  // window is the new model's own holdout, already judged by the compare gate.
+  const dataEnd = Date.parse(model.meta.split.end)
+  const liveFlags = chunks.filter((c) => Date.parse(c.start) >= dataEnd).map((c) => c.flagged)
+  const decision = decideRetrain(liveFlags, modelAgeHours, {
     k: settings.k, n: settings.n, cooldownHours: settings.cooldown_hours, maxModelAgeHours: settings.max_model_age_days * 24,
-  })
+  }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours)
   return {
     model: {name: model.meta.name, dataEnd: model.meta.split.end, validationMae},
     window: {start: new Date(start).toISOString(), end: new Date(end).toISOString(), rows: window.time.length},

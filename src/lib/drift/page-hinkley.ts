@@ -49,10 +49,18 @@ export interface RetrainDecision {
 
 /**
  * Hysteresis: retrain only when the drift condition held in at least k of the last n windows, and
- * not within the cooldown after the last training; a model past its maximum age is retrained anyway.
+ * not within the cooldown after the last training; when the newest training is older than the
+ * maximum age, a retrain is due anyway. `hoursSinceLastTraining` counts from the newest training,
+ * a losing challenger's included: a drift that persists is retried once per cooldown, not at every
+ * check, and a champion no challenger beats is challenged again once per maximum age.
  */
-export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, policy: RetrainPolicy): RetrainDecision {
-  if (modelAgeHours >= policy.maxModelAgeHours) return {retrain: true, reason: `model is ${modelAgeHours.toFixed(0)} h old (max ${policy.maxModelAgeHours} h)`}
+export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, policy: RetrainPolicy, hoursSinceLastTraining = modelAgeHours): RetrainDecision {
+  if (hoursSinceLastTraining < policy.cooldownHours && hoursSinceLastTraining < modelAgeHours) {
+    return {retrain: false, reason: `a challenger was trained ${hoursSinceLastTraining.toFixed(0)} h ago (cooldown ${policy.cooldownHours} h)`}
+  }
+  if (hoursSinceLastTraining >= policy.maxModelAgeHours) {
+    return {retrain: true, reason: `${hoursSinceLastTraining < modelAgeHours ? 'the newest challenger' : 'the model'} is ${hoursSinceLastTraining.toFixed(0)} h old (max ${policy.maxModelAgeHours} h)`}
+  }
   const recent = windowFlags.slice(-policy.n)
   const flagged = recent.filter(Boolean).length
   if (flagged < policy.k) return {retrain: false, reason: `drift in ${flagged} of the last ${recent.length} windows (need ${policy.k} of ${policy.n})`}

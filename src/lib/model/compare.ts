@@ -67,6 +67,13 @@ export async function scoreOnSameHoldout(challenger: LoadedModel, champion: Load
   return {rows: ch, challengerPred, championPred, start, end}
 }
 
+/** The gate: the challenger loses when its RMSE on the shared holdout exceeds the champion's by more than `tolerance`. */
+export function compareDecision(challenger: Scores, champion: Scores | undefined, sameVersion: boolean, tolerance: number): Decision {
+  if (!champion) return 'no_champion'
+  if (sameVersion) return 'same_version'
+  return challenger.rmse > champion.rmse + tolerance ? 'challenger_loses' : 'challenger_wins'
+}
+
 function fmt(x: number): string {
   return x.toFixed(3)
 }
@@ -120,10 +127,7 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const rows = scored.rows
   const challengerScores = score(rows.actual, scored.challengerPred)
   const championScores = scored.championPred ? score(rows.actual, scored.championPred) : undefined
-  let decision: Decision
-  if (!champion) decision = 'no_champion'
-  else if (champion.version.version === challenger.version.version) decision = 'same_version'
-  else decision = challengerScores.rmse > championScores!.rmse + tolerance ? 'challenger_loses' : 'challenger_wins'
+  const decision = compareDecision(challengerScores, championScores, champion?.version.version === challenger.version.version, tolerance)
   const h = challenger.model.meta.horizonHours * HOUR_MS
   await mkdir(options.outDir, {recursive: true})
   const points = rows.time.flatMap((t, i) => [

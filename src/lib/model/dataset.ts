@@ -57,17 +57,19 @@ const DAY_MS = 86_400_000
 const HOUR_MS = 3_600_000
 
 /**
- * Time-ordered split: holdout = the last `holdoutDays`, validation = the days before, train = the
- * rest. Rows whose label reaches past a boundary (t + horizon >= next start) are purged, so no
- * training label overlaps the validation or holdout period.
+ * Time-ordered split: holdout = the last `holdoutDays`, validation = the days before (none when
+ * 0), train = the rest, or only its newest `trainWindowDays` when that is > 0 (a sliding window).
+ * Rows whose label reaches past a boundary (t + horizon >= next start) are purged, so no training
+ * label overlaps the validation or holdout period.
  */
-export function timeSplit(rows: ModelRows, holdoutDays: number, validationDays: number, horizonHours: number): TimeSplit {
+export function timeSplit(rows: ModelRows, holdoutDays: number, validationDays: number, horizonHours: number, trainWindowDays = 0): TimeSplit {
   const end = rows.time.at(-1)! + HOUR_MS
   const holdoutStart = end - holdoutDays * DAY_MS
   const validationStart = holdoutStart - validationDays * DAY_MS
+  const trainStart = trainWindowDays > 0 ? validationStart - trainWindowDays * DAY_MS : -Infinity
   const purge = horizonHours * HOUR_MS
   return {
-    train: selectRows(rows, (t) => t + purge < validationStart),
+    train: selectRows(rows, (t) => t >= trainStart && t + purge < validationStart),
     validation: selectRows(rows, (t) => t >= validationStart && t + purge < holdoutStart),
     holdout: selectRows(rows, (t) => t >= holdoutStart),
     boundaries: {validationStart: new Date(validationStart).toISOString(), holdoutStart: new Date(holdoutStart).toISOString(), end: new Date(end).toISOString()},

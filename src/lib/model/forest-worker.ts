@@ -7,11 +7,12 @@ interface Job {
   y: number[]
   params: ForestParams
   seeds: number[]
+  cumulativeWeights?: Float64Array
 }
 
 const job = workerData as Job
 const trees = job.seeds.map((seed) => {
-  const tree = trainTree(job.X, job.y, job.params, seed)
+  const tree = trainTree(job.X, job.y, job.params, seed, job.cumulativeWeights)
   parentPort!.postMessage({type: 'tree'})
   return tree
 })

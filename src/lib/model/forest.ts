@@ -1,22 +1,25 @@
 import {RandomForestRegression} from 'ml-random-forest'
 import {Worker} from 'node:worker_threads'
 
-import {type ForestJson, type ForestParams, mergeForests, trainTree, treeSeeds} from './forest-core.js'
+import {type ForestJson, type ForestParams, cumulativeWeights, mergeForests, trainTree, treeSeeds} from './forest-core.js'
 
 export type {ForestJson, ForestParams} from './forest-core.js'
 
 /**
  * Trains the forest, spreading trees over `workers` threads. The result depends only on the data
- * and the seed, not on the number of workers (each tree has its own seed).
+ * and the seed, not on the number of workers (each tree has its own seed). With `weights`, each
+ * tree's bootstrap draws rows in proportion to their weight (e.g. recency weights).
  */
-export async function trainForest(X: number[][], y: number[], params: ForestParams, onTree?: (done: number) => void): Promise<ForestJson> {
+export async function trainForest(X: number[][], y: number[], params: ForestParams, onTree?: (done: number) => void, weights?: number[]): Promise<ForestJson> {
   if (X.length === 0) throw new Error('no training rows')
+  if (weights && weights.length !== X.length) throw new Error(`${weights.length} weights for ${X.length} rows`)
+  const cumulative = weights ? cumulativeWeights(weights) : undefined
   const seeds = treeSeeds(params)
   let done = 0
   const tick = () => onTree?.(++done)
   if (params.workers <= 1) {
     const parts = seeds.map((s) => {
-      const t = trainTree(X, y, params, s)
+      const t = trainTree(X, y, params, s, cumulative)
       tick()
       return t
     })
@@ -25,7 +28,7 @@ export async function trainForest(X: number[][], y: number[], params: ForestPara
   const chunks: number[][] = Array.from({length: Math.min(params.workers, seeds.length)}, () => [])
   seeds.forEach((_, i) => chunks[i % chunks.length]!.push(i))
   const results = await Promise.all(chunks.map((chunk) => new Promise<ForestJson[]>((resolve, reject) => {
-    const worker = new Worker(new URL('./forest-worker.js', import.meta.url), {workerData: {X, y, params, seeds: chunk.map((i) => seeds[i]!)}})
+    const worker = new Worker(new URL('./forest-worker.js', import.meta.url), {workerData: {X, y, params, seeds: chunk.map((i) => seeds[i]!), cumulativeWeights: cumulative}})
     worker.on('message', (m: {type: string; trees?: ForestJson[]}) => {
       if (m.type === 'tree') tick()
       else if (m.type === 'done') resolve(m.trees!)

@@ -83,12 +83,16 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
     throw new RpsError(`model in ${dir} is unreadable: ${(error as Error).message}`, {code: 'MODEL_INVALID'})
   }
   if (meta.format !== MODEL_FORMAT) throw new RpsError(`model in ${dir} has format ${String(meta.format)}, expected ${MODEL_FORMAT}`, {code: 'MODEL_INVALID'})
-  let forest: ReturnType<typeof loadForest>
   try {
-    forest = loadForest(forestJson)
+    return modelFromForest(dir, meta, forestJson)
   } catch (error) {
     throw new RpsError(`forest in ${dir} does not load: ${(error as Error).message}`, {code: 'MODEL_INVALID'})
   }
+}
+
+/** A usable model from its parts, without touching disk (training scores and the simulation use it). */
+export function modelFromForest(dir: string, meta: ModelMeta, forestJson: ForestJson): LoadedModel {
+  const forest = loadForest(forestJson)
   const width = meta.features.length
   return {
     dir,

@@ -7,6 +7,10 @@ export interface ModelSection {
   experiment: string
   holdout_days: number
   validation_days: number
+  /** Train on the newest this-many days before validation only (0 = all history): the sliding window. */
+  train_window_days?: number
+  /** Bootstrap rows with weight 0.5^(age / half-life) (0 = equal weights): recency weighting. */
+  recency_half_life_days?: number
   n_estimators: number
   max_depth: number
   min_samples_leaf: number

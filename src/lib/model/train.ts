@@ -13,11 +13,9 @@ import {type Metric, MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {latestQualityReport} from '../profile/profile.js'
 import {codeVersion, dataVersion, rpsVersion} from '../util/versions.js'
 import {workDir} from '../util/project.js'
-import {type ModelRows, timeSplit, toModelRows} from './dataset.js'
-import {computeFeatureStats} from './feature-stats.js'
-import {type ForestParams, trainForest} from './forest.js'
-import {type Scores, score, skill} from './metrics.js'
-import {type ModelMeta, MODEL_FORMAT, loadModelDir, writeModelDir} from './model-dir.js'
+import {timeSplit, toModelRows} from './dataset.js'
+import {checkEnoughHistory, fitModel} from './fit.js'
+import {type ModelMeta, loadModelDir, writeModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
 import {type ModelSection, forestParams as toForestParams, modelSection} from './settings.js'
 
@@ -44,14 +42,7 @@ export interface TrainResult {
   holdoutSkillVsBestBaseline: number
 }
 
-/** Model, persistence and seasonal scores of one split, on the same rows. */
-export function scoreSplit(rows: ModelRows, predicted: number[]): Record<string, Scores> {
-  return {
-    model: score(rows.actual, predicted),
-    persistence: score(rows.actual, rows.current),
-    seasonal: score(rows.actual, rows.seasonal),
-  }
-}
+export {scoreSplit} from './fit.js'
 
 function flattenMetrics(metrics: ModelMeta['metrics'], timestamp: number): Metric[] {
   const out: Metric[] = []
@@ -81,13 +72,8 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     throw new RpsError('the dataset was built with other features, target or horizon than params.yaml', {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
   }
   const rows = toModelRows(pl.readParquet(paths.dataset), summary.features, summary.target)
-  const split = timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours)
-  const minTrain = 100
-  if (split.train.time.length < minTrain || split.validation.time.length === 0 || split.holdout.time.length === 0) {
-    throw new RpsError(`not enough history to train: ${split.train.time.length} training, ${split.validation.time.length} validation, ${split.holdout.time.length} holdout rows (need >= ${minTrain} training rows beyond ${section.validation_days + section.holdout_days} days)`, {
-      code: 'NOT_ENOUGH_DATA', suggestions: ['fetch more history, e.g. rps fetch --backfill-days 90'],
-    })
-  }
+  // Fails on too little history before any MLflow run exists.
+  checkEnoughHistory(timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours, section.train_window_days ?? 0), section)
   const version = await dataVersion(paths.dataset)
   const client = MlflowClient.fromEnv(env)
   const experiment = await client.getOrCreateExperiment(section.experiment)
@@ -108,39 +94,21 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   let created: ModelVersion | undefined
   let previousChallenger: string | undefined
   try {
-    const forestParams: ForestParams = toForestParams(section)
-    const started = Date.now()
-    const forest = await trainForest(split.train.X, split.train.y, forestParams, (done) => progress(`trees ${done}/${forestParams.nEstimators}`))
-    const trainingSeconds = (Date.now() - started) / 1000
-    const meta: ModelMeta = {
-      format: MODEL_FORMAT,
-      name: section.registered_name,
-      target: cfg.target,
-      horizonHours: cfg.horizonHours,
-      targetMode: cfg.targetMode,
-      features: summary.features,
-      featureConfig: cfg,
-      trainingStats: computeFeatureStats(summary.features, split.train.X),
-      hyperparameters: {...forestParams},
-      metrics: {},
-      split: {trainRows: split.train.time.length, validationRows: split.validation.time.length, holdoutRows: split.holdout.time.length, ...split.boundaries},
-      dataVersion: version.md5,
-      codeVersion: code,
-      trainedAt: new Date().toISOString(),
-      trainingSeconds,
-      rpsVersion: rpsVersion(),
-    }
+    const fitted = await fitModel({
+      rows, features: summary.features, featureConfig: cfg, section,
+      provenance: {dataVersion: version.md5, codeVersion: code, rpsVersion: rpsVersion()},
+      onTree: (done, total) => progress(`trees ${done}/${total}`),
+    })
+    const {forest, meta, split, holdoutPred, holdoutSkill} = fitted
+    const forestParams = toForestParams(section)
+    const trainingSeconds = meta.trainingSeconds
     const modelDir = join(scratch, 'model')
     await writeModelDir(modelDir, forest, meta, run.run_id)
-    // Score through the loader: what is served is what was measured.
-    const loaded = await loadModelDir(modelDir)
-    const validationPred = loaded.predict(split.validation.X, split.validation.current)
-    const holdoutPred = loaded.predict(split.holdout.X, split.holdout.current)
-    meta.metrics = {validation: scoreSplit(split.validation, validationPred), holdout: scoreSplit(split.holdout, holdoutPred)}
-    await writeModelDir(modelDir, forest, meta, run.run_id)
+    // What is served is what was measured: the written directory must predict what fitModel scored.
+    const reloaded = await loadModelDir(modelDir)
+    const again = reloaded.predict(split.holdout.X.slice(0, 24), split.holdout.current.slice(0, 24))
+    if (again.some((v, i) => v !== holdoutPred[i])) throw new RpsError('the written model predicts differently from the trained one', {code: 'MODEL_INVALID'})
     const holdout = meta.metrics.holdout!
-    const best = holdout.persistence!.rmse <= holdout.seasonal!.rmse ? holdout.persistence! : holdout.seasonal!
-    const holdoutSkill = skill(holdout.model!, best)
     progress(`holdout RMSE ${holdout.model!.rmse.toFixed(3)} (persistence ${holdout.persistence!.rmse.toFixed(3)}, seasonal ${holdout.seasonal!.rmse.toFixed(3)}), ${trainingSeconds.toFixed(1)} s`)
 
     const now = Date.now()
@@ -149,6 +117,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
         ...Object.fromEntries(Object.entries(forestParams).map(([k, v]) => [`model.${k}`, String(v)])),
         'data.target': cfg.target, 'data.horizon_hours': String(cfg.horizonHours), 'data.target_mode': cfg.targetMode,
         'data.holdout_days': String(section.holdout_days), 'data.validation_days': String(section.validation_days),
+        'data.train_window_days': String(section.train_window_days ?? 0), 'data.recency_half_life_days': String(section.recency_half_life_days ?? 0),
         'features.lags': cfg.lags.join(','), 'features.lag_variables': cfg.lagVariables.join(','),
         'features.rolling_windows': cfg.rollingWindows.join(','), 'features.rolling_variables': cfg.rollingVariables.join(','),
         'features.diffs': JSON.stringify(cfg.diffs), 'features.cyclic': cfg.cyclic.join(','), 'features.max_fill_hours': String(cfg.maxFillHours),

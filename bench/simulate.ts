@@ -1,0 +1,71 @@
+/**
+ * The policy experiment on the shipped year (issue: concept drift): `rps simulate` twice, on the
+ * series as recorded (all policies, daily periodic included) and with an injected change
+ * (temperatures ×1.6 from 1 June). Copies each run's markdown and plot next to the JSON result.
+ */
+import {copyFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {loadParams} from '../src/lib/config/params.js'
+import {type SimulateResult, runSimulation} from '../src/lib/simulate/simulate.js'
+import {BENCH_SRC, type BenchFn, round} from './support/common.js'
+
+export const INJECTED_CHANGE = 'temperature_2m:*1.6@2025-06-01T00:00:00Z'
+
+function compact(r: SimulateResult) {
+  return {
+    series: r.series, servingFrom: r.servingFrom, hoursScored: r.hoursScored, fits: r.fits, fitSeconds: round(r.fitSeconds, 1), durationSeconds: round(r.durationSeconds, 1),
+    persistence: {rmse: round(r.persistence.overall.rmse, 4), monthly: r.persistence.monthly.map((m) => ({...m, rmse: round(m.rmse, 4)}))},
+    policies: r.policies.map((p) => ({
+      name: p.name, rmse: round(p.overall.rmse, 4), mae: round(p.overall.mae, 4), retrains: p.retrains, promotions: p.promotions,
+      monthly: p.monthly.map((m) => ({...m, rmse: round(m.rmse, 4)})),
+      changePoints: p.changePoints,
+      events: p.events.map((e) => ({...e, challengerRmse: round(e.challengerRmse, 4), championRmse: round(e.championRmse, 4)})),
+    })),
+  }
+}
+
+export const run: BenchFn = async ({tmp, log}) => {
+  const params = loadParams()
+  const recorded = await runSimulation(params, {outDir: join(tmp, 'recorded'), onProgress: (l) => log(`recorded: ${l}`)})
+  const changed = await runSimulation(params, {
+    shift: INJECTED_CHANGE, policies: ['static', 'periodic-7d', 'drift-triggered'], outDir: join(tmp, 'changed'), onProgress: (l) => log(`changed: ${l}`),
+  })
+  for (const [name, r] of [['recorded', recorded], ['changed', changed]] as const) {
+    await copyFile(r.report.plot, join(BENCH_SRC, 'results', `simulate-${name}.png`))
+    await copyFile(r.report.markdown, join(BENCH_SRC, 'results', `simulate-${name}.md`))
+  }
+  const by = (r: SimulateResult, name: string) => r.policies.find((p) => p.name === name)!
+  const drift = by(recorded, 'drift-triggered')
+  const daily = by(recorded, 'periodic-1d')
+  const stat = by(recorded, 'static')
+  const cp = by(changed, 'drift-triggered').changePoints[0]!
+  const cpStatic = by(changed, 'static').changePoints[0]!
+  const met = {
+    beatsStatic: drift.overall.rmse < stat.overall.rmse,
+    matchesDailyWithFewerRetrains: drift.overall.rmse <= daily.overall.rmse * 1.02 && drift.retrains <= daily.retrains / 4,
+    detectsInjectedChange: cp.driftDetectionDelayHours !== null && cp.driftDetectionDelayHours <= 96,
+    recoversFromInjectedChange: (cp.skill.after14to28d ?? -1) >= (cp.skill.before28d ?? 1) - 0.05 && (cp.skill.after14to28d ?? -1) > (cpStatic.skill.after14to28d ?? 1),
+  }
+  const f = (x: number) => x.toFixed(3)
+  return {
+    config: {model: recorded.settings.model, simulate: recorded.settings.simulate, drift: recorded.settings.drift, injectedChange: INJECTED_CHANGE},
+    results: {recorded: compact(recorded), changed: compact(changed)},
+    targets: {
+      beatsStatic: 'drift-triggered RMSE below the static model on the recorded year',
+      matchesDailyWithFewerRetrains: 'drift-triggered RMSE within 2 % of (or below) daily periodic retraining, with at most a quarter of its retrains',
+      detectsInjectedChange: `the injected change (${INJECTED_CHANGE}) triggers a drift retrain within 96 h`,
+      recoversFromInjectedChange: 'skill vs persistence 14–28 days after the change back within 0.05 of the 28 days before, and above the static model',
+    },
+    met,
+    table: [
+      ...recorded.policies.map((p) => ({metric: `recorded year: ${p.name} RMSE / retrains / promotions`, value: `${f(p.overall.rmse)} / ${p.retrains} / ${p.promotions}`})),
+      {metric: 'recorded year: persistence RMSE', value: f(recorded.persistence.overall.rmse)},
+      {metric: 'drift-triggered vs static', value: `${f(drift.overall.rmse)} vs ${f(stat.overall.rmse)}`, target: 'lower', met: met.beatsStatic},
+      {metric: 'drift-triggered vs daily: RMSE, retrains', value: `${f(drift.overall.rmse)} vs ${f(daily.overall.rmse)}; ${drift.retrains} vs ${daily.retrains}`, target: '<= +2 %, <= 1/4 retrains', met: met.matchesDailyWithFewerRetrains},
+      ...changed.policies.map((p) => ({metric: `with ${INJECTED_CHANGE}: ${p.name} RMSE / retrains`, value: `${f(p.overall.rmse)} / ${p.retrains}`})),
+      {metric: 'injected change: drift detection delay (h)', value: String(cp.driftDetectionDelayHours), target: '<= 96', met: met.detectsInjectedChange},
+      {metric: 'injected change: skill before / 14–28 d after (drift; static)', value: `${f(cp.skill.before28d ?? NaN)} / ${f(cp.skill.after14to28d ?? NaN)}; ${f(cpStatic.skill.after14to28d ?? NaN)}`, target: 'recovered', met: met.recoversFromInjectedChange},
+    ],
+  }
+}

@@ -1,0 +1,92 @@
+import type {FeatureConfig} from '../features/config.js'
+import {RpsError} from '../errors.js'
+import {type ModelRows, type TimeSplit, timeSplit} from './dataset.js'
+import {computeFeatureStats} from './feature-stats.js'
+import {type ForestJson, recencyWeights} from './forest-core.js'
+import {type ForestParams, trainForest} from './forest.js'
+import {type Scores, score, skill} from './metrics.js'
+import {type LoadedModel, MODEL_FORMAT, type ModelMeta, modelFromForest} from './model-dir.js'
+import {type ModelSection, forestParams as toForestParams} from './settings.js'
+
+/** Fewest training rows a model is fitted on. */
+export const MIN_TRAIN_ROWS = 100
+
+export interface FitInput {
+  rows: ModelRows
+  features: string[]
+  featureConfig: FeatureConfig
+  section: ModelSection
+  /** Provenance written into the model's metadata. */
+  provenance: {dataVersion: string; codeVersion: string; rpsVersion: string}
+  onTree?: (done: number, total: number) => void
+}
+
+export interface FitResult {
+  forest: ForestJson
+  meta: ModelMeta
+  model: LoadedModel
+  split: TimeSplit
+  holdoutPred: number[]
+  /** Holdout RMSE skill against the better of persistence and seasonal-naive. */
+  holdoutSkill: number
+}
+
+/** Model, persistence and seasonal scores of one split, on the same rows. */
+export function scoreSplit(rows: ModelRows, predicted: number[]): Record<string, Scores> {
+  return {
+    model: score(rows.actual, predicted),
+    persistence: score(rows.actual, rows.current),
+    seasonal: score(rows.actual, rows.seasonal),
+  }
+}
+
+export function checkEnoughHistory(split: TimeSplit, section: ModelSection): void {
+  if (split.train.time.length < MIN_TRAIN_ROWS || split.validation.time.length === 0 || split.holdout.time.length === 0) {
+    throw new RpsError(`not enough history to train: ${split.train.time.length} training, ${split.validation.time.length} validation, ${split.holdout.time.length} holdout rows (need >= ${MIN_TRAIN_ROWS} training rows beyond ${section.validation_days + section.holdout_days} days)`, {
+      code: 'NOT_ENOUGH_DATA', suggestions: ['fetch more history, e.g. rps fetch --backfill-days 90'],
+    })
+  }
+}
+
+/**
+ * The training step itself, free of I/O: time-ordered split (optionally a sliding training window),
+ * recency-weighted bootstrap when configured, the forest, and its scores on validation and
+ * holdout computed through the same predict function serving uses. `rps train` and
+ * `rps simulate` both fit models with it.
+ */
+export async function fitModel(input: FitInput): Promise<FitResult> {
+  const {rows, section, featureConfig: cfg} = input
+  if (rows.time.length === 0) throw new RpsError('no labelled rows to train on', {code: 'NOT_ENOUGH_DATA'})
+  const split = timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours, section.train_window_days ?? 0)
+  checkEnoughHistory(split, section)
+  const params: ForestParams = toForestParams(section)
+  const weights = recencyWeights(split.train.time, section.recency_half_life_days ?? 0)
+  const started = Date.now()
+  const forest = await trainForest(split.train.X, split.train.y, params, (done) => input.onTree?.(done, params.nEstimators), weights)
+  const trainingSeconds = (Date.now() - started) / 1000
+  const meta: ModelMeta = {
+    format: MODEL_FORMAT,
+    name: section.registered_name,
+    target: cfg.target,
+    horizonHours: cfg.horizonHours,
+    targetMode: cfg.targetMode,
+    features: input.features,
+    featureConfig: cfg,
+    trainingStats: computeFeatureStats(input.features, split.train.X),
+    hyperparameters: {...params, trainWindowDays: section.train_window_days ?? 0, recencyHalfLifeDays: section.recency_half_life_days ?? 0},
+    metrics: {},
+    split: {trainRows: split.train.time.length, validationRows: split.validation.time.length, holdoutRows: split.holdout.time.length, ...split.boundaries},
+    dataVersion: input.provenance.dataVersion,
+    codeVersion: input.provenance.codeVersion,
+    trainedAt: new Date().toISOString(),
+    trainingSeconds,
+    rpsVersion: input.provenance.rpsVersion,
+  }
+  const model = modelFromForest('', meta, forest)
+  const validationPred = model.predict(split.validation.X, split.validation.current)
+  const holdoutPred = model.predict(split.holdout.X, split.holdout.current)
+  meta.metrics = {validation: scoreSplit(split.validation, validationPred), holdout: scoreSplit(split.holdout, holdoutPred)}
+  const holdout = meta.metrics.holdout!
+  const best = holdout.persistence!.rmse <= holdout.seasonal!.rmse ? holdout.persistence! : holdout.seasonal!
+  return {forest, meta, model, split, holdoutPred, holdoutSkill: skill(holdout.model!, best)}
+}

@@ -1,0 +1,47 @@
+import type {TopLevelSpec} from 'vega-lite'
+
+import {svgToPng, vegaLiteToSvg} from '../charts/render.js'
+import type {ChangePoint, PolicySummary} from './report.js'
+
+/** Rolling RMSE per policy over the replayed year, with change points (red rules) and promotions (ticks). */
+export async function simulationPlotPng(rolling: {time: string; series: string; rmse: number}[], policies: PolicySummary[], changePoints: ChangePoint[], title: string): Promise<Buffer> {
+  const promotions = policies.flatMap((p) => p.events.filter((e) => e.promoted && p.name !== 'static').map((e) => ({time: e.at, series: p.name})))
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title, width: 900,
+    vconcat: [
+      {
+        height: 280,
+        layer: [
+          {
+            data: {values: rolling},
+            mark: {type: 'line', strokeWidth: 1.4},
+            encoding: {
+              x: {field: 'time', type: 'temporal', title: null, axis: {format: '%b', labelAngle: 0}},
+              y: {field: 'rmse', type: 'quantitative', title: '7-day RMSE (°C)', scale: {zero: true}},
+              color: {field: 'series', type: 'nominal', title: null, legend: {orient: 'top'}},
+              strokeDash: {condition: {test: "datum.series === 'persistence'", value: [4, 3]}, value: [1, 0]},
+            },
+          },
+          ...(changePoints.length ? [{
+            data: {values: changePoints},
+            mark: {type: 'rule', color: '#c0392b', strokeWidth: 1.5},
+            encoding: {x: {field: 'at', type: 'temporal'}},
+          }] : []),
+        ],
+      },
+      {
+        height: 70,
+        data: {values: promotions.length ? promotions : [{time: null, series: ''}]},
+        mark: {type: 'tick', thickness: 1.5},
+        encoding: {
+          x: {field: 'time', type: 'temporal', title: 'promotions (each tick: a new champion)', axis: {format: '%b', labelAngle: 0}},
+          y: {field: 'series', type: 'nominal', title: null},
+          color: {field: 'series', type: 'nominal', legend: null},
+        },
+      },
+    ],
+    config: {font: 'DejaVu Sans, Helvetica, Arial, sans-serif', axis: {labelFontSize: 10, titleFontSize: 11}, legend: {labelFontSize: 11}},
+  } as unknown as TopLevelSpec
+  return svgToPng(await vegaLiteToSvg(spec), 1400)
+}

@@ -1,0 +1,177 @@
+import {compareDecision, type Decision} from '../model/compare.js'
+import {type ModelRows, sliceRows} from '../model/dataset.js'
+import {fitModel, type FitResult} from '../model/fit.js'
+import {score} from '../model/metrics.js'
+import type {LoadedModel} from '../model/model-dir.js'
+import type {ModelSection} from '../model/settings.js'
+import {type DriftReport, type DriftSettings, assessDrift} from '../drift/detect.js'
+import type {ReplayedSeries} from './series.js'
+
+const HOUR_MS = 3_600_000
+const DAY_MS = 86_400_000
+
+export type PolicySpec = {kind: 'static'} | {kind: 'periodic'; everyHours: number} | {kind: 'drift'}
+
+export interface SimulationSettings {
+  /** Models start serving here; everything before is the initial training history. */
+  servingStart: number
+  checkEveryHours: number
+  policies: PolicySpec[]
+  section: ModelSection
+  drift: DriftSettings
+  toleranceRmse: number
+  provenance: {dataVersion: string; codeVersion: string; rpsVersion: string}
+  onProgress?: (line: string) => void
+}
+
+export interface PolicyEvent {
+  at: string
+  trigger: string
+  reason: string
+  decision: Decision
+  challengerRmse: number
+  championRmse: number
+  promoted: boolean
+  /** Newest training row of the challenger. */
+  trainedThrough: string
+}
+
+export interface PolicyRun {
+  name: string
+  spec: PolicySpec
+  /** Issue-time-ordered predictions of target(t+h), NaN before serving starts. */
+  predictions: Float64Array
+  events: PolicyEvent[]
+  checks: number
+}
+
+export interface SimulationRun {
+  series: ReplayedSeries
+  servingStartIndex: number
+  policies: PolicyRun[]
+  fits: number
+  fitSeconds: number
+}
+
+export function policyName(spec: PolicySpec): string {
+  if (spec.kind === 'periodic') return spec.everyHours % 24 === 0 ? `periodic-${spec.everyHours / 24}d` : `periodic-${spec.everyHours}h`
+  return spec.kind === 'drift' ? 'drift-triggered' : 'static'
+}
+
+/** Rows whose ground truth has arrived by `t`: the label of the row issued at r is observed at r + horizon. */
+export function labelledBy(rows: ModelRows, t: number, horizonHours: number): number {
+  const cutoff = t - horizonHours * HOUR_MS
+  let lo = 0
+  let hi = rows.time.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (rows.time[mid]! <= cutoff) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The first row issued at or after `t`. */
+function firstIndexAtOrAfter(rows: ModelRows, t: number): number {
+  let lo = 0
+  let hi = rows.time.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (rows.time[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** What the drift decision says triggered it (the same categories promotions record). */
+export function triggerOf(report: DriftReport): string {
+  const trigger = (report.decision as {trigger?: string}).trigger
+  if (trigger) return trigger
+  if (/ h old \(max /.test(report.decision.reason)) return 'max_age'
+  return report.chunks.some((c) => c.flagged) ? 'concept_drift' : 'data_drift'
+}
+
+interface PolicyState {
+  run: PolicyRun
+  champion: LoadedModel
+  lastTrainedAt: number
+  /** Data end of the newest challenger, promoted or not: the drift cooldown counts from it. */
+  lastTrainingEnd: string | undefined
+  predictedUntil: number
+}
+
+/**
+ * Replays the series hour by hour for every policy in lockstep. At each check time (every
+ * `checkEveryHours`) a policy may retrain: the challenger is fitted on the rows whose ground truth
+ * has arrived, scored against the policy's champion on the same freshest holdout, and promoted
+ * only if the compare gate passes. Between checks each policy's champion forecasts every hour.
+ * Policies that retrain at the same instant share one fit (same rows, same seed: same model).
+ */
+export async function simulate(series: ReplayedSeries, settings: SimulationSettings): Promise<SimulationRun> {
+  const {rows} = series
+  const h = series.featureConfig.horizonHours
+  const progress = settings.onProgress ?? (() => {})
+  const start = firstIndexAtOrAfter(rows, settings.servingStart)
+  if (start >= rows.time.length) throw new Error('the series ends before serving starts')
+  let fits = 0
+  let fitSeconds = 0
+  const fitAt = async (t: number): Promise<FitResult> => {
+    const available = sliceRows(rows, 0, labelledBy(rows, t, h))
+    const started = performance.now()
+    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance})
+    fits++
+    fitSeconds += (performance.now() - started) / 1000
+    return fitted
+  }
+  const initial = await fitAt(settings.servingStart)
+  const states: PolicyState[] = settings.policies.map((spec) => ({
+    run: {name: policyName(spec), spec, predictions: new Float64Array(rows.time.length).fill(Number.NaN), events: [], checks: 0},
+    champion: initial.model,
+    lastTrainedAt: settings.servingStart,
+    lastTrainingEnd: undefined,
+    predictedUntil: start,
+  }))
+  const predictUntil = (state: PolicyState, end: number) => {
+    if (end <= state.predictedUntil) return
+    const part = sliceRows(rows, state.predictedUntil, end)
+    state.run.predictions.set(state.champion.predict(part.X, part.current), state.predictedUntil)
+    state.predictedUntil = end
+  }
+  const last = rows.time.at(-1)!
+  for (let t = settings.servingStart + settings.checkEveryHours * HOUR_MS; t <= last; t += settings.checkEveryHours * HOUR_MS) {
+    const issuedBefore = firstIndexAtOrAfter(rows, t)
+    const available = labelledBy(rows, t, h)
+    const wanting: {state: PolicyState; trigger: string; reason: string}[] = []
+    for (const state of states) {
+      predictUntil(state, issuedBefore)
+      const {spec} = state.run
+      if (spec.kind === 'periodic' && t - state.lastTrainedAt >= spec.everyHours * HOUR_MS) {
+        wanting.push({state, trigger: 'schedule', reason: `every ${spec.everyHours} h`})
+      } else if (spec.kind === 'drift') {
+        state.run.checks++
+        const report = assessDrift(state.champion, sliceRows(rows, 0, available), settings.drift, state.lastTrainingEnd)
+        if (report.decision.retrain) wanting.push({state, trigger: triggerOf(report), reason: report.decision.reason})
+      }
+    }
+    if (wanting.length === 0) continue
+    const fitted = await fitAt(t)
+    const holdout = fitted.split.holdout
+    for (const {state, trigger, reason} of wanting) {
+      state.lastTrainedAt = t
+      state.lastTrainingEnd = fitted.meta.split.end
+      const championScores = score(holdout.actual, state.champion.predict(holdout.X, holdout.current))
+      const challengerScores = fitted.meta.metrics.holdout!.model!
+      const decision = compareDecision(challengerScores, championScores, false, settings.toleranceRmse)
+      const promoted = decision !== 'challenger_loses'
+      if (promoted) state.champion = fitted.model
+      state.run.events.push({
+        at: new Date(t).toISOString(), trigger, reason, decision, challengerRmse: challengerScores.rmse, championRmse: championScores.rmse, promoted,
+        trainedThrough: fitted.meta.split.validationStart,
+      })
+    }
+    const day = Math.round((t - settings.servingStart) / DAY_MS)
+    if (day % 30 === 0) progress(`day ${day}: ${fits} fits, ${fitSeconds.toFixed(0)} s fitting`)
+  }
+  for (const state of states) predictUntil(state, rows.time.length)
+  return {series, servingStartIndex: start, policies: states.map((s) => s.run), fits, fitSeconds}
+}
