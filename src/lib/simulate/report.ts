@@ -44,6 +44,8 @@ export interface PolicySummary {
   retrains: number
   promotions: number
   driftChecks: number
+  dataDriftChecks: number
+  conceptDriftChecks: number
   events: SimulationRun['policies'][number]['events']
   changePoints: ChangePointOutcome[]
 }
@@ -94,6 +96,8 @@ export function summarize(run: SimulationRun, changePoints: ChangePoint[]): Simu
     retrains: p.events.length,
     promotions: p.events.filter((e) => e.promoted).length,
     driftChecks: p.checks,
+    dataDriftChecks: p.dataDriftChecks,
+    conceptDriftChecks: p.conceptDriftChecks,
     events: p.events,
     changePoints: changePoints.map((cp) => {
       const at = Date.parse(cp.at)

@@ -43,6 +43,9 @@ export interface PolicyRun {
   predictions: Float64Array
   events: PolicyEvent[]
   checks: number
+  /** Checks whose window showed data drift (PSI) / concept drift (error signals), whatever the decision. */
+  dataDriftChecks: number
+  conceptDriftChecks: number
 }
 
 export interface SimulationRun {
@@ -125,7 +128,7 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
   }
   const initial = await fitAt(settings.servingStart)
   const states: PolicyState[] = settings.policies.map((spec) => ({
-    run: {name: policyName(spec), spec, predictions: new Float64Array(rows.time.length).fill(Number.NaN), events: [], checks: 0},
+    run: {name: policyName(spec), spec, predictions: new Float64Array(rows.time.length).fill(Number.NaN), events: [], checks: 0, dataDriftChecks: 0, conceptDriftChecks: 0},
     champion: initial.model,
     lastTrainedAt: settings.servingStart,
     lastTrainingEnd: undefined,
@@ -150,6 +153,8 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
       } else if (spec.kind === 'drift') {
         state.run.checks++
         const report = assessDrift(state.champion, sliceRows(rows, 0, available), settings.drift, state.lastTrainingEnd)
+        if (report.dataDrift) state.run.dataDriftChecks++
+        if (report.conceptDrift) state.run.conceptDriftChecks++
         if (report.decision.retrain) wanting.push({state, trigger: triggerOf(report), reason: report.decision.reason})
       }
     }

@@ -63,6 +63,12 @@ function policySpecs(section: SimulateSection, names: string[] | undefined): Pol
   })
 }
 
+function triggerCounts(events: {trigger: string}[]): string {
+  const counts = new Map<string, number>()
+  for (const e of events) counts.set(e.trigger, (counts.get(e.trigger) ?? 0) + 1)
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ')
+}
+
 function markdown(r: SimulateResult): string {
   const f = (x: number | null) => (x === null ? '–' : x.toFixed(3))
   const lines = [
@@ -74,6 +80,8 @@ function markdown(r: SimulateResult): string {
     '| --- | ---: | ---: | ---: | ---: |',
     ...r.policies.map((p) => `| ${p.name} | ${f(p.overall.rmse)} | ${f(p.overall.mae)} | ${p.retrains} | ${p.promotions} |`),
     `| persistence (reference) | ${f(r.persistence.overall.rmse)} | ${f(r.persistence.overall.mae)} | – | – |`,
+    '',
+    ...r.policies.filter((p) => p.driftChecks > 0).map((p) => `${p.name}: ${p.driftChecks} drift checks; data drift (window PSI) in ${p.dataDriftChecks}, concept drift (error signals) in ${p.conceptDriftChecks}; retrain triggers: ${triggerCounts(p.events) || 'none'}.`),
     '',
     '## Monthly RMSE (°C)',
     '',
