@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Run every PromQL expression of the Grafana dashboards and alert rules against a Prometheus.
 
-Extracts the `expr` of every panel target in grafana/dashboards/*.json (rows' nested panels too) and
+Extracts the `expr` of every panel target in grafana/dashboards/*.json (rows' nested panels too), of
+every Prometheus annotation query of those dashboards (annotations.list[].expr, or .target.expr), and
 of every query in grafana/provisioning/alerting/*.yml, replaces Grafana's built-in variables
 ($__rate_interval -> 1m, $__interval -> 15s, $__range -> 1h, ...; any other $variable is an error),
 sends each to <url>/api/v1/query and prints one JSON document:
 
-  {"prometheus": URL, "failed": N, "queries": [{"source", "expr", "query", "status", "resultCount",
-   "ok", "problem"?}, ...]}
+  {"prometheus": URL, "failed": N, "queries": [{"source", "kind", "expr", "query", "status",
+   "resultCount", "ok", "problem"?}, ...]}
 
-`status` is Prometheus's ("success"/"error"), or "unreachable"; `resultCount` the number of series
-(1 for a scalar). Exit 0 when every query succeeded (and, with --require-data, returned at least one
-series, except those matching an --allow-empty regex), 1 otherwise, 2 when the files cannot be read.
-Plain python3, stdlib only.
+`kind` is "panel", "annotation" or "alert". `status` is Prometheus's ("success"/"error"), or
+"unreachable"; `resultCount` the number of series (1 for a scalar). Exit 0 when every query succeeded
+(and, with --require-data, returned at least one series, except those matching an --allow-empty regex
+and annotation queries, which return series only while their event happens), 1 otherwise, 2 when the
+files cannot be read. Plain python3, stdlib only.
 
   scripts/grafana_queries.py [--url http://127.0.0.1:9090] [--require-data] [--allow-empty REGEX]...
   scripts/grafana_queries.py --list      only print the extracted expressions, query nothing
@@ -76,12 +78,16 @@ def dashboard_exprs(path: Path):
         dashboard = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ExtractError(f"{path}: {err}") from err
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     for panel in _panels(dashboard.get("panels")):
         for target in panel.get("targets") or []:
             expr = target.get("expr")
             if isinstance(expr, str) and expr.strip():
-                yield (f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: panel {panel.get('id')} "
-                       f"\"{panel.get('title', '')}\" {target.get('refId', '')}", expr)
+                yield f"{rel}: panel {panel.get('id')} \"{panel.get('title', '')}\" {target.get('refId', '')}", expr, "panel"
+    for annotation in (dashboard.get("annotations") or {}).get("list") or []:
+        expr = annotation.get("expr") or (annotation.get("target") or {}).get("expr")
+        if isinstance(expr, str) and expr.strip():
+            yield f"{rel}: annotation \"{annotation.get('name', '')}\"", expr, "annotation"
 
 
 _EXPR_LINE = re.compile(r"^\s*(?:-\s+)?expr:\s*(.*?)\s*$")
@@ -121,7 +127,7 @@ def alerting_exprs(path: Path):
         m = _EXPR_LINE.match(line)
         if m:
             where = f"{rel}:{number}"
-            yield f"{where} rule \"{title}\"", _yaml_scalar(m.group(1), where)
+            yield f"{where} rule \"{title}\"", _yaml_scalar(m.group(1), where), "alert"
 
 
 def collect(root: Path):
@@ -173,7 +179,7 @@ def main(argv: list[str]) -> int:
     except re.error as err:
         ap.error(f"--allow-empty: {err}")
     try:
-        found = [(source, expr, substitute(expr)) for source, expr in collect(args.root.resolve())]
+        found = [(source, kind, expr, substitute(expr)) for source, expr, kind in collect(args.root.resolve())]
     except ExtractError as err:
         print(f"grafana_queries: error: {err}", file=sys.stderr)
         return 2
@@ -181,15 +187,16 @@ def main(argv: list[str]) -> int:
         print(f"grafana_queries: error: no expressions found under {args.root}/grafana", file=sys.stderr)
         return 2
     if args.list:
-        print(json.dumps([{"source": s, "expr": e, "query": q} for s, e, q in found], indent=2))
+        print(json.dumps([{"source": s, "kind": k, "expr": e, "query": q} for s, k, e, q in found], indent=2))
         return 0
     results, failed = [], 0
-    for source, expr, query in found:
+    for source, kind, expr, query in found:
         status, count, problem = run_query(args.url, query, args.timeout)
         ok = status == "success"
-        if ok and args.require_data and count == 0 and not any(r.search(expr) for r in allow_empty):
+        if (ok and args.require_data and count == 0 and kind != "annotation"
+                and not any(r.search(expr) for r in allow_empty)):
             ok, problem = False, "no series (--require-data)"
-        entry = {"source": source, "expr": expr, "query": query, "status": status, "resultCount": count, "ok": ok}
+        entry = {"source": source, "kind": kind, "expr": expr, "query": query, "status": status, "resultCount": count, "ok": ok}
         if problem:
             entry["problem"] = problem
         results.append(entry)

@@ -5,9 +5,13 @@ Serves the rps metric contract (names, labels, buckets) in the Prometheus text f
 advances a simulated minute of traffic, so counters grow and rate() has something to show:
 `--requests` POST /predict requests (3 instances each), a share `--ood-ratio` of them with an
 out-of-distribution feature, every one taking `--latency` seconds, plus one 4xx, one 5xx and one
-GET /health. Stdlib only.
+GET /health. The model gauges describe one served model (rps_model_info with its promotion trigger,
+its validation MAE `--validation-mae`) and the live error gauges that rps serve reads from
+live-errors.json: MAE `--live-mae` (model) and `--persistence-mae` over 24h, 0.1 more over 7d, RMSE
+1.25 x MAE, sample counts and the time of the last update. Stdlib only.
 
   fake_exporter.py --port 0 --port-file /tmp/x.port [--ood-ratio 0.9] [--latency 2.0]
+                   [--live-mae 0.8] [--persistence-mae 1.4] [--validation-mae 0.7]
 """
 
 import argparse
@@ -22,9 +26,11 @@ FEATURES = ["temperature_2m", "relative_humidity_2m", "wind_speed_10m", "surface
 
 
 class Traffic:
-    def __init__(self, requests: int, ood_ratio: float, latency: float):
+    def __init__(self, requests: int, ood_ratio: float, latency: float, live_mae: float = 0.8,
+                 persistence_mae: float = 1.4, validation_mae: float = 0.7):
         self.lock = threading.Lock()
         self.requests, self.ood_ratio, self.latency = requests, ood_ratio, latency
+        self.live_mae, self.persistence_mae, self.validation_mae = live_mae, persistence_mae, validation_mae
         self.hist = {}       # (route, method, status) -> [bucket counts..., +Inf count, sum]
         self.counts = {}     # (route, method, status) -> requests
         self.predictions = 0
@@ -88,15 +94,21 @@ class Traffic:
             metric("rps_feature_ood_total", "counter", "OOD values per feature.",
                    [f'rps_feature_ood_total{{feature="{f}"}} {v}' for f, v in self.feature_ood.items()])
             metric("rps_model_info", "gauge", "Served model.",
-                   ['rps_model_info{name="rps-temperature",version="3",alias="champion"} 1'])
+                   ['rps_model_info{name="rps-temperature",version="3",alias="champion",trigger="concept_drift"} 1'])
             metric("rps_model_last_reload_timestamp_seconds", "gauge", "Last model reload.",
                    [f"rps_model_last_reload_timestamp_seconds {self.reloaded_at:.3f}"])
-            metric("rps_live_error_mae", "gauge", "Live MAE.", [
-                'rps_live_error_mae{window="24h",model="model"} 0.8',
-                'rps_live_error_mae{window="24h",model="persistence"} 1.4',
-                'rps_live_error_mae{window="7d",model="model"} 0.9',
-                'rps_live_error_mae{window="7d",model="persistence"} 1.5',
-            ])
+            metric("rps_model_validation_mae", "gauge", "Validation MAE of the served model.",
+                   [f"rps_model_validation_mae {self.validation_mae:g}"])
+            mae = {("24h", "model"): self.live_mae, ("24h", "persistence"): self.persistence_mae,
+                   ("7d", "model"): self.live_mae + 0.1, ("7d", "persistence"): self.persistence_mae + 0.1}
+            metric("rps_live_error_mae", "gauge", "Live MAE.",
+                   [f'rps_live_error_mae{{window="{w}",model="{m}"}} {v:g}' for (w, m), v in mae.items()])
+            metric("rps_live_error_rmse", "gauge", "Live RMSE.",
+                   [f'rps_live_error_rmse{{window="{w}",model="{m}"}} {1.25 * v:g}' for (w, m), v in mae.items()])
+            metric("rps_live_error_samples", "gauge", "Scored forecasts per window.",
+                   ['rps_live_error_samples{window="24h"} 24', 'rps_live_error_samples{window="7d"} 168'])
+            metric("rps_live_error_updated_timestamp_seconds", "gauge", "Last live error update.",
+                   [f"rps_live_error_updated_timestamp_seconds {self.reloaded_at:.3f}"])
             return "\n".join(out) + "\n"
 
 
@@ -108,10 +120,16 @@ def main():
     ap.add_argument("--requests", type=int, default=20, help="POST /predict per scrape")
     ap.add_argument("--ood-ratio", type=float, default=0.9)
     ap.add_argument("--latency", type=float, default=2.0, help="seconds per POST /predict")
+    ap.add_argument("--live-mae", type=float, default=0.8, help="rps_live_error_mae of the model, 24h (7d: +0.1)")
+    ap.add_argument("--persistence-mae", type=float, default=1.4, help="rps_live_error_mae of persistence, 24h (7d: +0.1)")
+    ap.add_argument("--validation-mae", type=float, default=0.7, help="rps_model_validation_mae")
     args = ap.parse_args()
     if not (0 <= args.ood_ratio <= 1 and args.latency > 0 and not math.isinf(args.latency)):
         ap.error("--ood-ratio must be in [0, 1] and --latency a positive number")
-    traffic = Traffic(args.requests, args.ood_ratio, args.latency)
+    maes = (args.live_mae, args.persistence_mae, args.validation_mae)
+    if not all(v > 0 and math.isfinite(v) for v in maes):
+        ap.error("--live-mae, --persistence-mae and --validation-mae must be positive numbers")
+    traffic = Traffic(args.requests, args.ood_ratio, args.latency, *maes)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

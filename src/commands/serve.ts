@@ -2,6 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
+import {liveErrorsPath} from '../lib/live/live-errors.js'
+import {PredictionLogWriter} from '../lib/live/prediction-log.js'
 import {modelSection} from '../lib/model/settings.js'
 import {createApp} from '../lib/serve/app.js'
 import {ServiceMetrics} from '../lib/serve/metrics.js'
@@ -21,7 +23,10 @@ export default class Serve extends RpsCommand {
 to start when neither is usable. With an alias it polls the registry every --poll-seconds and hot-reloads a
 new version after loading and validating it; POST /admin/reload (Authorization: Bearer $RPS_ADMIN_TOKEN)
 does the same on demand. A broken new model is rejected and the old one keeps serving. SIGTERM stops
-accepting connections, lets requests in flight finish and exits.`
+accepting connections, lets requests in flight finish and exits. With --prediction-log (or $RPS_PREDICTION_LOG)
+every prediction made from observations is appended to that JSON-lines log, which rps forecast scores once
+the target hour is observed; /metrics exposes the resulting live errors (--live-errors-file) as
+rps_live_error_* gauges.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -37,6 +42,8 @@ accepting connections, lets requests in flight finish and exits.`
     'poll-seconds': Flags.integer({summary: 'How often to check the alias for a new version (0: never).', default: 30, min: 0}),
     'max-instances': Flags.integer({summary: 'Most instances in one /predict request.', default: 1000, min: 1}),
     'body-limit': Flags.string({summary: 'Largest accepted request body.', default: '1mb'}),
+    'prediction-log': Flags.string({summary: 'Append predictions made from observations to this JSON-lines log (default: $RPS_PREDICTION_LOG; unset: no log).', env: 'RPS_PREDICTION_LOG'}),
+    'live-errors-file': Flags.string({summary: 'Live errors written by rps forecast, exposed as rps_live_error_* (default: $RPS_LIVE_ERRORS_FILE, else reports/live/live-errors.json).', env: 'RPS_LIVE_ERRORS_FILE'}),
     'debug-delay-ms': Flags.integer({summary: 'Add this latency to /predict (for alert tests only).', hidden: true, min: 0}),
   }
 
@@ -45,6 +52,7 @@ accepting connections, lets requests in flight finish and exits.`
     const params = this.loadParams(flags.params)
     const log = (line: string) => this.logToStderr(`[rps serve] ${new Date().toISOString()} ${line}`)
     const metrics = new ServiceMetrics()
+    metrics.watchLiveErrors(flags['live-errors-file'] ?? liveErrorsPath(), log)
     const holder = new ModelHolder({
       modelDir: flags['model-dir'], alias: flags.alias, registeredName: modelSection(params).registered_name,
       limits: {maxInstances: flags['max-instances'], maxObservations: 24 * 31},
@@ -54,7 +62,13 @@ accepting connections, lets requests in flight finish and exits.`
     } catch (error) {
       throw new RpsError(`cannot start: ${(error as Error).message}`, {code: 'NO_MODEL', suggestions: ['pass --model-dir <dir> (rps export-model writes one), or set MLFLOW_TRACKING_URI and promote a model']})
     }
-    const app = createApp({holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit: flags['body-limit'], version: rpsVersion(), log, debugDelayMs: flags['debug-delay-ms']})
+    metrics.trackValidationMae(() => holder.current?.model.meta.metrics.validation?.model?.mae)
+    const predictionLog = flags['prediction-log'] ? new PredictionLogWriter(flags['prediction-log'], log, () => metrics.predictionLogFailures.inc()) : undefined
+    if (predictionLog) log(`logging predictions made from observations to ${predictionLog.path}`)
+    const app = createApp({
+      holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit: flags['body-limit'], version: rpsVersion(), log,
+      predictionLog, debugDelayMs: flags['debug-delay-ms'],
+    })
     const running = await listen(app, flags.host, flags.port)
     log(`listening on ${running.url}`)
     let poller: NodeJS.Timeout | undefined
@@ -70,6 +84,7 @@ accepting connections, lets requests in flight finish and exits.`
     log(`${stoppedBy}: draining`)
     if (poller) clearInterval(poller)
     await running.shutdown()
+    await predictionLog?.flush()
     log('stopped')
     return {url: running.url, stoppedBy}
   }

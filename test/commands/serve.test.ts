@@ -1,4 +1,5 @@
 import {strict as assert} from 'node:assert'
+import {existsSync, readdirSync} from 'node:fs'
 import {cp, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -48,16 +49,23 @@ describe('rps serve', function () {
     assert.equal(batch.json.predictions.length, 20)
   })
 
-  it('when given recent observations, then it builds features with the training code: same prediction as the dataset row', async () => {
-    const model = await loadModelDir(fixture.modelDir)
-    const body = JSON.parse(await readFile(join(fixture.dir, (await import('node:fs')).readdirSync(join(fixture.dir, 'data/raw/replay/greensboro-nc')).filter((n) => n.endsWith('-replay.json')).map((n) => join('data/raw/replay/greensboro-nc', n))[0]!), 'utf8'))
+  /** 48 hourly observations from the fixture's raw replay body, ending `back` hours before its newest hour. */
+  async function observationsEndingBack(back: number) {
+    const raw = join(fixture.dir, 'data/raw/replay/greensboro-nc')
+    const body = JSON.parse(await readFile(join(raw, readdirSync(raw).filter((n) => n.endsWith('-replay.json'))[0]!), 'utf8'))
     const hourly = body.hourly as Record<string, (number | null)[]> & {time: string[]}
-    const last = hourly.time.length - 1 - 48
+    const last = hourly.time.length - 1 - back
     const observations = hourly.time.slice(last - 47, last + 1).map((t, i) => {
       const o: Record<string, unknown> = {time: `${t}:00Z`}
       for (const v of fixture.summary.features.slice(0, 8)) o[v] = hourly[v]![last - 47 + i]
       return o
     })
+    return {hourly, last, observations}
+  }
+
+  it('when given recent observations, then it builds features with the training code: same prediction as the dataset row', async () => {
+    const model = await loadModelDir(fixture.modelDir)
+    const {hourly, last, observations} = await observationsEndingBack(48)
     const res = await postJson(`${serve.url}/predict`, {instances: [{observations}]})
     assert.equal(res.status, 200, JSON.stringify(res.json))
     const t = Date.parse(`${hourly.time[last]}:00Z`)
@@ -161,6 +169,49 @@ describe('rps serve', function () {
       assert.match(metrics, /^rps_prediction_requests_total 10$/m)
     } finally {
       await other.stop()
+    }
+  })
+
+  it('when a prediction log is set, then observation predictions are logged; rps forecast scores them and /metrics shows the live errors', async () => {
+    const log = join(fixture.dir, 'live/predictions.jsonl')
+    const liveFile = join(fixture.dir, 'live/live-errors.json')
+    const logging = await startServe(['--model-dir', fixture.modelDir, '--prediction-log', log, '--live-errors-file', liveFile])
+    try {
+      const liveLines = async () => (await (await fetch(`${logging.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('rps_live_error'))
+      assert.deepEqual(await liveLines(), [], 'no live errors before the file exists')
+      const {hourly, last, observations} = await observationsEndingBack(48)
+      const older = await observationsEndingBack(50)
+      const res = await postJson(`${logging.url}/predict`, {instances: [{observations}, {observations: older.observations}, example]})
+      assert.equal(res.status, 200, JSON.stringify(res.json))
+      assert.equal((await postJson(`${logging.url}/predict`, {instances: [example]})).status, 200)
+      const deadline = Date.now() + 10_000
+      while (!existsSync(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      assert.equal(lines.length, 2, 'one line per observation instance; feature instances have no target time')
+      const t = `${hourly.time[last]}:00Z`
+      assert.deepEqual({...lines[0], logged_at: undefined}, {
+        issued_at: new Date(t).toISOString(), target_time: res.json.predictions[0].target_time, prediction: res.json.predictions[0].prediction,
+        persistence: hourly.temperature_2m![last], model: {name: 'rps-temperature', version: 'local'}, source: 'serve', logged_at: undefined,
+      })
+      assert.equal(lines[1].issued_at, new Date(`${hourly.time[last - 2]}:00Z`).toISOString())
+
+      // rps forecast (the DAG's job) joins the log with the observation history and writes the file serve exposes
+      const run = await rps(['forecast', '--model-dir', fixture.modelDir, '--prediction-log', log, '--live-errors-file', liveFile, '--params', fixture.params, '--json'], fixture.env)
+      assert.equal(run.exitCode, 0, run.stderr)
+      assert.equal(run.json.appended, true)
+      const errors = [0, 1].map((i) => res.json.predictions[i].prediction - hourly.temperature_2m![[last, last - 2][i]! + 6]!)
+      const mae = (Math.abs(errors[0]!) + Math.abs(errors[1]!)) / 2
+      assert.equal(run.json.liveErrors.windows['24h'].model.n, 2)
+      assert.ok(Math.abs(run.json.liveErrors.windows['24h'].model.mae - mae) < 1e-9, `${run.json.liveErrors.windows['24h'].model.mae} vs ${mae}`)
+      const metrics = await liveLines()
+      const value = (name: string) => Number(metrics.find((l) => l.startsWith(name))?.split(' ')[1])
+      assert.ok(Math.abs(value('rps_live_error_mae{window="24h",model="model"}') - mae) < 1e-9, metrics.join('\n'))
+      const persistenceMae = (Math.abs(hourly.temperature_2m![last]! - hourly.temperature_2m![last + 6]!) + Math.abs(hourly.temperature_2m![last - 2]! - hourly.temperature_2m![last + 4]!)) / 2
+      assert.ok(Math.abs(value('rps_live_error_mae{window="24h",model="persistence"}') - persistenceMae) < 1e-9, metrics.join('\n'))
+      assert.equal(value('rps_live_error_samples{window="24h"}'), 2)
+      assert.ok(value('rps_live_error_updated_timestamp_seconds') > Date.now() / 1000 - 120)
+    } finally {
+      await logging.stop()
     }
   })
 

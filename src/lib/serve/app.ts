@@ -1,6 +1,7 @@
 import express, {type NextFunction, type Request, type Response} from 'express'
 import {timingSafeEqual} from 'node:crypto'
 
+import type {PredictionLogWriter, PredictionRecord} from '../live/prediction-log.js'
 import type {ServiceMetrics} from './metrics.js'
 import type {ModelHolder} from './model-holder.js'
 import {openApiDocument} from './openapi.js'
@@ -13,6 +14,8 @@ export interface AppDeps {
   bodyLimit: string
   version: string
   log: (line: string) => void
+  /** When set, predictions made from observations (they have a target time) are appended here, one batch per request. */
+  predictionLog?: PredictionLogWriter
   /** Test aid: added latency on /predict, to drive latency alerts end to end. */
   debugDelayMs?: number
 }
@@ -85,9 +88,17 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const instances = model.checkRequest(req.body)
     if (deps.debugDelayMs) await new Promise((r) => setTimeout(r, deps.debugDelayMs))
-    const {predictions, oodFeatures} = model.predict(instances)
+    const {predictions, oodFeatures, issuedAt, current} = model.predict(instances)
     deps.metrics.recordPredictionRequest(predictions.length, oodFeatures)
     res.json({predictions})
+    if (deps.predictionLog) {
+      const loggedAt = new Date().toISOString()
+      const records: PredictionRecord[] = []
+      predictions.forEach((p, i) => {
+        if (p.target_time && issuedAt[i]) records.push({issued_at: issuedAt[i]!, target_time: p.target_time, prediction: p.prediction, persistence: current[i]!, model: p.model, source: 'serve', logged_at: loggedAt})
+      })
+      deps.predictionLog.write(records)
+    }
   })
 
   app.post('/admin/reload', async (req, res) => {

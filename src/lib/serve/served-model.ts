@@ -100,20 +100,24 @@ export class ServedModel {
     return (body as {instances: Instance[]}).instances
   }
 
-  predict(instances: Instance[]): {predictions: Prediction[]; oodFeatures: string[]} {
+  /** `issuedAt[i]`: the observation hour instance i was predicted from (observation instances only; the prediction log needs it). */
+  predict(instances: Instance[]): {predictions: Prediction[]; oodFeatures: string[]; issuedAt: (string | null)[]; current: number[]} {
     const rows: number[][] = []
     const current: number[] = []
     const targetTimes: (string | null)[] = []
+    const issuedAt: (string | null)[] = []
     for (const [i, instance] of instances.entries()) {
       if ('features' in instance) {
         rows.push(this.features.map((f) => instance.features[f]!))
         current.push(instance.features[this.model.meta.target]!)
         targetTimes.push(null)
+        issuedAt.push(null)
       } else {
         const built = this.featuresFromObservations(instance.observations, i)
         rows.push(built.row)
         current.push(built.current)
         targetTimes.push(built.targetTime)
+        issuedAt.push(built.issuedAt)
       }
     }
     const values = this.model.predict(rows, current)
@@ -123,7 +127,7 @@ export class ServedModel {
       ood.forEach((f) => oodAll.add(f))
       return {prediction, target_time: targetTimes[i]!, model: {name: this.identity.name, version: this.identity.version}, out_of_distribution: ood}
     })
-    return {predictions, oodFeatures: [...oodAll]}
+    return {predictions, oodFeatures: [...oodAll], issuedAt, current}
   }
 
   /** Features outside the range seen in training (min .. max of the training rows). */
@@ -135,7 +139,7 @@ export class ServedModel {
   }
 
   /** The training feature function applied to recent hourly observations; the newest hour is predicted from. */
-  private featuresFromObservations(observations: Observation[], index: number): {row: number[]; current: number; targetTime: string} {
+  private featuresFromObservations(observations: Observation[], index: number): {row: number[]; current: number; targetTime: string; issuedAt: string} {
     const cfg = this.model.meta.featureConfig
     const rows = new Map<number, {collectedAt: string; values: Record<string, number | null>}>()
     for (const o of observations) {
@@ -154,7 +158,7 @@ export class ServedModel {
     const missing = featureNames(cfg).filter((_, j) => row[j] === null || row[j] === undefined || !Number.isFinite(row[j]!))
     if (missing.length) throw new InputError(`instances/${index}: the newest hour lacks data for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} (gaps longer than ${cfg.maxFillHours} h are not filled)`)
     const newest = table.time.at(-1)!
-    return {row: row as number[], current: table.columns[cfg.target]!.at(-1)!, targetTime: new Date(newest + cfg.horizonHours * HOUR_MS).toISOString()}
+    return {row: row as number[], current: table.columns[cfg.target]!.at(-1)!, targetTime: new Date(newest + cfg.horizonHours * HOUR_MS).toISOString(), issuedAt: new Date(newest).toISOString()}
   }
 }
 
