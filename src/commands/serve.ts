@@ -7,6 +7,7 @@ import {PredictionLogWriter} from '../lib/live/prediction-log.js'
 import {modelSection} from '../lib/model/settings.js'
 import {createApp} from '../lib/serve/app.js'
 import {ServiceMetrics} from '../lib/serve/metrics.js'
+import {referenceMae} from '../lib/model/model-dir.js'
 import {ModelHolder} from '../lib/serve/model-holder.js'
 import {listen} from '../lib/serve/server.js'
 import {rpsVersion} from '../lib/util/versions.js'
@@ -62,7 +63,10 @@ rps_live_error_* gauges.`
     } catch (error) {
       throw new RpsError(`cannot start: ${(error as Error).message}`, {code: 'NO_MODEL', suggestions: ['pass --model-dir <dir> (rps export-model writes one), or set MLFLOW_TRACKING_URI and promote a model']})
     }
-    metrics.trackValidationMae(() => holder.current?.model.meta.metrics.validation?.model?.mae)
+    metrics.trackValidationMae(() => {
+      const meta = holder.current?.model.meta
+      return meta ? referenceMae(meta) : undefined
+    })
     const predictionLog = flags['prediction-log'] ? new PredictionLogWriter(flags['prediction-log'], log, () => metrics.predictionLogFailures.inc()) : undefined
     if (predictionLog) log(`logging predictions made from observations to ${predictionLog.path}`)
     const app = createApp({

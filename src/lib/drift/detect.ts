@@ -2,7 +2,7 @@ import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {rowsFor} from '../model/compare.js'
 import {type ModelRows, selectRows} from '../model/dataset.js'
-import type {LoadedModel} from '../model/model-dir.js'
+import {type LoadedModel, referenceMae} from '../model/model-dir.js'
 import {type RetrainDecision, PageHinkley, decideRetrain} from './page-hinkley.js'
 import {psi} from './psi.js'
 
@@ -85,7 +85,7 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
   const end = all.time.at(-1)! + HOUR_MS
   const start = end - settings.window_hours * HOUR_MS
   const window = selectRows(all, (t) => t >= start)
-  const validationMae = model.meta.metrics.validation?.model?.mae
+  const validationMae = referenceMae(model.meta)
   if (!validationMae) throw new RpsError('the model has no validation MAE to compare errors with', {code: 'MODEL_INVALID'})
   const predicted = model.predict(window.X, window.current)
   const detector = new PageHinkley(settings.page_hinkley.delta, settings.page_hinkley.lambda)

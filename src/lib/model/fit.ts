@@ -41,7 +41,7 @@ export function scoreSplit(rows: ModelRows, predicted: number[]): Record<string,
 }
 
 export function checkEnoughHistory(split: TimeSplit, section: ModelSection): void {
-  if (split.train.time.length < MIN_TRAIN_ROWS || split.validation.time.length === 0 || split.holdout.time.length === 0) {
+  if (split.train.time.length < MIN_TRAIN_ROWS || (section.validation_days > 0 && split.validation.time.length === 0) || split.holdout.time.length === 0) {
     throw new RpsError(`not enough history to train: ${split.train.time.length} training, ${split.validation.time.length} validation, ${split.holdout.time.length} holdout rows (need >= ${MIN_TRAIN_ROWS} training rows beyond ${section.validation_days + section.holdout_days} days)`, {
       code: 'NOT_ENOUGH_DATA', suggestions: ['fetch more history, e.g. rps fetch --backfill-days 90'],
     })
@@ -83,9 +83,12 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
     rpsVersion: input.provenance.rpsVersion,
   }
   const model = modelFromForest('', meta, forest)
-  const validationPred = model.predict(split.validation.X, split.validation.current)
+  const validationPred = split.validation.time.length ? model.predict(split.validation.X, split.validation.current) : []
   const holdoutPred = model.predict(split.holdout.X, split.holdout.current)
-  meta.metrics = {validation: scoreSplit(split.validation, validationPred), holdout: scoreSplit(split.holdout, holdoutPred)}
+  meta.metrics = {
+    ...(split.validation.time.length ? {validation: scoreSplit(split.validation, validationPred)} : {}),
+    holdout: scoreSplit(split.holdout, holdoutPred),
+  }
   const holdout = meta.metrics.holdout!
   const best = holdout.persistence!.rmse <= holdout.seasonal!.rmse ? holdout.persistence! : holdout.seasonal!
   return {forest, meta, model, split, holdoutPred, holdoutSkill: skill(holdout.model!, best)}

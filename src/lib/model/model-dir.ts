@@ -33,6 +33,14 @@ export interface ModelMeta {
   rpsVersion: string
 }
 
+/**
+ * The error level drift is judged against: the validation MAE, or with no validation split
+ * (validation_days 0) the holdout MAE — both measured on rows the model never trained on.
+ */
+export function referenceMae(meta: ModelMeta): number | undefined {
+  return meta.metrics.validation?.model?.mae ?? meta.metrics.holdout?.model?.mae
+}
+
 export interface LoadedModel {
   dir: string
   meta: ModelMeta
