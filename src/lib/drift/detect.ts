@@ -5,6 +5,7 @@ import {type ModelRows, selectRows} from '../model/dataset.js'
 import {type LoadedModel, referenceMae} from '../model/model-dir.js'
 import {type RetrainDecision, PageHinkley, decideRetrain} from './page-hinkley.js'
 import {psi} from './psi.js'
+import {psiThreshold} from './psi-reference.js'
 
 const HOUR_MS = 3_600_000
 
@@ -37,6 +38,8 @@ export interface DriftReport {
   model: {name: string; dataEnd: string; validationMae: number}
   window: {start: string; end: string; rows: number}
   overall: {psi: Record<string, number>; mae: number; errorRatio: number}
+  /** Per variable: the window PSI counted as data drift, max(psi_threshold, the worst training window). */
+  psiThresholds: Record<string, number>
   chunks: ChunkReport[]
   dataDrift: boolean
   conceptDrift: boolean
@@ -112,6 +115,7 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
     })
   }
   const overallPsi = psiByVariable(model, window)
+  const psiThresholds = Object.fromEntries(Object.keys(overallPsi).map((v) => [v, psiThreshold(model.meta.psiReference, v, settings.psi_threshold)]))
   const overallMae = mae(window.actual, predicted)
   const modelAgeHours = (end - Date.parse(model.meta.split.end)) / HOUR_MS
   // Hysteresis counts only chunks the model served after its data ended: right after a retrain the
@@ -126,7 +130,8 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
     window: {start: new Date(start).toISOString(), end: new Date(end).toISOString(), rows: window.time.length},
     overall: {psi: overallPsi, mae: overallMae, errorRatio: overallMae / validationMae},
     chunks,
-    dataDrift: Object.values(overallPsi).some((v) => v > settings.psi_threshold),
+    psiThresholds,
+    dataDrift: Object.entries(overallPsi).some(([v, value]) => value > psiThresholds[v]!),
     conceptDrift: overallMae / validationMae > settings.error_ratio_threshold || alarms.some(Boolean),
     modelAgeHours,
     decision,

@@ -1,4 +1,5 @@
 import type {FeatureConfig} from '../features/config.js'
+import {psiReference} from '../drift/psi-reference.js'
 import {RpsError} from '../errors.js'
 import {type ModelRows, type TimeSplit, timeSplit} from './dataset.js'
 import {computeFeatureStats} from './feature-stats.js'
@@ -19,6 +20,8 @@ export interface FitInput {
   /** Provenance written into the model's metadata. */
   provenance: {dataVersion: string; codeVersion: string; rpsVersion: string}
   onTree?: (done: number, total: number) => void
+  /** The drift window (params.yaml drift.window_hours): the training data's own window PSI is measured at it. */
+  driftWindowHours?: number
 }
 
 export interface FitResult {
@@ -61,6 +64,7 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
   checkEnoughHistory(split, section)
   const params: ForestParams = toForestParams(section)
   const weights = recencyWeights(split.train.time, section.recency_half_life_days ?? 0)
+  const trainingStats = computeFeatureStats(input.features, split.train.X)
   const started = Date.now()
   const forest = await trainForest(split.train.X, split.train.y, params, (done) => input.onTree?.(done, params.nEstimators), weights)
   const trainingSeconds = (Date.now() - started) / 1000
@@ -72,7 +76,8 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
     targetMode: cfg.targetMode,
     features: input.features,
     featureConfig: cfg,
-    trainingStats: computeFeatureStats(input.features, split.train.X),
+    trainingStats,
+    psiReference: psiReference(input.features, cfg.variables, split.train.X, trainingStats, input.driftWindowHours ?? 168),
     hyperparameters: {...params, trainWindowDays: section.train_window_days ?? 0, recencyHalfLifeDays: section.recency_half_life_days ?? 0},
     metrics: {},
     split: {trainRows: split.train.time.length, validationRows: split.validation.time.length, holdoutRows: split.holdout.time.length, ...split.boundaries},

@@ -5,6 +5,7 @@ import {dirname, join} from 'node:path'
 import {stringify} from 'yaml'
 
 import {RpsError} from '../errors.js'
+import type {PsiReference} from '../drift/psi-reference.js'
 import type {FeatureConfig} from '../features/config.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import type {FeatureStats} from './feature-stats.js'
@@ -23,6 +24,8 @@ export interface ModelMeta {
   features: string[]
   featureConfig: FeatureConfig
   trainingStats: Record<string, FeatureStats>
+  /** Window PSI within the training rows: the data drift baseline (absent in older models). */
+  psiReference?: PsiReference
   hyperparameters: Record<string, number | string>
   metrics: Record<string, Record<string, Scores>>
   split: {trainRows: number; validationRows: number; holdoutRows: number; validationStart: string; holdoutStart: string; end: string}

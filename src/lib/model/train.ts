@@ -98,6 +98,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
       rows, features: summary.features, featureConfig: cfg, section,
       provenance: {dataVersion: version.md5, codeVersion: code, rpsVersion: rpsVersion()},
       onTree: (done, total) => progress(`trees ${done}/${total}`),
+      driftWindowHours: (params.drift as {window_hours?: number} | undefined)?.window_hours,
     })
     const {forest, meta, split, holdoutPred, holdoutSkill} = fitted
     const forestParams = toForestParams(section)

@@ -121,7 +121,7 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
   const fitAt = async (t: number): Promise<FitResult> => {
     const available = sliceRows(rows, 0, labelledBy(rows, t, h))
     const started = performance.now()
-    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance})
+    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
     fits++
     fitSeconds += (performance.now() - started) / 1000
     return fitted
