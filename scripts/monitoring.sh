@@ -13,7 +13,8 @@
 #   RPS_SCRAPE_TARGET, default 127.0.0.1:$RPS_API_PORT), RPS_ALERT_SINK_PORT 9095 (webhook receiver,
 #   `rps alerts-sink`), RPS_SCRAPE_INTERVAL 15s, RPS_EVAL_INTERVAL (= scrape interval),
 #   RPS_SCRAPE_TIMEOUT (= scrape interval, at most 10s), RPS_ALERT_GROUP_WAIT 10s,
-#   RPS_ALERT_GROUP_INTERVAL 1m, RPS_ALERT_REPEAT_INTERVAL 4h, RPS_PROMETHEUS_RETENTION 15d,
+#   RPS_ALERT_GROUP_INTERVAL 1m, RPS_ALERT_REPEAT_INTERVAL 4h, RPS_ALERT_RETRAIN_REPEAT_INTERVAL 1h
+#   (alerts with rps_action="retrain"), RPS_PROMETHEUS_RETENTION 15d,
 #   RPS_ALERT_FOR: empty = the committed rules (monitoring/rules/rps-alerts.yml); a duration (e.g. 0s)
 #   = the same rules with every `for` replaced, rendered into the state dir (fast end-to-end tests).
 # Needs scripts/install-monitoring.sh (Debian packages prometheus, prometheus-alertmanager) and python3.
@@ -31,6 +32,7 @@ export RPS_EVAL_INTERVAL="${RPS_EVAL_INTERVAL:-$RPS_SCRAPE_INTERVAL}"
 export RPS_ALERT_GROUP_WAIT="${RPS_ALERT_GROUP_WAIT:-10s}"
 export RPS_ALERT_GROUP_INTERVAL="${RPS_ALERT_GROUP_INTERVAL:-1m}"
 export RPS_ALERT_REPEAT_INTERVAL="${RPS_ALERT_REPEAT_INTERVAL:-4h}"
+export RPS_ALERT_RETRAIN_REPEAT_INTERVAL="${RPS_ALERT_RETRAIN_REPEAT_INTERVAL:-1h}"
 export RPS_PROMETHEUS_RETENTION="${RPS_PROMETHEUS_RETENTION:-15d}"
 RPS_ALERT_FOR="${RPS_ALERT_FOR:-}"
 
@@ -59,7 +61,7 @@ validate_settings() {
     is_port "${!v}" || problems+=("$v=${!v} is not a port")
   done
   for v in RPS_SCRAPE_INTERVAL RPS_EVAL_INTERVAL RPS_ALERT_GROUP_WAIT RPS_ALERT_GROUP_INTERVAL \
-    RPS_ALERT_REPEAT_INTERVAL RPS_PROMETHEUS_RETENTION; do
+    RPS_ALERT_REPEAT_INTERVAL RPS_ALERT_RETRAIN_REPEAT_INTERVAL RPS_PROMETHEUS_RETENTION; do
     is_duration "${!v}" || problems+=("$v=${!v} is not a duration (like 15s, 1m)")
   done
   [[ -z "$RPS_ALERT_FOR" ]] || is_duration "$RPS_ALERT_FOR" || problems+=("RPS_ALERT_FOR=$RPS_ALERT_FOR is not a duration")
@@ -116,7 +118,7 @@ render() {
   render_template "$ROOT/monitoring/prometheus.yml" "$tmp/prometheus.yml" RPS_SCRAPE_INTERVAL \
     RPS_SCRAPE_TIMEOUT RPS_EVAL_INTERVAL RPS_RULES_FILE RPS_ALERTMANAGER_PORT RPS_PROMETHEUS_PORT RPS_SCRAPE_TARGET
   render_template "$ROOT/monitoring/alertmanager.yml" "$tmp/alertmanager.yml" RPS_ALERT_SINK_PORT \
-    RPS_ALERT_GROUP_WAIT RPS_ALERT_GROUP_INTERVAL RPS_ALERT_REPEAT_INTERVAL
+    RPS_ALERT_GROUP_WAIT RPS_ALERT_GROUP_INTERVAL RPS_ALERT_REPEAT_INTERVAL RPS_ALERT_RETRAIN_REPEAT_INTERVAL
   # Checks run on the new files (with the rules where Prometheus will find them) before they replace
   # the running ones, so a bad setting never reaches a running server.
   if [[ -n "$RPS_ALERT_FOR" ]]; then

@@ -4,9 +4,11 @@
 #               check rules / test rules, amtool check-config, Grafana expressions extractable, and
 #               the checker scripts/grafana_queries.py failing on bad input
 #   end-to-end  Prometheus + Alertmanager (scripts/monitoring.sh, free ports, 1 s scrape/evaluation,
-#               every `for` 0s) scrape a fake exporter (rps_ood_ratio 0.9, 2 s requests) and notify
-#               a webhook receiver writing JSON lines: RpsHighOodRatio and RpsHighLatencyP95 must
-#               arrive; every Grafana expression must return data; after the exporter stops,
+#               every `for` 0s) scrape a fake exporter (rps_ood_ratio 0.9, 2 s requests, live MAE 1.2
+#               vs validation 0.7 and persistence 1.0) and notify a webhook receiver writing JSON
+#               lines: RpsHighOodRatio, RpsHighLatencyP95, RpsConceptDrift (with rps_action=retrain)
+#               and RpsModelWorseThanPersistence must arrive; every Grafana expression must return
+#               data; after the exporter stops,
 #               RpsApiDown must arrive and RpsHighOodRatio must be sent as resolved.
 # Everything runs under a temporary RPS_STATE_DIR and is stopped at the end, failed or not.
 # Prints `monitoring: N passed, N failed` last; exits 1 on any failure.
@@ -62,6 +64,10 @@ check "promtool check config (rendered monitoring/prometheus.yml)" promtool chec
 check "amtool check-config (rendered monitoring/alertmanager.yml)" amtool check-config "$RPS_STATE_DIR/monitoring/alertmanager.yml"
 check "Alertmanager routes every alert to the webhook sink" \
   bash -c "amtool config routes test --config.file='$RPS_STATE_DIR/monitoring/alertmanager.yml' alertname=RpsApiDown severity=critical 2>/dev/null | grep -qx rps-alerts-sink"
+check "Alertmanager routes rps_action=retrain alerts to the sink on their own route (repeat_interval 1h)" \
+  bash -c "amtool config routes --config.file='$RPS_STATE_DIR/monitoring/alertmanager.yml' 2>/dev/null | grep -qF '{rps_action=\"retrain\"}  receiver: rps-alerts-sink' &&
+    amtool config routes test --config.file='$RPS_STATE_DIR/monitoring/alertmanager.yml' alertname=RpsConceptDrift rps_action=retrain severity=warning 2>/dev/null | grep -qx rps-alerts-sink &&
+    grep -A3 'rps_action=\"retrain\"' '$RPS_STATE_DIR/monitoring/alertmanager.yml' | grep -q 'repeat_interval: 1h'"
 check_fails "monitoring.sh render refuses a bad setting (RPS_SCRAPE_INTERVAL=soon)" 1 \
   env RPS_SCRAPE_INTERVAL=soon "$ROOT/scripts/monitoring.sh" render
 
@@ -133,16 +139,18 @@ start_fixture() {
   return 1
 }
 
-# wait_alert NAME STATUS: until the sink file has an alert NAME with STATUS (firing|resolved).
+# wait_alert NAME STATUS [LABEL=VALUE]: until the sink file has an alert NAME with STATUS
+# (firing|resolved) and, when given, that label.
 wait_alert() {
   local deadline=$((SECONDS + TIMEOUT))
   while ((SECONDS < deadline)); do
-    if [[ -f "$ALERTS" ]] && python3 - "$ALERTS" "$1" "$2" <<'EOF'
+    if [[ -f "$ALERTS" ]] && python3 - "$ALERTS" "$1" "$2" "${3:-}" <<'EOF'
 import json, sys
-path, name, status = sys.argv[1:]
+path, name, status, label = sys.argv[1:]
+key, _, value = label.partition("=")
 for line in open(path):
     a = json.loads(line)
-    if a["labels"].get("alertname") == name and a["status"] == status:
+    if a["labels"].get("alertname") == name and a["status"] == status and (not key or a["labels"].get(key) == value):
         sys.exit(0)
 sys.exit(1)
 EOF
@@ -157,7 +165,8 @@ e2e() {
   sink_port="$(start_fixture mon-test-sink "$TMP/sink.port" python3 "$ROOT/monitoring/testing/webhook_sink.py" --out "$ALERTS")" ||
     { fail "start the webhook sink"; return; }
   exporter_port="$(start_fixture mon-test-exporter "$TMP/exporter.port" python3 "$ROOT/monitoring/testing/fake_exporter.py" \
-    --ood-ratio 0.9 --latency 2.0)" || { fail "start the fake exporter"; return; }
+    --ood-ratio 0.9 --latency 2.0 --live-mae 1.2 --validation-mae 0.7 --persistence-mae 1.0)" ||
+    { fail "start the fake exporter"; return; }
   RPS_ALERT_SINK_PORT="$sink_port"
   RPS_API_PORT="$exporter_port"
   pass "fixtures up (sink :$sink_port, fake exporter :$exporter_port)"
@@ -172,12 +181,13 @@ e2e() {
   check "scripts/monitoring.sh status" "$ROOT/scripts/monitoring.sh" status
   check "scripts/monitoring.sh start again is a no-op" "$ROOT/scripts/monitoring.sh" start
 
-  for name in RpsHighOodRatio RpsHighLatencyP95; do
-    if wait_alert "$name" firing; then
+  # Live MAE 1.2 / validation 0.7 = 1.71 > 1.5 with 24 scored forecasts; 1.2 > persistence 1.0.
+  for name in RpsHighOodRatio RpsHighLatencyP95 RpsConceptDrift:rps_action=retrain RpsModelWorseThanPersistence; do
+    if wait_alert "${name%%:*}" firing "$([[ $name == *:* ]] && echo "${name#*:}")"; then
       t="$(now)"
-      pass "$name reached the webhook sink $(elapsed "$t_ready" "$t")s after Prometheus was ready"
+      pass "${name/:/ with } reached the webhook sink $(elapsed "$t_ready" "$t")s after Prometheus was ready"
     else
-      fail "$name did not reach the webhook sink within ${TIMEOUT}s" "$(tail -n 5 "$ALERTS" 2>/dev/null)"
+      fail "${name/:/ with } did not reach the webhook sink within ${TIMEOUT}s" "$(tail -n 5 "$ALERTS" 2>/dev/null)"
     fi
   done
 
