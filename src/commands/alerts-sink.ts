@@ -27,7 +27,7 @@ them GET /auth/token (the local Airflow of scripts/airflow.sh makes everyone adm
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --port 9095 --file .rps/state/alerts.jsonl',
-    'RPS_AIRFLOW_URL=http://127.0.0.1:8080 <%= config.bin %> <%= command.id %> --retrain-cooldown 21600',
+    'RPS_AIRFLOW_URL=http://127.0.0.1:8080 <%= config.bin %> <%= command.id %> --retrain-cooldown 86400',
   ]
 
   static flags = {

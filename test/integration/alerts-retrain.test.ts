@@ -138,7 +138,7 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
   let monitoringEnv: Record<string, string> | undefined
 
   it('when Prometheus fires RpsConceptDrift, then Alertmanager delivers it to the sink and exactly one run of rps_pipeline appears, with the conf and a real data interval', async () => {
-    assert.match(sink.stderr(), new RegExp(`retrain alerts trigger rps_pipeline on ${airflowUrl} \\(cooldown 21600 s`))
+    assert.match(sink.stderr(), new RegExp(`retrain alerts trigger rps_pipeline on ${airflowUrl} \\(cooldown 86400 s`))
     // Live MAE 1.2 / validation MAE 0.7 = 1.71 > 1.5, 24 scored forecasts; model 1.2 > persistence 1.0 too.
     exporter = await startExporter(dir, ['--ood-ratio', '0', '--latency', '0.002', '--live-mae', '1.2', '--validation-mae', '0.7', '--persistence-mae', '1.0'])
     monitoringEnv = {

@@ -10,7 +10,8 @@ import type {WebhookAlert} from './sink.js'
 export const RETRAIN_DAG_ID = 'rps_pipeline'
 export const ACTION_LABEL = 'rps_action'
 export const RETRAIN_ACTION = 'retrain'
-export const DEFAULT_RETRAIN_COOLDOWN_SECONDS = 6 * 3600
+// A day: the 24 h live window still holds the previous model's errors for a day after a promotion.
+export const DEFAULT_RETRAIN_COOLDOWN_SECONDS = 24 * 3600
 
 /** What happened to one firing rps_action="retrain" alert; appended to its JSON line as `retrain`. */
 export type RetrainDecision =
