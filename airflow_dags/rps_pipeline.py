@@ -3,7 +3,7 @@
 
 The rps MLOps pipeline, one `rps` command per task:
 
-`fetch` -> `check` -> `featurize` -> `profile` -> `push` -> `train` -> `compare` -> `promote`
+`fetch` -> `check` -> `featurize` -> `profile` -> `push` -> `forecast` -> `drift` -> `train` -> `compare` -> `promote`
 
 This file only wires commands; every decision lives in the `rps` CLI (`bin/rps <cmd> --help`).
 Each task runs `cd "$RPS_PROJECT_DIR" && "$RPS_BIN" <cmd>` in bash, so a task does exactly what a
@@ -14,9 +14,19 @@ developer or CI does by hand in the project directory.
   offline `replay` source; live sources ignore it.
 - **check** is the quality gate: exit 3 fails the run and nothing downstream runs (no new dataset
   version, no new model version). It is never retried: bad data stays bad.
+- **forecast** logs the champion's forecast from the newest hour and rewrites the live errors
+  (`reports/live/live-errors.json`, served as `rps_live_error_*`); without a champion it exits 0.
+- **drift** is the retrain branch: `rps drift --gate` exits 0 when a retrain is due (no champion yet;
+  k of the last n error windows flagged; the model older than `drift.max_model_age_days`; or the run
+  parameter `retrain` = `always`) and 99 when not: then drift, train, compare and promote are
+  *skipped* and the run succeeds. The decision (trigger and reason, with the values) goes to
+  `reports/drift/drift.json` and an MLflow run.
 - **compare** runs with `--lose-exit-code 99`: a challenger that loses is *skipped* (and so is
   `promote`), the run still succeeds. Any other non-zero exit is an error.
-- Network-facing tasks (fetch, push, train, compare, promote) retry with exponential backoff.
+- **promote** records the trigger and reason of `drift.json` (plus the compare RMSEs) on the promoted
+  version (`rps.promotion_trigger`, `rps.promotion_reason`) and in the promotion log.
+- Network-facing tasks (fetch, push, forecast, drift, train, compare, promote) retry with exponential
+  backoff.
 
 Environment, read when the file is parsed (all optional):
 
@@ -32,8 +42,17 @@ Environment, read when the file is parsed (all optional):
 | `RPS_DAG_RETRY_DELAY_SECONDS` | `30` | first retry delay; doubles per try, capped at 10 minutes |
 | `RPS_BACKFILL_DAYS` | `0` | default of the run parameter `backfill_days` |
 
-Run parameter (trigger conf, e.g. `{"backfill_days": 365}`): `backfill_days` = `fetch --backfill-days`,
-the history a first run needs (a year of hourly data in one fetch); 0 = the recent hours only.
+Run parameters (trigger conf, e.g. `{"backfill_days": 365}` or
+`{"retrain": "always", "triggered_by": "alert:RpsLiveErrorHigh"}`):
+
+| parameter | default | meaning |
+|---|---|---|
+| `backfill_days` | `RPS_BACKFILL_DAYS` | `fetch --backfill-days`: history for a first run (365); 0 = recent hours |
+| `retrain` | `auto` | `auto`: the drift gate decides; `always`: `drift --force`, a retrain is due |
+| `triggered_by` | `schedule` | who started the run (`manual`, `alert:<name>`, ...): `drift --triggered-by` |
+
+A forced retrain is recorded with the trigger `alert` when `triggered_by` starts with `alert:`, else
+`forced`; `triggered_by` is recorded with every drift decision.
 
 Read by the tasks at run time (passed through from the worker's environment): `RPS_SOURCE`,
 `RPS_CSV_FILE` (fetch `--file`, only with `RPS_SOURCE=csv`), `RPS_S3_ENDPOINT`, `RPS_S3_BUCKET`,
@@ -56,6 +75,10 @@ RPS_BIN = os.environ.get("RPS_BIN") or os.path.join(REPO_ROOT, "bin", "rps")
 
 # Exit code of `rps compare` when the challenger loses: BashOperator marks the task skipped.
 LOSE_EXIT_CODE = 99
+# Exit code of `rps drift --gate` when no retrain is due: skipped, and so are train, compare, promote.
+NO_RETRAIN_EXIT_CODE = 99
+# Where drift writes its decision and promote reads it (relative to the project directory).
+DRIFT_DIR = "reports/drift"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -96,6 +119,9 @@ TASK_ENV = {
     "RPS_REPLAY_AT": "{{ data_interval_end.isoformat() }}",
     # fetch --backfill-days for this run only (run conf {"backfill_days": N}); empty = no backfill.
     "RPS_BACKFILL_DAYS": "{{ params.backfill_days or '' }}",
+    # drift --force for this run only (run conf {"retrain": "always"}); empty = the gate decides.
+    "RPS_FORCE_RETRAIN": "{{ 'true' if params.retrain == 'always' else '' }}",
+    "RPS_TRIGGERED_BY": "{{ params.triggered_by }}",
 }
 
 # Tasks that talk to a data source, S3/DVC or MLflow: a transient outage should not fail the run.
@@ -108,8 +134,8 @@ NETWORK_RETRIES: dict = {
 
 
 def rps_task(task_id: str, command: str, **kwargs) -> BashOperator:
-    """One task = `rps <command>` in the project directory. Only compare may end as skipped:
-    BashOperator skips on exit 99 by default, every other task turns that off."""
+    """One task = `rps <command>` in the project directory. Only drift and compare may end as
+    skipped: BashOperator skips on exit 99 by default, every other task turns that off."""
     kwargs.setdefault("skip_on_exit_code", None)
     return BashOperator(
         task_id=task_id,
@@ -122,7 +148,7 @@ def rps_task(task_id: str, command: str, **kwargs) -> BashOperator:
 
 with DAG(
     dag_id=DAG_ID,
-    description="fetch -> check -> featurize -> profile -> push -> train -> compare -> promote",
+    description="fetch -> check -> featurize -> profile -> push -> forecast -> drift -> train -> compare -> promote",
     doc_md=__doc__,
     schedule=_schedule(),
     start_date=_start_date(),
@@ -143,6 +169,19 @@ with DAG(
             maximum=36500,
             description="Days of history fetch also gets (fetch --backfill-days), e.g. 365 on a first run.",
         ),
+        "retrain": Param(
+            "auto",
+            type="string",
+            enum=["auto", "always"],
+            description="auto: the drift gate decides whether to retrain; always: retrain anyway (drift --force).",
+        ),
+        "triggered_by": Param(
+            "schedule",
+            type="string",
+            minLength=1,
+            maxLength=200,
+            description="Who started the run (schedule, manual, alert:<name>): recorded with the retrain decision.",
+        ),
     },
 ) as dag:
     fetch = rps_task(
@@ -154,6 +193,14 @@ with DAG(
     featurize = rps_task("featurize", "featurize")
     profile = rps_task("profile", "profile")
     push = rps_task("push", "push", **NETWORK_RETRIES)
+    forecast = rps_task("forecast", "forecast", **NETWORK_RETRIES)
+    # The branch: exit 0 = a retrain is due, 99 = not (drift, train, compare, promote skipped).
+    drift = rps_task(
+        "drift",
+        f'drift --gate --out-dir {DRIFT_DIR} --triggered-by "$RPS_TRIGGERED_BY" ${{RPS_FORCE_RETRAIN:+--force}}',
+        skip_on_exit_code=NO_RETRAIN_EXIT_CODE,
+        **NETWORK_RETRIES,
+    )
     train = rps_task("train", "train", **NETWORK_RETRIES)
     # A losing challenger exits 99: the task is skipped, so is promote, and the run succeeds.
     compare = rps_task(
@@ -162,6 +209,6 @@ with DAG(
         skip_on_exit_code=LOSE_EXIT_CODE,
         **NETWORK_RETRIES,
     )
-    promote = rps_task("promote", "promote", **NETWORK_RETRIES)
+    promote = rps_task("promote", f"promote --reason-file {DRIFT_DIR}/drift.json", **NETWORK_RETRIES)
 
-    fetch >> check >> featurize >> profile >> push >> train >> compare >> promote
+    fetch >> check >> featurize >> profile >> push >> forecast >> drift >> train >> compare >> promote

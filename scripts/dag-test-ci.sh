@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI (ci-test.yml): one `airflow dags test` run of rps_pipeline on the replay clock RPS_REPLAY_AT,
-# with compare and promote marked successful without running, so the run ends with a new
-# @challenger that the separate `make ci-compare` step scores against @champion.
+# with the retrain forced past the drift gate (run parameter retrain=always: CI always wants the
+# PR's model) and compare and promote marked successful without running, so the run ends with a
+# new @challenger that the separate `make ci-compare` step scores against @champion.
 # Env: RPS_REPLAY_AT (required, ISO 8601 with offset), RPS_BACKFILL_DAYS (history for the fetch),
 # and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults).
 set -euo pipefail
@@ -18,5 +19,5 @@ export RPS_PROJECT_DIR="${RPS_PROJECT_DIR:-$ROOT}"
 source scripts/airflow-env.sh
 export PATH="$RPS_AIRFLOW_VENV/bin:$PATH"
 airflow db migrate >/dev/null
-conf="{\"backfill_days\": ${RPS_BACKFILL_DAYS:-0}}"
+conf="{\"backfill_days\": ${RPS_BACKFILL_DAYS:-0}, \"retrain\": \"always\", \"triggered_by\": \"ci\"}"
 exec airflow dags test rps_pipeline "$RPS_REPLAY_AT" --conf "$conf" --mark-success-pattern '^(compare|promote)$'

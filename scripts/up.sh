@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make up: install what is missing, start the local stack (MinIO, MLflow, Airflow), run the
 # pipeline once as an Airflow DAG run on the offline default (the replay source):
-# fetch -> check -> featurize -> profile -> push -> train -> compare -> promote, then serve the
-# champion with Prometheus + Alertmanager watching it. A second `make up` reuses all state.
+# fetch -> check -> featurize -> profile -> push -> forecast -> drift -> train -> compare -> promote
+# (train..promote only when the drift gate finds a retrain due: always on the first run), then
+# serve the champion with Prometheus + Alertmanager watching it. A second `make up` reuses all state.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

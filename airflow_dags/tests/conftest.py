@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
@@ -213,3 +216,37 @@ def airflow(tmp_path_factory, stack, project) -> AirflowCli:
     cli = AirflowCli(env=env)
     cli("db", "migrate", timeout=300)
     return cli
+
+
+def run_dag(airflow: AirflowCli, logical_date: str, env: dict[str, str], conf: dict | None = None):
+    """`airflow dags test`; returns (process, seconds). Failing tasks are not retried here (the
+    retry policy is checked by the structure tests), so a broken task fails the run at once."""
+    started = time.monotonic()
+    args = ["dags", "test", DAG_ID, logical_date] + (["--conf", json.dumps(conf)] if conf else [])
+    proc = airflow(*args, env={"RPS_DAG_RETRIES": "0"} | env, check=False)
+    seconds = time.monotonic() - started
+    print(f"\nairflow dags test {DAG_ID} {logical_date}: exit {proc.returncode} in {seconds:.1f} s; {task_times(proc)}")
+    return proc, seconds
+
+
+def task_times(proc) -> str:
+    """Seconds per task, from the `[DAG TEST] starting/end task` log lines."""
+    stamps: dict[str, dict[str, datetime]] = {}
+    pattern = r"^(\S+) .*\[DAG TEST\] (starting|end task) task_id=(\w+)"
+    for match in re.finditer(pattern, proc.stdout, re.M):
+        stamps.setdefault(match[3], {})[match[2]] = datetime.fromisoformat(match[1].replace("Z", "+00:00"))
+    return ", ".join(
+        f"{task} {(t['end task'] - t['starting']).total_seconds():.1f} s"
+        for task, t in stamps.items()
+        if {"starting", "end task"} <= t.keys()
+    )
+
+
+def failure_context(proc) -> str:
+    """The interesting part of a `dags test` log for an assertion message: the output of the first
+    task that exited non-zero (or the log tail), without Airflow's own bookkeeping lines."""
+    lines = [line for line in proc.stdout.splitlines() if "[airflow.api_fastapi" not in line]
+    # 99 is a skip (drift gate: no retrain; compare: the challenger lost), not a failure.
+    bad = next((i for i, line in enumerate(lines) if re.search(r"exited with return code (?!0\b|99\b)\d+", line)), None)
+    start = max(0, (bad if bad is not None else len(lines)) - 60)
+    return "\n".join(lines[start : start + 90]) + "\n--- stderr\n" + proc.stderr[-3000:]

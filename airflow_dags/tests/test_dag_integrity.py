@@ -3,6 +3,7 @@ commands (and flags) that exist. No database, no services."""
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 import shutil
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import DAG_ID, DAGS_FOLDER, REPO, RPS_BIN, clean_environ, run
 
-ORDER = ["fetch", "check", "featurize", "profile", "push", "train", "compare", "promote"]
-NETWORK_FACING = {"fetch", "push", "train", "compare", "promote"}
+ORDER = ["fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"]
+NETWORK_FACING = {"fetch", "push", "forecast", "drift", "train", "compare", "promote"}
+# Tasks that end as skipped on exit 99: the retrain branch and the losing challenger.
+SKIPPING = {"drift": "--gate", "compare": "--lose-exit-code 99"}
 
 
 def load_dagbag(extra_env: dict[str, str] | None = None):
@@ -106,15 +109,23 @@ def test_network_facing_tasks_retry_with_exponential_backoff_and_the_gate_never_
     assert dag.get_task("check").retries == 0
 
 
-def test_only_compare_turns_exit_99_into_skipped(dag):
-    compare = dag.get_task("compare")
-    assert "--lose-exit-code 99" in compare.bash_command
-    assert list(compare.skip_on_exit_code) == [99]
+def test_only_the_drift_gate_and_compare_turn_exit_99_into_skipped(dag):
+    for task_id, flag in SKIPPING.items():
+        task = dag.get_task(task_id)
+        assert flag in task.bash_command, task_id
+        assert list(task.skip_on_exit_code) == [99], task_id
     for task in dag.tasks:
-        if task.task_id != "compare":
+        if task.task_id not in SKIPPING:
             assert not task.skip_on_exit_code, f"{task.task_id} would turn exit 99 into skipped"
-        # Default trigger rule: a skipped compare skips promote; a failed task stops everything after it.
+        # Default trigger rule: a skipped drift gate skips train, compare and promote, a skipped
+        # compare skips promote; a failed task stops everything after it.
         assert task.trigger_rule == "all_success", task.task_id
+
+
+def test_promote_records_the_decision_the_drift_gate_wrote(dag):
+    drift, promote = dag.get_task("drift"), dag.get_task("promote")
+    out_dir = re.search(r"--out-dir (\S+)", drift.bash_command)[1]
+    assert promote.bash_command.endswith(f"promote --reason-file {out_dir}/drift.json")
 
 
 def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
@@ -125,6 +136,8 @@ def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
         assert task.env["RPS_BIN"] == str(RPS_BIN)
         assert task.env["RPS_REPLAY_AT"] == "{{ data_interval_end.isoformat() }}"
         assert task.env["RPS_BACKFILL_DAYS"] == "{{ params.backfill_days or '' }}"
+        assert task.env["RPS_FORCE_RETRAIN"] == "{{ 'true' if params.retrain == 'always' else '' }}"
+        assert task.env["RPS_TRIGGERED_BY"] == "{{ params.triggered_by }}"
 
 
 def test_backfill_days_is_a_validated_run_parameter_defaulting_to_the_environment(dag):
@@ -132,6 +145,50 @@ def test_backfill_days_is_a_validated_run_parameter_defaulting_to_the_environmen
     assert load_dagbag({"RPS_BACKFILL_DAYS": "365"}).dags[DAG_ID].params["backfill_days"] == 365
     spec = dag.params.get_param("backfill_days").schema
     assert spec["type"] == "integer" and spec["minimum"] == 0
+
+
+def test_retrain_and_triggered_by_are_validated_run_parameters(dag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    assert dag.params["retrain"] == "auto"
+    assert dag.params["triggered_by"] == "schedule"
+    assert dag.params.get_param("retrain").schema["enum"] == ["auto", "always"]
+    # What a trigger's conf goes through (each value against its Param): known values pass, others are refused.
+    params = copy.deepcopy(dag.params)
+    conf = {"retrain": "always", "triggered_by": "alert:RpsLiveErrorHigh"}
+    params.update(conf)
+    assert params.validate() == {"backfill_days": 0} | conf
+    for key, bad in (("retrain", "sometimes"), ("triggered_by", "")):
+        with pytest.raises(ParamValidationError, match=f"Invalid input for param {key}"):
+            copy.deepcopy(dag.params)[key] = bad
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"retrain": "auto", "triggered_by": "schedule"}, "--triggered-by schedule"),
+        ({"retrain": "always", "triggered_by": "manual"}, "--triggered-by manual --force"),
+        (
+            {"retrain": "always", "triggered_by": "alert:Rps Live; $(touch pwned)"},
+            "--triggered-by 'alert:Rps Live; $(touch pwned)' --force",
+        ),
+    ],
+)
+def test_the_drift_gate_gets_force_and_triggered_by_from_the_run_parameters(dag, tmp_path, params, expected):
+    # The task's env templates rendered as Airflow would (Jinja over the params), then the real
+    # bash_command with an rps stand-in that prints its arguments.
+    import jinja2
+
+    task = dag.get_task("drift")
+    env = {k: jinja2.Template(task.env[k]).render(params=params) for k in ("RPS_FORCE_RETRAIN", "RPS_TRIGGERED_BY")}
+    fake = tmp_path / "rps"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@"\n')
+    fake.chmod(0o755)
+    env |= {"RPS_PROJECT_DIR": str(tmp_path), "RPS_BIN": str(fake)}
+    out = subprocess.run(["bash", "-c", task.bash_command], env=clean_environ() | env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "".join(f"{w}|" for w in shlex.split(f"drift --gate --out-dir reports/drift {expected}"))
+    assert not (tmp_path / "pwned").exists()
 
 
 def rps_invocation(bash_command: str) -> tuple[str, list[str]]:
@@ -143,6 +200,8 @@ def rps_invocation(bash_command: str) -> tuple[str, list[str]]:
 @pytest.mark.parametrize("task_id", ORDER)
 def test_every_task_calls_an_existing_rps_command_with_existing_flags(dag, task_id):
     command, flags = rps_invocation(dag.get_task(task_id).bash_command)
+    if task_id == "drift":  # passed only with retrain=always: ${RPS_FORCE_RETRAIN:+--force}
+        flags = sorted({*flags, "--force"})
     assert command == task_id
     # The CLI itself answers, as it would in the task (bin/rps needs the built dist/).
     proc = run([RPS_BIN, command, "--help"], env=clean_environ(), check=False, timeout=120)

@@ -2,8 +2,10 @@
 against a real MinIO and a real MLflow started for this module (free ports, temporary state).
 
 The tests run in file order and share one project, one MLflow and one Airflow DB:
-1. a replay run with a year of history: every task succeeds, the data and the model are recorded;
-2. a weak challenger: compare exits 99, so compare and promote are skipped and the run succeeds;
+1. a replay run with a year of history: every task succeeds (no champion yet: the drift gate lets
+   the first model through), the data and the model are recorded;
+2. a weak challenger, forced through the gate by the run parameters retrain=always and
+   triggered_by=alert:<name>: compare exits 99, so compare and promote are skipped, the run succeeds;
 3. bad data (csv source, >1 % null temperatures): the gate fails the run, nothing after it runs,
    and no dataset or model version is added.
 """
@@ -14,56 +16,21 @@ import csv
 import hashlib
 import json
 import re
-import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DAG_ID, REPO
+from conftest import DAG_ID, REPO, failure_context, run_dag
 
 pytestmark = pytest.mark.integration
 
-ORDER = ["fetch", "check", "featurize", "profile", "push", "train", "compare", "promote"]
+ORDER = ["fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"]
 MODEL = yaml.safe_load((REPO / "params.yaml").read_text())["model"]
 # A year of replay history in the first fetch (RPS_BACKFILL_DAYS, fetch --backfill-days).
 BACKFILL_DAYS = 365
 FIRST_RUN = "2026-04-10T00:00:00+00:00"
 SECOND_RUN = "2026-04-10T06:00:00+00:00"
 BAD_RUN = "2026-04-10T12:00:00+00:00"
-
-
-def run_dag(airflow, logical_date: str, env: dict[str, str], conf: dict | None = None):
-    """`airflow dags test`; returns (process, seconds). Failing tasks are not retried here (the
-    retry policy is checked by the structure tests), so a broken task fails the run at once."""
-    started = time.monotonic()
-    args = ["dags", "test", DAG_ID, logical_date] + (["--conf", json.dumps(conf)] if conf else [])
-    proc = airflow(*args, env={"RPS_DAG_RETRIES": "0"} | env, check=False)
-    seconds = time.monotonic() - started
-    print(f"\nairflow dags test {DAG_ID} {logical_date}: exit {proc.returncode} in {seconds:.1f} s; {task_times(proc)}")
-    return proc, seconds
-
-
-def task_times(proc) -> str:
-    """Seconds per task, from the `[DAG TEST] starting/end task` log lines."""
-    stamps: dict[str, dict[str, datetime]] = {}
-    pattern = r"^(\S+) .*\[DAG TEST\] (starting|end task) task_id=(\w+)"
-    for match in re.finditer(pattern, proc.stdout, re.M):
-        stamps.setdefault(match[3], {})[match[2]] = datetime.fromisoformat(match[1].replace("Z", "+00:00"))
-    return ", ".join(
-        f"{task} {(t['end task'] - t['starting']).total_seconds():.1f} s"
-        for task, t in stamps.items()
-        if {"starting", "end task"} <= t.keys()
-    )
-
-
-def failure_context(proc) -> str:
-    """The interesting part of a `dags test` log for an assertion message: the output of the first
-    task that exited non-zero (or the log tail), without Airflow's own bookkeeping lines."""
-    lines = [line for line in proc.stdout.splitlines() if "[airflow.api_fastapi" not in line]
-    bad = next((i for i, line in enumerate(lines) if re.search(r"exited with return code [1-9]", line)), None)
-    start = max(0, (bad if bad is not None else len(lines)) - 60)
-    return "\n".join(lines[start : start + 90]) + "\n--- stderr\n" + proc.stderr[-3000:]
 
 
 def md5(path: Path) -> str:
@@ -124,6 +91,18 @@ def test_replay_run_succeeds_and_records_data_and_model(first_run, airflow, proj
     assert list(state["runs"].values()) == ["FINISHED"], state
     assert state["versions"] == [1], state
     assert state["aliases"].get("challenger") == 1 and state["aliases"].get("champion") == 1, state
+    # The gate let the first model through, and promote recorded why on the version.
+    decision = json.loads((project.dir / "reports/drift/drift.json").read_text())["decision"]
+    assert decision == {"retrain": True, "trigger": "first_model", "reason": "no champion yet"}
+    tags = version_tags(stack, 1)
+    assert tags["rps.promotion_trigger"] == "first_model"
+    reason = r"no champion yet; challenger v1 holdout RMSE \d+\.\d{3} on \d+ rows, no champion to beat"
+    assert re.fullmatch(reason, tags["rps.promotion_reason"]), tags
+
+
+def version_tags(stack, version: int) -> dict[str, str]:
+    got = stack.mlflow("model-versions/get", {"name": MODEL["registered_name"], "version": str(version)})
+    return {t["key"]: t["value"] for t in got["model_version"].get("tags", [])}
 
 
 def test_a_losing_challenger_skips_compare_and_promote_and_the_run_succeeds(first_run, airflow, project, stack):
@@ -135,14 +114,21 @@ def test_a_losing_challenger_skips_compare_and_promote_and_the_run_succeeds(firs
     params.write_text(
         re.sub(r"(?m)^(  n_estimators:)\s*\d+", r"\1 1", re.sub(r"(?m)^(  max_depth:)\s*\d+", r"\1 1", original))
     )
+    # The champion is 6 h old: only a forced retrain gets past the drift gate (here: as an alert would).
+    conf = {"retrain": "always", "triggered_by": "alert:RpsLiveErrorHigh"}
     try:
-        proc, _ = run_dag(airflow, SECOND_RUN, {"RPS_SOURCE": "replay"})
+        proc, _ = run_dag(airflow, SECOND_RUN, {"RPS_SOURCE": "replay"}, conf=conf)
     finally:
         params.write_text(original)
     assert proc.returncode == 0, failure_context(proc)
     states = airflow.task_states(DAG_ID, SECOND_RUN)
     assert states == dict.fromkeys(ORDER[:-2], "success") | {"compare": "skipped", "promote": "skipped"}, states
     assert "Command exited with return code 99" in proc.stdout
+    drift = json.loads((project.dir / "reports/drift/drift.json").read_text())
+    assert drift["triggeredBy"] == "alert:RpsLiveErrorHigh" and drift["forced"] is True
+    assert drift["decision"]["trigger"] == "alert"
+    reason = drift["decision"]["reason"]
+    assert reason.startswith("alert RpsLiveErrorHigh asked for a retrain; drift check: no retrain due ("), reason
     after = mlflow_state(stack)
     assert len(after["versions"]) == len(before["versions"]) + 1, after
     assert after["aliases"]["challenger"] == max(after["versions"])

@@ -59,7 +59,7 @@ def test_start_trigger_and_wait_status_and_stop(services, project):
     assert interval, waited.stdout
     logical, start, end = interval.groups()
     assert logical == start and end > start  # a real hourly data interval
-    for task in ("fetch", "check", "featurize", "profile", "push", "train", "compare", "promote"):
+    for task in ("fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"):
         assert f"] {task:<10} success" in waited.stdout, task  # one progress line per state change
     assert "run success" in waited.stdout
     assert project.git("log", "-1", "--format=%s").startswith("data: dataset ")

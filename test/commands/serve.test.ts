@@ -36,7 +36,7 @@ describe('rps serve', function () {
     assert.equal(doc.openapi, '3.1.0')
     assert.deepEqual(doc.components.schemas.FeatureInstance.properties.features.required, model.features)
     const metrics = await (await fetch(`${serve.url}/metrics`)).text()
-    assert.match(metrics, /rps_model_info\{name="rps-temperature",version="local",alias="local"\} 1/)
+    assert.match(metrics, /rps_model_info\{name="rps-temperature",version="local",alias="local",trigger="unknown"\} 1/)
     assert.match(metrics, /process_resident_memory_bytes/)
   })
 

@@ -1,6 +1,8 @@
 import {strict as assert} from 'node:assert'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {MlflowClient} from '../../src/lib/mlflow/client.js'
 import {trackingStack} from '../support/mlflow.js'
 import {rps, scratch} from '../support/rps.js'
 
@@ -24,7 +26,7 @@ describe('rps drift on the replay with an injected step change', function () {
     await pipeline(env, params, '2026-05-20T00:00:00Z', 900)
     const train = await rps(['train', '--params', params, '--out', join(dir, 'model'), '--json'], env)
     assert.equal(train.exitCode, 0, train.stderr)
-    return {dir, params, env}
+    return {dir, params, env, name, stack}
   }
 
   it('when the next ten days are replayed unchanged vs with +4 °C from a date, then only the shifted run shows temperature drift', async () => {
@@ -51,5 +53,32 @@ describe('rps drift on the replay with an injected step change', function () {
     const flagged = run.json.chunks.filter((c: {flagged: boolean}) => c.flagged)
     assert.ok(flagged.length >= 2)
     assert.ok(flagged.every((c: {end: string}) => c.end > '2026-05-26'), 'only chunks reaching past the step are flagged')
+  })
+
+  it('when there is no champion, then the gate lets the first model through (first_model) and promote records it; a young champion is not retrained (99) unless forced', async () => {
+    const {dir, params, env, name, stack} = await trainedModel(`drift-gate-${Date.now()}`)
+    const driftJson = join(dir, 'reports/drift/drift.json')
+    const first = await rps(['drift', '--gate', '--triggered-by', 'schedule', '--params', params, '--json'], env)
+    assert.equal(first.exitCode, 0, first.stderr)
+    assert.deepEqual(first.json.decision, {retrain: true, trigger: 'first_model', reason: 'no champion yet'})
+    assert.equal(JSON.parse(await readFile(driftJson, 'utf8')).triggeredBy, 'schedule')
+    assert.equal((await rps(['compare', '--params', params], env)).exitCode, 0)
+    const promoted = await rps(['promote', '--reason-file', driftJson, '--params', params, '--json'], env)
+    assert.equal(promoted.exitCode, 0, promoted.stderr)
+    assert.equal(promoted.json.trigger, 'first_model')
+    assert.match(promoted.json.reason, /^no champion yet; challenger v1 holdout RMSE \d+\.\d{3} on 72 rows, no champion to beat$/)
+    const tags = Object.fromEntries(((await new MlflowClient({trackingUri: stack.trackingUri}).getModelVersion(name, '1')).tags ?? []).map((t) => [t.key, t.value]))
+    assert.equal(tags['rps.promotion_trigger'], 'first_model')
+    assert.equal(tags['rps.promotion_reason'], promoted.json.reason)
+
+    const quiet = await rps(['drift', '--gate', '--params', params, '--json'], env)
+    assert.equal(quiet.exitCode, 99, quiet.stderr)
+    assert.equal(quiet.json.decision.retrain, false)
+    assert.equal(quiet.json.decision.trigger, null)
+    assert.deepEqual(quiet.json.champion, {name, version: '1'})
+    const forced = await rps(['drift', '--gate', '--force', '--triggered-by', 'alert:RpsLiveErrorHigh', '--params', params, '--json'], env)
+    assert.equal(forced.exitCode, 0, forced.stderr)
+    assert.equal(forced.json.decision.trigger, 'alert')
+    assert.ok(forced.json.decision.reason.startsWith(`alert RpsLiveErrorHigh asked for a retrain; drift check: no retrain due (${quiet.json.decision.reason})`), forced.json.decision.reason)
   })
 })

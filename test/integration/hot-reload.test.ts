@@ -47,6 +47,7 @@ describe('hot reload under load (real MLflow registry)', function () {
       await new Promise((r) => setTimeout(r, 1000))
       await writeTestModel(fixture.modelDir, fixture.rows, fixture.summary, params, 6, 2, name)
       const v2 = await register(client, name, fixture.modelDir)
+      await client.setModelVersionTag(name, v2, 'rps.promotion_trigger', 'concept_drift')
       await client.setAlias(name, 'champion', v2)
       const deadline = Date.now() + 60_000
       while (Date.now() < deadline && (await getJson(`${serve.url}/model`)).version !== v2) await new Promise((r) => setTimeout(r, 250))
@@ -58,7 +59,7 @@ describe('hot reload under load (real MLflow registry)', function () {
       assert.deepEqual(statuses.filter((s) => s !== 200), [], 'zero failed requests')
       assert.deepEqual([...versions].sort(), [v1, v2].sort(), 'answers came from both versions')
       const metrics = await (await fetch(`${serve.url}/metrics`)).text()
-      assert.match(metrics, new RegExp(`rps_model_info\\{name="${name}",version="${v2}",alias="champion"\\} 1`))
+      assert.match(metrics, new RegExp(`rps_model_info\\{name="${name}",version="${v2}",alias="champion",trigger="concept_drift"\\} 1`))
       assert.doesNotMatch(metrics, new RegExp(`version="${v1}"`))
     } finally {
       await serve.stop()

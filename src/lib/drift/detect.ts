@@ -19,6 +19,8 @@ export interface DriftSettings {
   n: number
   cooldown_hours: number
   max_model_age_days: number
+  /** Window PSI above psi_threshold alone makes a retrain due (default false). */
+  data_drift_retrain?: boolean
 }
 
 export interface ChunkReport {
@@ -121,10 +123,11 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
   // Hysteresis counts only chunks the model served after its data ended: right after a retrain the
   // window is the new model's own holdout, already judged by the compare gate.
   const dataEnd = Date.parse(model.meta.split.end)
-  const liveFlags = chunks.filter((c) => Date.parse(c.start) >= dataEnd).map((c) => c.flagged)
-  const decision = decideRetrain(liveFlags, modelAgeHours, {
+  const live = chunks.filter((c) => Date.parse(c.start) >= dataEnd)
+  const decision = decideRetrain(live.map((c) => c.flagged), modelAgeHours, {
     k: settings.k, n: settings.n, cooldownHours: settings.cooldown_hours, maxModelAgeHours: settings.max_model_age_days * 24,
-  }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours)
+    psiThreshold: settings.psi_threshold, dataDriftRetrains: settings.data_drift_retrain ?? false,
+  }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours, {windows: live, psi: overallPsi})
   return {
     model: {name: model.meta.name, dataEnd: model.meta.split.end, validationMae},
     window: {start: new Date(start).toISOString(), end: new Date(end).toISOString(), rows: window.time.length},

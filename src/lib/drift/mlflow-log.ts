@@ -2,10 +2,11 @@ import type {MlflowClient} from '../mlflow/client.js'
 import type {DriftReport} from './detect.js'
 
 /** Records a drift check as its own MLflow run (tag rps.kind=drift): the numbers and both report files. */
-export async function logDriftRun(client: MlflowClient, experimentName: string, report: DriftReport, files: {json: string; html: string}): Promise<string> {
+export async function logDriftRun(client: MlflowClient, experimentName: string, report: DriftReport, files: {json: string; html: string}, context: {triggeredBy?: string} = {}): Promise<string> {
   const experiment = await client.getOrCreateExperiment(experimentName)
   const run = await client.createRun(experiment.experiment_id, `drift-${report.window.end.slice(0, 16)}`, {
     'rps.kind': 'drift', 'rps.retrain': String(report.decision.retrain), 'rps.retrain_reason': report.decision.reason.slice(0, 4000),
+    'rps.retrain_trigger': report.decision.trigger ?? 'none', ...(context.triggeredBy ? {'rps.triggered_by': context.triggeredBy.slice(0, 4000)} : {}),
   })
   const now = Date.now()
   await client.logBatch(run.run_id, {

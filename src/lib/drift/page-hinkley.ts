@@ -40,11 +40,51 @@ export interface RetrainPolicy {
   cooldownHours: number
   /** Retrain anyway when the model is older than this. */
   maxModelAgeHours: number
+  /** Window PSI above which a variable counts as drifted (reported; a trigger only with `dataDriftRetrains`). */
+  psiThreshold?: number
+  /** Whether window PSI above the threshold alone makes a retrain due (after the cooldown). */
+  dataDriftRetrains?: boolean
 }
+
+/** Why a retrain is due (the category recorded with a promotion); null when none is. */
+export type RetrainTrigger = 'first_model' | 'concept_drift' | 'data_drift' | 'max_age' | 'forced' | 'alert'
 
 export interface RetrainDecision {
   retrain: boolean
+  trigger: RetrainTrigger | null
+  /** One line for humans, with the values that decided. */
   reason: string
+}
+
+/** The numbers behind the flags, for the reason line. `windows` is aligned with the window flags. */
+export interface DriftEvidence {
+  windows?: {mae: number; errorRatio: number; pageHinkleyAlarm: boolean}[]
+  /** Window PSI per variable. */
+  psi?: Record<string, number>
+}
+
+const fixed = (x: number, digits = 2) => x.toFixed(digits)
+
+/** "PSI temperature_2m 1.92, dew_point_2m 0.41" for the (up to three) variables above the threshold. */
+function psiAbove(psi: Record<string, number> | undefined, threshold: number | undefined): string | undefined {
+  if (!psi || threshold === undefined) return undefined
+  const above = Object.entries(psi).filter(([, v]) => v > threshold).sort((a, b) => b[1] - a[1])
+  if (above.length === 0) return undefined
+  const shown = above.slice(0, 3).map(([f, v]) => `${f} ${fixed(v)}`).join(', ')
+  return `PSI ${shown}${above.length > 3 ? ` (+${above.length - 3} more)` : ''} > ${threshold}`
+}
+
+/** "MAE 2.31 = 1.80x validation in 2 of the last 3 windows; Page-Hinkley alarm in 1". */
+function errorEvidence(flags: boolean[], windows: DriftEvidence['windows'], n: number): string {
+  const recent = flags.slice(-n)
+  const flagged = recent.filter(Boolean).length
+  const counted = `${flagged} of the last ${recent.length} windows`
+  const rows = windows?.slice(-n).filter((_, i) => recent[i])
+  if (!rows || rows.length !== flagged || flagged === 0) return `drift in ${counted}`
+  const mae = rows.reduce((a, w) => a + w.mae, 0) / rows.length
+  const ratio = rows.reduce((a, w) => a + w.errorRatio, 0) / rows.length
+  const alarms = rows.filter((w) => w.pageHinkleyAlarm).length
+  return `MAE ${fixed(mae)} = ${fixed(ratio)}x validation in ${counted}${alarms ? `; Page-Hinkley alarm in ${alarms}` : ''}`
 }
 
 /**
@@ -53,17 +93,32 @@ export interface RetrainDecision {
  * maximum age, a retrain is due anyway. `hoursSinceLastTraining` counts from the newest training,
  * a losing challenger's included: a drift that persists is retried once per cooldown, not at every
  * check, and a champion no challenger beats is challenged again once per maximum age.
+ * Window PSI alone is a trigger only when the policy says so (`dataDriftRetrains`): a week of
+ * weather against a year of training deciles exceeds the usual 0.25 in almost every week, so on
+ * by default it would amount to retraining once per cooldown.
  */
-export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, policy: RetrainPolicy, hoursSinceLastTraining = modelAgeHours): RetrainDecision {
+export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, policy: RetrainPolicy, hoursSinceLastTraining = modelAgeHours, evidence: DriftEvidence = {}): RetrainDecision {
+  const psiNote = psiAbove(evidence.psi, policy.psiThreshold)
+  const withPsi = (reason: string) => (psiNote ? `${reason}; ${psiNote}` : reason)
+  const no = (reason: string): RetrainDecision => ({retrain: false, trigger: null, reason: withPsi(reason)})
   if (hoursSinceLastTraining < policy.cooldownHours && hoursSinceLastTraining < modelAgeHours) {
-    return {retrain: false, reason: `a challenger was trained ${hoursSinceLastTraining.toFixed(0)} h ago (cooldown ${policy.cooldownHours} h)`}
+    return no(`a challenger was trained ${hoursSinceLastTraining.toFixed(0)} h ago (cooldown ${policy.cooldownHours} h)`)
   }
   if (hoursSinceLastTraining >= policy.maxModelAgeHours) {
-    return {retrain: true, reason: `${hoursSinceLastTraining < modelAgeHours ? 'the newest challenger' : 'the model'} is ${hoursSinceLastTraining.toFixed(0)} h old (max ${policy.maxModelAgeHours} h)`}
+    const who = hoursSinceLastTraining < modelAgeHours ? 'the newest challenger' : 'the model'
+    return {retrain: true, trigger: 'max_age', reason: withPsi(`${who} is ${hoursSinceLastTraining.toFixed(0)} h old (max ${policy.maxModelAgeHours} h)`)}
   }
   const recent = windowFlags.slice(-policy.n)
   const flagged = recent.filter(Boolean).length
-  if (flagged < policy.k) return {retrain: false, reason: `drift in ${flagged} of the last ${recent.length} windows (need ${policy.k} of ${policy.n})`}
-  if (modelAgeHours < policy.cooldownHours) return {retrain: false, reason: `drift in ${flagged} of ${recent.length} windows, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`}
-  return {retrain: true, reason: `drift in ${flagged} of the last ${recent.length} windows`}
+  const errors = errorEvidence(windowFlags, evidence.windows, policy.n)
+  if (flagged >= policy.k) {
+    if (modelAgeHours < policy.cooldownHours) return no(`${errors}, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`)
+    return {retrain: true, trigger: 'concept_drift', reason: withPsi(errors)}
+  }
+  const notEnough = `${errors} (need ${policy.k} of ${policy.n})`
+  if (psiNote && policy.dataDriftRetrains) {
+    if (modelAgeHours < policy.cooldownHours) return no(`${notEnough}; data drift, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`)
+    return {retrain: true, trigger: 'data_drift', reason: `data drift: ${psiNote}; ${notEnough}`}
+  }
+  return {retrain: false, trigger: null, reason: psiNote ? `${notEnough}; ${psiNote}, data drift alone does not retrain` : notEnough}
 }

@@ -27,3 +27,11 @@ export async function loadAlias(client: MlflowClient, name: string, alias: strin
   if (!version) return undefined
   return {version, model: await downloadVersion(client, version)}
 }
+
+/** Tags `rps promote` sets on the version it promotes: when, which trigger category, and why (with the values). */
+export const PROMOTION_TAGS = {at: 'rps.promoted_at', trigger: 'rps.promotion_trigger', reason: 'rps.promotion_reason'} as const
+
+/** The trigger a version was promoted for ("unknown" when it carries none, e.g. promoted before triggers were recorded). */
+export function promotionTrigger(version: ModelVersion): string {
+  return version.tags?.find((t) => t.key === PROMOTION_TAGS.trigger)?.value || 'unknown'
+}

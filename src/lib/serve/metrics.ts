@@ -31,7 +31,7 @@ export class ServiceMetrics {
   readonly predictionRequestsOod: Counter
   readonly oodRatio: Gauge
   readonly featureOod: Counter<'feature'>
-  readonly modelInfo: Gauge<'name' | 'version' | 'alias'>
+  readonly modelInfo: Gauge<'name' | 'version' | 'alias' | 'trigger'>
   readonly lastReload: Gauge
   readonly liveMae: Gauge<'window' | 'model'>
   readonly liveRmse: Gauge<'window' | 'model'>
@@ -56,7 +56,7 @@ export class ServiceMetrics {
     this.predictionRequestsOod = new Counter({name: 'rps_prediction_requests_ood_total', help: 'Prediction requests with at least one feature outside the training range', registers})
     this.oodRatio = new Gauge({name: 'rps_ood_ratio', help: `Share of the last ${windowSize} prediction requests with an out-of-distribution feature`, registers})
     this.featureOod = new Counter({name: 'rps_feature_ood_total', help: 'Out-of-distribution values by feature', labelNames: ['feature'], registers})
-    this.modelInfo = new Gauge({name: 'rps_model_info', help: 'The model being served (value 1)', labelNames: ['name', 'version', 'alias'], registers})
+    this.modelInfo = new Gauge({name: 'rps_model_info', help: 'The model being served (value 1) and the trigger of its promotion', labelNames: ['name', 'version', 'alias', 'trigger'], registers})
     this.lastReload = new Gauge({name: 'rps_model_last_reload_timestamp_seconds', help: 'When the current model was loaded (Unix time)', registers})
     const collectLive = () => this.refreshLiveErrors()
     this.liveMae = new Gauge({name: 'rps_live_error_mae', help: 'Live MAE of logged forecasts whose target is observed, by window (24h, 7d of target times) and model (model, persistence)', labelNames: ['window', 'model'], registers, collect: collectLive})
@@ -149,9 +149,9 @@ export class ServiceMetrics {
     this.oodRatio.set(this.window.filter(Boolean).length / this.window.length)
   }
 
-  setModel(name: string, version: string, alias: string): void {
+  setModel(name: string, version: string, alias: string, trigger = 'unknown'): void {
     this.modelInfo.reset()
-    this.modelInfo.set({name, version, alias}, 1)
+    this.modelInfo.set({name, version, alias, trigger}, 1)
     this.lastReload.set(Date.now() / 1000)
   }
 }

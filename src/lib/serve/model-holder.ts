@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {RpsError} from '../errors.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {loadModelDir} from '../model/model-dir.js'
-import {downloadVersion} from '../model/registry.js'
+import {downloadVersion, promotionTrigger} from '../model/registry.js'
 import type {ServiceMetrics} from './metrics.js'
 import {ServedModel} from './served-model.js'
 
@@ -24,21 +24,30 @@ export interface RegistryStamp {
   name: string
   version: string
   alias: string | null
+  /** The version's promotion trigger, when the exporter recorded it. */
+  trigger?: string
 }
 
-async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): Promise<ServedModel | undefined> {
+/** A loaded model and the trigger of its promotion (rps_model_info's trigger label). */
+interface Candidate {
+  served: ServedModel
+  trigger: string
+}
+
+async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): Promise<Candidate | undefined> {
   if (config.modelDir) {
     const model = await loadModelDir(config.modelDir)
     const stampPath = join(config.modelDir, 'registry.json')
     const stamp = existsSync(stampPath) ? (JSON.parse(await readFile(stampPath, 'utf8')) as RegistryStamp) : undefined
-    return new ServedModel(model, {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local', source: config.modelDir}, config.limits)
+    const served = new ServedModel(model, {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local', source: config.modelDir}, config.limits)
+    return {served, trigger: stamp?.trigger || 'unknown'}
   }
   const client = MlflowClient.fromEnv(config.env)
   const version = await client.getVersionByAlias(config.registeredName, config.alias)
   if (!version) throw new RpsError(`'${config.registeredName}' has no @${config.alias} in the registry at ${client.trackingUri}`, {code: 'NO_ALIAS', suggestions: ['run: rps train && rps promote, or pass --model-dir']})
   if (version.version === knownVersion) return undefined
   const model = await downloadVersion(client, version)
-  return new ServedModel(model, {name: version.name, version: version.version, alias: config.alias, source: version.source}, config.limits)
+  return {served: new ServedModel(model, {name: version.name, version: version.version, alias: config.alias, source: version.source}, config.limits), trigger: promotionTrigger(version)}
 }
 
 /** A new model must load and answer its own example with a finite number before it serves. */
@@ -54,27 +63,31 @@ export function validateServedModel(candidate: ServedModel): void {
  */
 export class ModelHolder {
   current: ServedModel | undefined
+  /** Why the current model was promoted (its rps.promotion_trigger tag), "unknown" when not recorded. */
+  trigger = 'unknown'
   lastError: string | undefined
 
   constructor(private readonly config: ModelSourceConfig, private readonly metrics: ServiceMetrics, private readonly log: (line: string) => void = () => {}) {}
 
   /** Loads the newest model for the configured source; returns whether the served model changed. */
   async reload(): Promise<{changed: boolean; version: string}> {
-    let candidate: ServedModel | undefined
+    let loaded: Candidate | undefined
     try {
-      candidate = await loadCandidate(this.config, this.config.modelDir ? undefined : this.current?.identity.version)
-      if (candidate) validateServedModel(candidate)
+      loaded = await loadCandidate(this.config, this.config.modelDir ? undefined : this.current?.identity.version)
+      if (loaded) validateServedModel(loaded.served)
     } catch (error) {
       this.lastError = (error as Error).message
       this.log(`reload rejected: ${this.lastError}${this.current ? `; still serving v${this.current.identity.version}` : ''}`)
       throw error
     }
-    if (!candidate) return {changed: false, version: this.current!.identity.version}
+    if (!loaded) return {changed: false, version: this.current!.identity.version}
+    const candidate = loaded.served
     const previous = this.current?.identity.version
     this.current = candidate
+    this.trigger = loaded.trigger
     this.lastError = undefined
-    this.metrics.setModel(candidate.identity.name, candidate.identity.version, candidate.identity.alias)
-    this.log(`serving ${candidate.identity.name} v${candidate.identity.version} (@${candidate.identity.alias})${previous ? `, was v${previous}` : ''}`)
+    this.metrics.setModel(candidate.identity.name, candidate.identity.version, candidate.identity.alias, loaded.trigger)
+    this.log(`serving ${candidate.identity.name} v${candidate.identity.version} (@${candidate.identity.alias}, promoted for ${loaded.trigger})${previous ? `, was v${previous}` : ''}`)
     return {changed: true, version: candidate.identity.version}
   }
 }

@@ -1,6 +1,7 @@
 import {strict as assert} from 'node:assert'
 
 import {seededRandom} from '../../../src/lib/model/forest-core.js'
+import {forcedDecision} from '../../../src/lib/drift/check.js'
 import {PageHinkley, decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
 import {ksStatistic, psi} from '../../../src/lib/drift/psi.js'
 
@@ -71,5 +72,66 @@ describe('retrain hysteresis', () => {
     assert.match(decideRetrain([true, true, true], 5, policy).reason, /cooldown/)
     assert.equal(decideRetrain([true, true, true], 5, policy).retrain, false)
     assert.equal(decideRetrain([false, false, false], 24 * 31, policy).retrain, true)
+  })
+})
+
+describe('retrain decision: trigger and reason', () => {
+  const policy = {k: 2, n: 3, cooldownHours: 72, maxModelAgeHours: 24 * 30, psiThreshold: 0.25}
+  const quiet = {mae: 1.2, errorRatio: 0.94, pageHinkleyAlarm: false}
+  const bad = (mae: number, ratio: number, alarm = false) => ({mae, errorRatio: ratio, pageHinkleyAlarm: alarm})
+
+  it('when k of the last n windows are flagged, then the trigger is concept_drift and the reason carries the MAE, the ratio, the count and the PSI', () => {
+    const d = decideRetrain([false, true, false, true], 200, policy, 200, {
+      windows: [quiet, bad(2.2, 1.7, true), quiet, bad(2.42, 1.9)],
+      psi: {temperature_2m: 0.12, surface_pressure: 0.41, cloud_cover: 0.3},
+    })
+    assert.deepEqual(d, {
+      retrain: true, trigger: 'concept_drift',
+      reason: 'MAE 2.31 = 1.80x validation in 2 of the last 3 windows; Page-Hinkley alarm in 1; PSI surface_pressure 0.41, cloud_cover 0.30 > 0.25',
+    })
+  })
+
+  it('when the model is past its maximum age, then the trigger is max_age whatever the windows say', () => {
+    const d = decideRetrain([false, false, false], 24 * 31, policy)
+    assert.deepEqual([d.retrain, d.trigger, d.reason], [true, 'max_age', 'the model is 744 h old (max 720 h)'])
+  })
+
+  it('when no retrain is due, then the trigger is null and the reason says what was missing', () => {
+    const d = decideRetrain([true, false, false], 200, policy, 200, {windows: [bad(2, 1.6), quiet, quiet]})
+    assert.deepEqual(d, {retrain: false, trigger: null, reason: 'MAE 2.00 = 1.60x validation in 1 of the last 3 windows (need 2 of 3)'})
+    assert.equal(decideRetrain([], 3, policy).reason, 'drift in 0 of the last 0 windows (need 2 of 3)')
+  })
+
+  it('when only the window PSI is above the threshold, then by default no retrain is due and the reason says data drift alone does not retrain', () => {
+    const psi = {temperature_2m: 1.93, dew_point_2m: 2.2, surface_pressure: 0.3, wind_speed_10m: 0.9, cloud_cover: 0.1}
+    const d = decideRetrain([false, false, false], 200, policy, 200, {psi})
+    assert.equal(d.retrain, false)
+    assert.equal(d.trigger, null)
+    assert.equal(d.reason, 'drift in 0 of the last 3 windows (need 2 of 3); PSI dew_point_2m 2.20, temperature_2m 1.93, wind_speed_10m 0.90 (+1 more) > 0.25, data drift alone does not retrain')
+  })
+
+  it('when data drift retrains are on, then window PSI above the threshold is a retrain (data_drift) once the cooldown has passed, never inside it', () => {
+    const on = {...policy, dataDriftRetrains: true}
+    const psi = {temperature_2m: 0.61, relative_humidity_2m: 0.05}
+    const due = decideRetrain([false, false, false], 100, on, 100, {psi})
+    assert.deepEqual(due, {retrain: true, trigger: 'data_drift', reason: 'data drift: PSI temperature_2m 0.61 > 0.25; drift in 0 of the last 3 windows (need 2 of 3)'})
+    const young = decideRetrain([false, false, false], 40, on, 40, {psi})
+    assert.equal(young.retrain, false)
+    assert.match(young.reason, /data drift, but the model is 40 h old \(cooldown 72 h\)/)
+    const afterLoser = decideRetrain([false, false, false], 300, on, 20, {psi})
+    assert.equal(afterLoser.retrain, false, 'a losing challenger 20 h ago restarts the cooldown')
+    assert.equal(decideRetrain([false, false, false], 100, on, 100, {psi: {temperature_2m: 0.2}}).retrain, false, 'nothing above the threshold')
+    assert.equal(decideRetrain([true, true, false], 100, on, 100, {psi}).trigger, 'concept_drift', 'error drift takes precedence')
+  })
+
+  it('when a retrain is forced, then the trigger is forced, or alert when an alert asked, and the reason keeps what the check saw', () => {
+    const assessed = {retrain: false, trigger: null, reason: 'drift in 0 of the last 3 windows (need 2 of 3)'}
+    assert.deepEqual(forcedDecision('schedule', assessed), {
+      retrain: true, trigger: 'forced', reason: 'retrain forced (triggered by schedule); drift check: no retrain due (drift in 0 of the last 3 windows (need 2 of 3))',
+    })
+    const alert = forcedDecision('alert:RpsLiveErrorHigh', assessed)
+    assert.equal(alert.trigger, 'alert')
+    assert.match(alert.reason, /^alert RpsLiveErrorHigh asked for a retrain; drift check: no retrain due/)
+    assert.equal(forcedDecision('alert:', {retrain: true, trigger: 'max_age', reason: 'old'}).reason, 'alert (unnamed) asked for a retrain; drift check: retrain due (old)')
   })
 })
