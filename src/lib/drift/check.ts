@@ -53,7 +53,7 @@ export function forcedDecision(triggeredBy: string, assessed: RetrainDecision): 
 
 function noChampionCheck(settings: DriftSettings, triggeredBy: string, force: boolean): DriftCheck {
   return {
-    model: null, window: null, overall: null, chunks: [], dataDrift: false, conceptDrift: false, modelAgeHours: null,
+    model: null, window: null, overall: null, chunks: [], psiThresholds: {}, dataDrift: false, conceptDrift: false, modelAgeHours: null,
     decision: {retrain: true, trigger: 'first_model', reason: NO_CHAMPION_REASON}, settings,
     champion: null, triggeredBy, forced: force, checkedAt: new Date().toISOString(),
   }

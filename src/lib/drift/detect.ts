@@ -126,7 +126,7 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
   const live = chunks.filter((c) => Date.parse(c.start) >= dataEnd)
   const decision = decideRetrain(live.map((c) => c.flagged), modelAgeHours, {
     k: settings.k, n: settings.n, cooldownHours: settings.cooldown_hours, maxModelAgeHours: settings.max_model_age_days * 24,
-    psiThreshold: settings.psi_threshold, dataDriftRetrains: settings.data_drift_retrain ?? false,
+    psiThreshold: psiThresholds, dataDriftRetrains: settings.data_drift_retrain ?? false,
   }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours, {windows: live, psi: overallPsi})
   return {
     model: {name: model.meta.name, dataEnd: model.meta.split.end, validationMae},

@@ -40,8 +40,8 @@ export interface RetrainPolicy {
   cooldownHours: number
   /** Retrain anyway when the model is older than this. */
   maxModelAgeHours: number
-  /** Window PSI above which a variable counts as drifted (reported; a trigger only with `dataDriftRetrains`). */
-  psiThreshold?: number
+  /** Window PSI above which a variable counts as drifted, for all or per variable (reported; a trigger only with `dataDriftRetrains`). */
+  psiThreshold?: number | Record<string, number>
   /** Whether window PSI above the threshold alone makes a retrain due (after the cooldown). */
   dataDriftRetrains?: boolean
 }
@@ -65,13 +65,20 @@ export interface DriftEvidence {
 
 const fixed = (x: number, digits = 2) => x.toFixed(digits)
 
-/** "PSI temperature_2m 1.92, dew_point_2m 0.41" for the (up to three) variables above the threshold. */
-function psiAbove(psi: Record<string, number> | undefined, threshold: number | undefined): string | undefined {
+/**
+ * "PSI temperature_2m 1.92 > 1.10, dew_point_2m 0.41 > 0.30" for the (up to three) variables above
+ * their threshold: one number for all, or one per variable (calibrated on the training windows).
+ */
+function psiAbove(psi: Record<string, number> | undefined, threshold: number | Record<string, number> | undefined): string | undefined {
   if (!psi || threshold === undefined) return undefined
-  const above = Object.entries(psi).filter(([, v]) => v > threshold).sort((a, b) => b[1] - a[1])
+  const limit = (f: string) => (typeof threshold === 'number' ? threshold : (threshold[f] ?? Number.POSITIVE_INFINITY))
+  const above = Object.entries(psi).filter(([f, v]) => v > limit(f)).sort((a, b) => b[1] - a[1])
   if (above.length === 0) return undefined
-  const shown = above.slice(0, 3).map(([f, v]) => `${f} ${fixed(v)}`).join(', ')
-  return `PSI ${shown}${above.length > 3 ? ` (+${above.length - 3} more)` : ''} > ${threshold}`
+  if (typeof threshold === 'number') {
+    const shown = above.slice(0, 3).map(([f, v]) => `${f} ${fixed(v)}`).join(', ')
+    return `PSI ${shown}${above.length > 3 ? ` (+${above.length - 3} more)` : ''} > ${threshold}`
+  }
+  return `PSI ${above.slice(0, 3).map(([f, v]) => `${f} ${fixed(v)} > ${fixed(limit(f))}`).join(', ')}${above.length > 3 ? ` (+${above.length - 3} more)` : ''}`
 }
 
 /** "MAE 2.31 = 1.80x validation in 2 of the last 3 windows; Page-Hinkley alarm in 1". */
