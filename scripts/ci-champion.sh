@@ -47,7 +47,9 @@ fi
 
 log "local registry ${uri:-http://127.0.0.1:5000 (default)}: training the champion from $dir"
 step "$ROOT" "$ROOT/scripts/stack.sh" up
-if [[ -x "$dir/scripts/install-node-deps.sh" ]]; then
+if [[ "$dir" == "$ROOT" ]]; then
+  step "$dir" "$ROOT/scripts/ci-build.sh"   # this checkout: `make install` built it already
+elif [[ -x "$dir/scripts/install-node-deps.sh" ]]; then
   step "$dir" "$dir/scripts/install-node-deps.sh"
 else
   step "$dir" npm ci --no-audit --no-fund

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # CI (ci-test.yml): one `airflow dags test` run of rps_pipeline on the replay clock RPS_REPLAY_AT,
-# with the retrain forced past the drift gate (run parameter retrain=always: CI always wants the
-# PR's model) and compare and promote marked successful without running, so the run ends with a
-# new @challenger that the separate `make ci-compare` step scores against @champion.
+# with compare and promote marked successful without running, so the run ends with a new
+# @challenger that the separate `make ci-compare` step scores against @champion.
+# Run conf: backfill_days = RPS_BACKFILL_DAYS, and retrain = "always": a pull request is judged by
+# the model its code trains, so CI never lets a drift gate skip training (the DAG's drift task then
+# forces the retrain; triggered_by = "ci" is what the drift report and a promotion record).
 # Env: RPS_REPLAY_AT (required, ISO 8601 with offset), RPS_BACKFILL_DAYS (history for the fetch),
 # and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 : "${RPS_REPLAY_AT:?set RPS_REPLAY_AT to the logical date of the run (ISO 8601 with offset)}"
+backfill_days="${RPS_BACKFILL_DAYS:-0}"
+[[ "$backfill_days" =~ ^[0-9]+$ ]] || { echo "dag-test-ci: RPS_BACKFILL_DAYS must be a whole number of days, got '$backfill_days'" >&2; exit 2; }
 scripts/install-airflow.sh
 scripts/dvc-remote.sh
 # shellcheck source=scripts/lib/common.sh
@@ -19,5 +23,5 @@ export RPS_PROJECT_DIR="${RPS_PROJECT_DIR:-$ROOT}"
 source scripts/airflow-env.sh
 export PATH="$RPS_AIRFLOW_VENV/bin:$PATH"
 airflow db migrate >/dev/null
-conf="{\"backfill_days\": ${RPS_BACKFILL_DAYS:-0}, \"retrain\": \"always\", \"triggered_by\": \"ci\"}"
+conf="{\"backfill_days\": $((10#$backfill_days)), \"retrain\": \"always\", \"triggered_by\": \"ci\"}"
 exec airflow dags test rps_pipeline "$RPS_REPLAY_AT" --conf "$conf" --mark-success-pattern '^(compare|promote)$'

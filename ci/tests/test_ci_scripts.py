@@ -123,6 +123,8 @@ def test_when_no_dir_is_given_then_ci_champion_uses_rps_ci_champion_dir_else_thi
     assert f"+ (cd {tmp_path} && bin/rps train)" in named.stdout.splitlines()
     default = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env())
     assert f"+ (cd {ROOT} && bin/rps train)" in default.stdout.splitlines()
+    # This checkout was built by `make install`: only rebuilt when a source is newer (ci-build.sh).
+    assert f"+ (cd {ROOT} && {ROOT}/scripts/ci-build.sh)" in default.stdout.splitlines()
 
 
 def test_when_the_tree_is_missing_then_ci_champion_exits_2(tmp_path: Path):
@@ -200,3 +202,65 @@ def test_when_the_model_directory_is_incomplete_then_build_serve_fails(tmp_path:
         shutil.rmtree(path)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("days", ["abc", "-1", "1.5", "365 "])
+def test_when_backfill_days_is_not_a_whole_number_then_dag_test_ci_exits_2_before_starting_anything(days: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPS_", "AIRFLOW"))}
+    result = run(["scripts/dag-test-ci.sh"], env=dict(env, RPS_REPLAY_AT="2026-06-01T00:00:00+00:00", RPS_BACKFILL_DAYS=days))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"dag-test-ci: RPS_BACKFILL_DAYS must be a whole number of days, got '{days}'"
+
+
+@pytest.fixture
+def build_tree(tmp_path: Path) -> Path:
+    """A checkout with a built dist/ and an install-node-deps.sh that only says it ran."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "ci-build.sh", tmp_path / "scripts")
+    fake = tmp_path / "scripts" / "install-node-deps.sh"
+    fake.write_text("#!/usr/bin/env bash\necho INSTALL-NODE-DEPS\n")
+    fake.chmod(0o755)
+    for d in ("src", "bin", "schemas", "node_modules"):
+        (tmp_path / d).mkdir()
+    for f in ("src/a.ts", "bin/run.js", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json"):
+        (tmp_path / f).write_text("x")
+    (tmp_path / "dist" / "src").mkdir(parents=True)
+    for f in tmp_path.rglob("*"):  # sources an hour older than the build (explicit: mtimes are coarse)
+        os.utime(f, (BUILT - 3600, BUILT - 3600))
+    os.utime(tmp_path / "dist", (BUILT, BUILT))
+    return tmp_path
+
+
+BUILT = 1_700_000_000
+
+
+def ci_build(tree: Path):
+    return run([str(tree / "scripts" / "ci-build.sh")])
+
+
+def test_when_dist_is_newer_than_every_source_then_ci_build_does_not_rebuild(build_tree: Path):
+    result = ci_build(build_tree)
+    assert result.returncode == 0
+    assert result.stdout == "" and "not rebuilt" in result.stderr
+
+
+@pytest.mark.parametrize("touched", ["src/a.ts", "package-lock.json", "tsconfig.build.json"])
+def test_when_a_source_is_newer_than_dist_then_ci_build_runs_install_node_deps(build_tree: Path, touched: str):
+    os.utime(build_tree / touched, (BUILT + 1, BUILT + 1))
+    assert ci_build(build_tree).stdout == "INSTALL-NODE-DEPS\n"
+
+
+@pytest.mark.parametrize("removed", ["dist", "node_modules"])
+def test_when_dist_or_node_modules_is_missing_then_ci_build_runs_install_node_deps(build_tree: Path, removed: str):
+    shutil.rmtree(build_tree / removed)
+    assert ci_build(build_tree).stdout == "INSTALL-NODE-DEPS\n"
+
+
+def test_when_the_model_directory_is_outside_build_model_then_docker_build_would_not_see_it(model_dir: Path, tmp_path: Path):
+    # The fake docker (ci/tests/shims/docker) applies .dockerignore like Docker: only build/model
+    # enters the build context, so any other RPS_MODEL_DIR fails at its COPY.
+    env = dict(os.environ, RPS_MODEL_DIR=str(model_dir), FAKE_DOCKER_STATE=str(tmp_path / "docker"),
+               PATH=f"{Path(__file__).resolve().parent / 'shims'}:{os.environ['PATH']}")
+    result = run(["scripts/docker-image.sh", "build-serve"], env=env)
+    assert result.returncode == 1
+    assert f"fake docker: build: COPY {model_dir}: excluded from the build context by .dockerignore" in result.stderr

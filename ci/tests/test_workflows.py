@@ -1,10 +1,12 @@
 """The gates of .github/workflows, read from the YAML: nothing soft-fails, the model report is
 published before the verdict, delivery verifies the container before pushing it, the required
-checks of scripts/protect-branches exist as job names, and every make target a workflow calls
-exists in the Makefile."""
+checks of scripts/protect-branches exist as job names, every make target a workflow calls
+exists in the Makefile, and every job is executed locally by some test (test_workflow_jobs.py, or
+`make test` itself for the ci-dev jobs)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -181,3 +183,65 @@ def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
     defined = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.M))
     called = {m for _, _, s in all_steps() for m in re.findall(r"^make ([a-z0-9-]+)", s.get("run", ""))}
     assert called - defined == set(), f"make targets the workflows call but the Makefile lacks: {sorted(called - defined)}"
+
+
+# Every job is executed locally by some test (docs/CICD.md, "What the tests execute"):
+# - the jobs in test_workflow_jobs.JOBS_RUN_HERE run step by step through ci/tests/gha.py;
+# - the ci-dev jobs are what `make test` itself runs (install, eslint, tsc, mocha, test-ci.sh):
+#   running them again inside this suite would double its slowest parts (and test-ci would call
+#   itself), so the tests below check that each of their make targets runs exactly a command of
+#   scripts/test.sh.
+JOBS_RUN_BY_MAKE_TEST = {("ci-dev.yml", "checks"), ("ci-dev.yml", "infra")}
+# The actions of those jobs have nothing to execute locally (the machine's own checkout and tools).
+SETUP_ACTIONS = {"actions/checkout", "actions/setup-node", "actions/setup-python", "actions/setup-go"}
+
+
+def test_when_a_workflow_has_a_job_then_a_test_executes_it():
+    from test_workflow_jobs import JOBS_RUN_HERE
+
+    jobs = {(f.name, job_id) for f in FILES for job_id in load(f.name)["jobs"]}
+    assert jobs == JOBS_RUN_HERE | JOBS_RUN_BY_MAKE_TEST
+    assert not JOBS_RUN_HERE & JOBS_RUN_BY_MAKE_TEST
+
+
+def make_recipe(target: str) -> list[str]:
+    """The commands `make TARGET` runs, prerequisites first (make -n)."""
+    result = run(["make", "-n", "--no-print-directory", target])
+    assert result.returncode == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_when_a_ci_dev_step_runs_a_make_target_then_make_test_runs_the_same_commands():
+    test_sh = {line.strip() for line in (ROOT / "scripts" / "test.sh").read_text().splitlines()}
+    mocha_spec = json.loads((ROOT / ".mocharc.json").read_text())["spec"]
+    assert re.search(r"^test: install$", (ROOT / "Makefile").read_text(), re.M), "make test must run make install first"
+    for workflow, job_id in sorted(JOBS_RUN_BY_MAKE_TEST):
+        for step in steps(workflow, job_id):
+            if "uses" in step:
+                assert step["uses"].split("@")[0] in SETUP_ACTIONS, step
+                continue
+            target = re.fullmatch(r"make ([a-z0-9-]+)", step["run"].strip())[1]
+            *prerequisites, command = make_recipe(target)
+            assert set(prerequisites) <= set(make_recipe("install")), (target, prerequisites)
+            if target == "install":
+                continue
+            if target == "unit":  # a subset of what the plain `npx mocha` of test.sh runs
+                specs = re.findall(r"--spec '([^']+)'", command)
+                assert command.startswith("npx mocha --spec") and specs and "npx mocha" in test_sh
+                assert mocha_spec == ["dist/test/**/*.test.js"] and all(re.fullmatch(r"dist/test/[\w/*]+\.test\.js", s) for s in specs)
+                continue
+            assert command in test_sh, f"make {target} runs {command!r}, which scripts/test.sh does not"
+
+
+def test_when_ci_test_checks_out_the_base_branch_then_ci_champion_trains_that_checkout():
+    wf = load("ci-test.yml")
+    base = next(s for s in steps("ci-test.yml", "model-gate") if s.get("with", {}).get("path"))
+    assert base["with"]["path"] == wf["env"]["RPS_CI_CHAMPION_DIR"]
+    assert base["with"]["ref"] == "${{ github.base_ref || 'test' }}"
+
+
+@pytest.mark.parametrize("name", ["ci-test.yml", "cd-master.yml"])
+def test_when_no_registry_secret_is_set_then_the_tracking_uri_is_the_one_the_local_stack_listens_on(name: str):
+    common = (ROOT / "scripts" / "lib" / "common.sh").read_text()
+    port = re.search(r'RPS_MLFLOW_PORT="\$\{RPS_MLFLOW_PORT:-(\d+)\}"', common)[1]
+    assert load(name)["env"]["MLFLOW_TRACKING_URI"] == f"${{{{ secrets.MLFLOW_TRACKING_URI || 'http://127.0.0.1:{port}' }}}}"

@@ -1,0 +1,83 @@
+"""ci/tests/gha.py, the local job runner of test_workflow_jobs.py: GitHub's expression and step
+condition semantics, so that the end-to-end tests run what GitHub would run, no more, no less."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gha import ExpressionError, Job, Local, clean_environ, evaluate, interpolate
+
+
+def ev(text: str, secrets: dict | None = None, github: dict | None = None, failed: bool = False, files: set[str] = frozenset()):
+    functions = {
+        "always": lambda: True, "success": lambda: not failed, "failure": lambda: failed, "cancelled": lambda: False,
+        "hashFiles": lambda *p: "h" if set(p) & files else "",
+    }
+    return evaluate(text, {"secrets": secrets or {}, "github": github or {}}, functions)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "expected"), [({}, "http://127.0.0.1:5000"), ({"URI": ""}, "http://127.0.0.1:5000"), ({"URI": "https://x"}, "https://x")]
+)
+def test_when_a_secret_is_missing_or_empty_then_or_gives_the_default(secrets: dict, expected: str):
+    assert ev("secrets.URI || 'http://127.0.0.1:5000'", secrets) == expected
+
+
+def test_when_expressions_combine_status_functions_and_hashfiles_then_they_evaluate_as_on_github():
+    assert ev("always() && hashFiles('reports/compare/report.md') != ''", files={"reports/compare/report.md"}) is True
+    assert ev("always() && hashFiles('reports/compare/report.md') != ''") is False
+    assert ev("failure()", failed=True) is True and ev("!failure()", failed=True) is False
+    assert ev("github.event_name == 'pull_request'", github={"event_name": "push"}) is False
+    assert ev("'it''s'") == "it's"
+    assert interpolate("minio-${{ github.os }}-x", {"github": {"os": "Linux"}}, {}) == "minio-Linux-x"
+
+
+@pytest.mark.parametrize("text", ["matrix.os", "steps.build.outputs.tag", "toJSON(github)", "github.a | 1"])
+def test_when_an_expression_uses_what_the_runner_does_not_know_then_it_is_an_error(text: str):
+    with pytest.raises(ExpressionError):
+        ev(text)
+
+
+def job(tmp_path: Path, steps: list[dict], actions: dict | None = None, rewrite: dict | None = None) -> Job:
+    definition = {"env": {"A": "${{ secrets.S || 'dflt' }}"}, "jobs": {"j": {"steps": steps}}}
+    return Job("synthetic.yml", "j", workspace=tmp_path, github={}, secrets={}, base_env=clean_environ(), actions=actions or {},
+               local=Local(rewrite=rewrite or {}), log_dir=tmp_path / "logs", definition=definition)
+
+
+def test_when_a_step_fails_then_later_steps_are_skipped_unless_their_condition_says_otherwise(tmp_path: Path):
+    (tmp_path / "here.md").write_text("x")
+    j = job(tmp_path, [
+        {"run": 'test "$A" = dflt && echo "$CI $GITHUB_WORKSPACE"'},
+        {"run": "exit 3"},
+        {"run": "echo not after a failure"},
+        {"if": "failure()", "run": "echo on failure"},
+        {"if": "always() && hashFiles('here.md') != ''", "run": "echo always with the file"},
+        {"if": "always() && hashFiles('absent.md') != ''", "run": "echo never"},
+        {"if": "success()", "run": "echo never either"},
+    ])
+    results = j.run()
+    assert [(r.outcome, r.returncode) for r in results] == [
+        ("success", 0), ("failure", 3), ("skipped", None), ("success", 0), ("success", 0), ("skipped", None), ("skipped", None),
+    ]
+    assert results[0].output == f"true {tmp_path}\n"
+
+
+def test_when_a_step_uses_an_action_without_a_handler_then_the_runner_refuses(tmp_path: Path):
+    with pytest.raises(AssertionError, match="has no local handler"):
+        job(tmp_path, [{"uses": "someone/new-action@0123"}]).run()
+
+
+def test_when_an_action_handler_raises_then_the_step_fails(tmp_path: Path):
+    def boom(step, with_, j):
+        raise ValueError("Username and password required")
+
+    results = job(tmp_path, [{"uses": "docker/login-action@1", "with": {"username": ""}}, {"run": "true"}], {"docker/login-action": boom}).run()
+    assert [r.outcome for r in results] == ["failure", "skipped"]
+    assert "Username and password required" in results[0].output
+
+
+def test_when_a_rewrite_matches_no_step_then_it_is_reported_unused(tmp_path: Path):
+    j = job(tmp_path, [{"run": "echo http://127.0.0.1:8000"}], rewrite={"127.0.0.1:8000": "127.0.0.1:9", "absent": "x"})
+    assert j.run()[0].output == "http://127.0.0.1:9\n"
+    assert j.unused_rewrites() == {"absent"}
