@@ -17,7 +17,7 @@ export interface ChangePointOutcome {
   detectionDelayHours: number | null
   /** First promotion at or after the change. */
   firstPromotionAt: string | null
-  /** First retrain decided by a drift signal (not the schedule or the age limit) at or after the change. */
+  /** First retrain decided by a drift signal (not the schedule or the age limit) after the change. */
   detectedByDriftAt: string | null
   driftDetectionDelayHours: number | null
   /** RMSE by period relative to the change, on target times. */
@@ -103,7 +103,8 @@ export function summarize(run: SimulationRun, changePoints: ChangePoint[]): Simu
       const at = Date.parse(cp.at)
       const detected = p.events.find((e) => Date.parse(e.at) >= at)
       const promoted = p.events.find((e) => Date.parse(e.at) >= at && e.promoted)
-      const byDrift = p.events.find((e) => Date.parse(e.at) >= at && (e.trigger === 'concept_drift' || e.trigger === 'data_drift'))
+      // A check at the change instant cannot see it yet (its newest labelled row is older): strictly after.
+      const byDrift = p.events.find((e) => Date.parse(e.at) > at && (e.trigger === 'concept_drift' || e.trigger === 'data_drift'))
       const rmse = periods((i) => p.predictions[i]!, at)
       const reference = persistenceByChange.get(cp.at)!
       const skill = Object.fromEntries(Object.entries(rmse).map(([k, v]) => {

@@ -62,9 +62,11 @@ describe('rps simulate (the policy experiment)', function () {
     assert.equal(outcome.firstPromotionAt, outcome.detectedByDriftAt, 'the first drift retrain was promoted')
     // Skill vs persistence is comparable across the change (the scaled series is harder for every forecast).
     const {skill} = outcome
-    assert.ok(skill.after7to14d! >= skill.before28d! && skill.after14to28d! >= skill.before28d!, `skill before ${skill.before28d}, after ${skill.after7to14d} / ${skill.after14to28d}`)
+    assert.ok(skill.after28to56d! >= skill.before28d! - 0.05, `skill before ${skill.before28d}, 28–56 d after ${skill.after28to56d}`)
     const staticSkill = staticPolicy.changePoints[0]!.skill
-    assert.ok(skill.after14to28d! > staticSkill.after14to28d! + 0.1, `drift policy ${skill.after14to28d} vs static ${staticSkill.after14to28d}`)
+    for (const period of ['after7to14d', 'after14to28d', 'after28to56d'] as const) {
+      assert.ok(skill[period]! > staticSkill[period]! + 0.1, `${period}: drift policy ${skill[period]} vs static ${staticSkill[period]}`)
+    }
     assert.equal(staticPolicy.changePoints[0]!.driftDetectionDelayHours, null)
     assert.ok(drift.overall.rmse < staticPolicy.overall.rmse)
   })
