@@ -4,7 +4,7 @@
  * from 1 June) and with a sensor offset (+4 °C from 1 September). Copies each run's markdown and
  * plot next to the JSON result.
  */
-import {copyFile} from 'node:fs/promises'
+import {copyFile, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {loadParams} from '../src/lib/config/params.js'
@@ -38,7 +38,8 @@ export const run: BenchFn = async ({tmp, log}) => {
   })
   for (const [name, r] of [['recorded', recorded], ['changed', changed], ['offset', offset]] as const) {
     await copyFile(r.report.plot, join(BENCH_SRC, 'results', `simulate-${name}.png`))
-    await copyFile(r.report.markdown, join(BENCH_SRC, 'results', `simulate-${name}.md`))
+    const markdown = (await readFile(r.report.markdown, 'utf8')).replace('(simulate.png)', `(simulate-${name}.png)`)
+    await writeFile(join(BENCH_SRC, 'results', `simulate-${name}.md`), markdown)
   }
   const by = (r: SimulateResult, name: string) => r.policies.find((p) => p.name === name)!
   const drift = by(recorded, 'drift-triggered')

@@ -87,7 +87,8 @@ function markdown(r: SimulateResult): string {
     '',
     `| month | ${r.policies.map((p) => p.name).join(' | ')} | persistence |`,
     `| --- |${r.policies.map(() => ' ---: |').join('')} ---: |`,
-    ...r.persistence.monthly.map((m, i) => `| ${m.month} | ${r.policies.map((p) => f(p.monthly[i]?.rmse ?? null)).join(' | ')} | ${f(m.rmse)} |`),
+    // A trailing month of a few hours (targets past the year's end) says nothing: months under 3 days are left out.
+    ...r.persistence.monthly.flatMap((m, i) => m.n < 72 ? [] : `| ${m.month} | ${r.policies.map((p) => f(p.monthly[i]?.rmse ?? null)).join(' | ')} | ${f(m.rmse)} |`),
   ]
   for (const cp of r.series.changePoints) {
     lines.push('', `## Change point ${cp.at.slice(0, 16)}: ${cp.description}`, '',
