@@ -8,16 +8,18 @@ export async function simulationPlotPng(rolling: {time: string; series: string; 
   const promotions = policies.flatMap((p) => p.events.filter((e) => e.promoted && p.name !== 'static').map((e) => ({time: e.at, series: p.name})))
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title, width: 900,
+    title,
+    // One time axis for both rows, so a tick sits under the RMSE it changed.
+    resolve: {scale: {x: 'shared'}},
     vconcat: [
       {
-        height: 280,
+        width: 1000, height: 280,
         layer: [
           {
             data: {values: rolling},
             mark: {type: 'line', strokeWidth: 1.4},
             encoding: {
-              x: {field: 'time', type: 'temporal', title: null, axis: {format: '%b', labelAngle: 0}},
+              x: {field: 'time', type: 'temporal', title: null, axis: {format: '%b %d', labelAngle: 0}},
               y: {field: 'rmse', type: 'quantitative', title: '7-day RMSE (°C)', scale: {zero: true}},
               color: {field: 'series', type: 'nominal', title: null, legend: {orient: 'top'}},
               strokeDash: {condition: {test: "datum.series === 'persistence'", value: [4, 3]}, value: [1, 0]},
@@ -31,11 +33,11 @@ export async function simulationPlotPng(rolling: {time: string; series: string; 
         ],
       },
       {
-        height: 70,
+        width: 1000, height: 70,
         data: {values: promotions.length ? promotions : [{time: null, series: ''}]},
         mark: {type: 'tick', thickness: 1.5},
         encoding: {
-          x: {field: 'time', type: 'temporal', title: 'promotions (each tick: a new champion)', axis: {format: '%b', labelAngle: 0}},
+          x: {field: 'time', type: 'temporal', title: 'promotions (each tick: a new champion)', axis: {format: '%b %d', labelAngle: 0}},
           y: {field: 'series', type: 'nominal', title: null},
           color: {field: 'series', type: 'nominal', legend: null},
         },
