@@ -5,9 +5,8 @@ import {dirname, join, resolve} from 'node:path'
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
-import {downloadVersion} from '../lib/model/registry.js'
+import {REGISTRY_STAMP_FILE, type RegistryStamp, downloadVersion} from '../lib/model/registry.js'
 import {modelSection} from '../lib/model/settings.js'
-import type {RegistryStamp} from '../lib/serve/model-holder.js'
 import {writeFileAtomic} from '../lib/util/atomic-file.js'
 
 export interface ExportModelResult {
@@ -41,7 +40,7 @@ export default class ExportModel extends RpsCommand {
     await rm(staging, {recursive: true, force: true})
     const model = await downloadVersion(client, version, staging)
     const stamp: RegistryStamp = {name, version: version.version, alias: flags.version ? null : flags.alias}
-    await writeFileAtomic(join(staging, 'registry.json'), JSON.stringify(stamp, null, 2) + '\n')
+    await writeFileAtomic(join(staging, REGISTRY_STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n')
     await rm(out, {recursive: true, force: true})
     await rename(staging, out)
     this.note(`exported ${name} v${version.version} to ${out}`)

@@ -83,6 +83,18 @@ export function buildFeatures(table: HourlyTable, cfg: FeatureConfig): pl.DataFr
 }
 
 /** Rows usable for training: every feature and the label known. */
+/**
+ * The features of the newest hour of `table` (featureNames order), and the names whose value is
+ * missing or not finite there: what serving and `rps forecast` predict from.
+ */
+export function newestHourFeatures(table: HourlyTable, cfg: FeatureConfig): {values: (number | null)[]; missing: string[]} {
+  const df = buildFeatures(table, cfg)
+  const last = df.height - 1
+  const names = featureNames(cfg)
+  const values = names.map((f) => df.getColumn(f).get(last) as number | null)
+  return {values, missing: names.filter((_, j) => typeof values[j] !== 'number' || !Number.isFinite(values[j]))}
+}
+
 export function trainingRows(features: pl.DataFrame): pl.DataFrame {
   return features.dropNulls()
 }

@@ -1,15 +1,11 @@
-import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
-import {join} from 'node:path'
-
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
-import {buildFeatures, featureNames} from '../features/build-features.js'
+import {featureNames, newestHourFeatures} from '../features/build-features.js'
 import {processedPaths, readHistory} from '../features/featurize.js'
 import type {HourlyTable} from '../features/hourly-table.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
-import {ALIASES, downloadVersion} from '../model/registry.js'
+import {ALIASES, downloadVersion, readRegistryStamp} from '../model/registry.js'
 import {modelSection} from '../model/settings.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type LiveErrors, liveErrors, liveErrorsPath} from './live-errors.js'
@@ -48,9 +44,8 @@ interface ModelHandle {
 async function resolveModel(params: Params, options: ForecastOptions, env: NodeJS.ProcessEnv): Promise<ModelHandle | undefined> {
   if (options.modelDir) {
     const model = await loadModelDir(options.modelDir)
-    const stampPath = join(options.modelDir, 'registry.json')
-    const stamp = existsSync(stampPath) ? (JSON.parse(await readFile(stampPath, 'utf8')) as {name?: string; version?: string; alias?: string | null}) : {}
-    return {identity: {name: stamp.name ?? model.meta.name, version: stamp.version ?? 'local', alias: stamp.alias ?? 'local'}, load: async () => model}
+    const stamp = await readRegistryStamp(options.modelDir)
+    return {identity: {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local'}, load: async () => model}
   }
   const client = MlflowClient.fromEnv(env)
   const alias = options.alias ?? ALIASES.champion
@@ -62,12 +57,10 @@ async function resolveModel(params: Params, options: ForecastOptions, env: NodeJ
 /** The model's forecast from the newest hour of the history, built with the model's own feature configuration. */
 export function forecastFromNewestHour(model: LoadedModel, table: HourlyTable): {issuedMs: number; prediction: number; persistence: number} | {missing: string[]; issuedMs: number} {
   const cfg = model.meta.featureConfig
-  const df = buildFeatures(table, cfg)
-  const last = df.height - 1
+  const {values: row, missing} = newestHourFeatures(table, cfg)
+  const last = table.time.length - 1
   const names = featureNames(cfg)
-  const row = names.map((f) => df.getColumn(f).get(last) as number | null)
   const issuedMs = table.time[last]!
-  const missing = names.filter((_, j) => typeof row[j] !== 'number' || !Number.isFinite(row[j]))
   if (missing.length) return {missing, issuedMs}
   const byName = new Map(names.map((f, j) => [f, row[j] as number]))
   const persistence = table.columns[cfg.target]![last]!

@@ -1,4 +1,5 @@
-import {mkdtemp} from 'node:fs/promises'
+import {existsSync} from 'node:fs'
+import {mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -6,7 +7,24 @@ import {RpsError} from '../errors.js'
 import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {type LoadedModel, loadModelDir} from './model-dir.js'
 
+export const REGISTRY_STAMP_FILE = 'registry.json'
+
 export const ALIASES = {challenger: 'challenger', champion: 'champion', previous: 'previous-champion'} as const
+
+/** Written by `rps export-model` beside a model directory's files: which registry version it is. */
+export interface RegistryStamp {
+  name: string
+  version: string
+  alias: string | null
+  /** The version's promotion trigger, when the exporter recorded it. */
+  trigger?: string
+}
+
+/** The stamp beside a model directory, if `rps export-model` wrote one. */
+export async function readRegistryStamp(modelDir: string): Promise<RegistryStamp | undefined> {
+  const path = join(modelDir, REGISTRY_STAMP_FILE)
+  return existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as RegistryStamp) : undefined
+}
 
 export interface RegistryModel {
   version: ModelVersion

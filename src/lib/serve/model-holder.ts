@@ -1,11 +1,7 @@
-import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
-import {join} from 'node:path'
-
 import {RpsError} from '../errors.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {loadModelDir} from '../model/model-dir.js'
-import {downloadVersion, promotionTrigger} from '../model/registry.js'
+import {downloadVersion, promotionTrigger, readRegistryStamp} from '../model/registry.js'
 import type {ServiceMetrics} from './metrics.js'
 import {ServedModel} from './served-model.js'
 
@@ -19,15 +15,6 @@ export interface ModelSourceConfig {
   env?: NodeJS.ProcessEnv
 }
 
-/** Written by `rps export-model` beside a model directory's files: which registry version it is. */
-export interface RegistryStamp {
-  name: string
-  version: string
-  alias: string | null
-  /** The version's promotion trigger, when the exporter recorded it. */
-  trigger?: string
-}
-
 /** A loaded model and the trigger of its promotion (rps_model_info's trigger label). */
 interface Candidate {
   served: ServedModel
@@ -37,8 +24,7 @@ interface Candidate {
 async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): Promise<Candidate | undefined> {
   if (config.modelDir) {
     const model = await loadModelDir(config.modelDir)
-    const stampPath = join(config.modelDir, 'registry.json')
-    const stamp = existsSync(stampPath) ? (JSON.parse(await readFile(stampPath, 'utf8')) as RegistryStamp) : undefined
+    const stamp = await readRegistryStamp(config.modelDir)
     const served = new ServedModel(model, {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local', source: config.modelDir}, config.limits)
     return {served, trigger: stamp?.trigger || 'unknown'}
   }

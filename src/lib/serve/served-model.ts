@@ -1,6 +1,6 @@
 import {Ajv, type ValidateFunction} from 'ajv'
 
-import {buildFeatures, featureNames} from '../features/build-features.js'
+import {newestHourFeatures} from '../features/build-features.js'
 import {regularize} from '../features/hourly-table.js'
 import type {LoadedModel} from '../model/model-dir.js'
 
@@ -152,10 +152,7 @@ export class ServedModel {
     if (table.time.length < this.minObservations) {
       throw new InputError(`instances/${index}: need at least ${this.minObservations} consecutive hourly observations, got ${table.time.length} hours`)
     }
-    const df = buildFeatures(table, cfg)
-    const last = df.height - 1
-    const row = featureNames(cfg).map((f) => df.getColumn(f).get(last) as number | null)
-    const missing = featureNames(cfg).filter((_, j) => row[j] === null || row[j] === undefined || !Number.isFinite(row[j]!))
+    const {values: row, missing} = newestHourFeatures(table, cfg)
     if (missing.length) throw new InputError(`instances/${index}: the newest hour lacks data for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} (gaps longer than ${cfg.maxFillHours} h are not filled)`)
     const newest = table.time.at(-1)!
     return {row: row as number[], current: table.columns[cfg.target]!.at(-1)!, targetTime: new Date(newest + cfg.horizonHours * HOUR_MS).toISOString(), issuedAt: new Date(newest).toISOString()}

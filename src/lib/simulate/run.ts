@@ -61,29 +61,26 @@ export function policyName(spec: PolicySpec): string {
   return spec.kind === 'drift' ? 'drift-triggered' : 'static'
 }
 
-/** Rows whose ground truth has arrived by `t`: the label of the row issued at r is observed at r + horizon. */
-export function labelledBy(rows: ModelRows, t: number, horizonHours: number): number {
-  const cutoff = t - horizonHours * HOUR_MS
+/** The number of rows issued before `t` (`inclusive`: at or before). Rows are time-ordered. */
+function countIssued(rows: ModelRows, t: number, inclusive: boolean): number {
   let lo = 0
   let hi = rows.time.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (rows.time[mid]! <= cutoff) lo = mid + 1
+    if (rows.time[mid]! < t || (inclusive && rows.time[mid] === t)) lo = mid + 1
     else hi = mid
   }
   return lo
 }
 
+/** Rows whose ground truth has arrived by `t`: the label of the row issued at r is observed at r + horizon. */
+export function labelledBy(rows: ModelRows, t: number, horizonHours: number): number {
+  return countIssued(rows, t - horizonHours * HOUR_MS, true)
+}
+
 /** The first row issued at or after `t`. */
 function firstIndexAtOrAfter(rows: ModelRows, t: number): number {
-  let lo = 0
-  let hi = rows.time.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (rows.time[mid]! < t) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return countIssued(rows, t, false)
 }
 
 /** What the drift decision says triggered it (the same categories promotions record). */
