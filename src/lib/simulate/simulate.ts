@@ -10,7 +10,7 @@ import {writeFileAtomic} from '../util/atomic-file.js'
 import {codeVersion, rpsVersion} from '../util/versions.js'
 import {simulationPlotPng} from './plot.js'
 import {type ChangePoint, type SimulationSummary, rollingRmse, summarize} from './report.js'
-import {type PolicySpec, simulate} from './run.js'
+import {type PolicySpec, policyName, simulate} from './run.js'
 import {replayedSeries} from './series.js'
 
 const DAY_MS = 86_400_000
@@ -55,7 +55,7 @@ function policySpecs(section: SimulateSection, names: string[] | undefined): Pol
     }
   }
   if (!names?.length) return all
-  const byName = new Map(all.map((s) => [s.kind === 'periodic' ? `periodic-${s.everyHours / 24}d` : s.kind === 'drift' ? 'drift-triggered' : 'static', s]))
+  const byName = new Map(all.map((s) => [policyName(s), s]))
   return names.map((n) => {
     const spec = byName.get(n)
     if (!spec) throw new ConfigError(`unknown policy '${n}'; known: ${[...byName.keys()].join(', ')}`)
