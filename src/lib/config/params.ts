@@ -76,8 +76,39 @@ export function loadParams(explicit?: string): Params {
     throw new ConfigError(`params file ${path} is invalid: ${describeSchemaErrors(validate.errors).join('; ')}`)
   }
   const params = data as Params
-  if (!params.variables.includes(params.target)) {
-    throw new ConfigError(`params file ${path}: target '${params.target}' must be one of variables [${params.variables.join(', ')}]`)
+  const problems = paramsProblems(params)
+  if (problems.length) {
+    throw new ConfigError(`params file ${path} is invalid: ${problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`, [
+      `fix ${[...new Set(problems.map((p) => p.key))].join(', ')} in ${path}`,
+    ])
   }
   return params
+}
+
+/** One thing in params.yaml that cannot work, and the key to fix. */
+export interface ParamsProblem {
+  key: string
+  message: string
+}
+
+/**
+ * What the schema cannot see: every input a feature or the target needs must be one of
+ * `variables` (else featurize fails later on a missing column). All problems, not the first.
+ */
+export function paramsProblems(params: Params): ParamsProblem[] {
+  const problems: ParamsProblem[] = []
+  const vars = new Set(params.variables)
+  const listed = `[${params.variables.join(', ')}]`
+  if (!vars.has(params.target)) problems.push({key: 'target', message: `'${params.target}' must be one of variables ${listed}`})
+  const features = (params.features ?? {}) as {lag_variables?: string[]; rolling_variables?: string[]; diffs?: Record<string, number[]>}
+  const missing = (key: string, names: string[]) => {
+    const absent = [...new Set(names.filter((n) => !vars.has(n)))]
+    if (absent.length) problems.push({key, message: `${absent.join(', ')} ${absent.length === 1 ? 'is' : 'are'} not in variables ${listed}`})
+  }
+  missing('features.lag_variables', features.lag_variables ?? [])
+  missing('features.rolling_variables', features.rolling_variables ?? [])
+  missing('features.diffs', Object.keys(features.diffs ?? {}))
+  const duplicates = params.variables.filter((v, i) => params.variables.indexOf(v) !== i)
+  if (duplicates.length) problems.push({key: 'variables', message: `listed twice: ${[...new Set(duplicates)].join(', ')}`})
+  return problems
 }

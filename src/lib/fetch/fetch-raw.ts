@@ -3,6 +3,7 @@ import {ConfigError} from '../errors.js'
 import {saveCaptures} from '../raw/store.js'
 import type {RetryInfo} from '../sources/http.js'
 import {sourceByName} from '../sources/index.js'
+import {checkSourceVariables} from '../sources/variables.js'
 
 export interface FetchOptions {
   source?: string
@@ -34,12 +35,13 @@ export interface FetchResult {
   files: FetchedFile[]
 }
 
-/** The source to use: --source, else RPS_SOURCE, else params.yaml fetch.source. */
+/** The source to use: --source, else RPS_SOURCE, else params.yaml fetch.source; params.yaml variables must be ones it knows. */
 export function resolveSource(flag: string | undefined, params: Params, env: NodeJS.ProcessEnv): SourceName {
   const name = flag ?? env.RPS_SOURCE ?? params.fetch.source
   if (!SOURCE_NAMES.includes(name as SourceName)) {
     throw new ConfigError(`unknown source '${name}'; choose one of ${SOURCE_NAMES.join(', ')}`)
   }
+  checkSourceVariables(params, name as SourceName, env)
   return name as SourceName
 }
 

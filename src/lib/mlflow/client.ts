@@ -189,6 +189,41 @@ export class MlflowClient {
     await this.post('runs/update', {run_id: runId, status, end_time: Date.now()}, `mark run ${status}`)
   }
 
+  /** Runs of the experiments in a given state (runs/search, newest first), at most `max`. */
+  async searchRuns(experimentIds: string[], status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED', max = 1000): Promise<Run[]> {
+    const runs: Run[] = []
+    let pageToken: string | undefined
+    do {
+      const page = await this.post<{runs?: Run[]; next_page_token?: string}>('runs/search', {
+        experiment_ids: experimentIds, filter: `attributes.status = '${status}'`, max_results: Math.min(1000, max - runs.length),
+        order_by: ['attributes.start_time DESC'], ...(pageToken ? {page_token: pageToken} : {}),
+      }, 'search runs')
+      runs.push(...(page.runs ?? []))
+      pageToken = page.next_page_token || undefined
+    } while (pageToken && runs.length < max)
+    return runs
+  }
+
+  /**
+   * `fn` again and again while MLflow does not answer (TransportError), with exponential backoff
+   * capped at 10 s, until `patienceMs` have passed; then its last error. For the writes that must
+   * not be lost when the server goes away for a while: closing a run, removing a half-registered
+   * version. MLflow's own answers (MlflowError) are not retried.
+   */
+  async whenBack<T>(fn: () => Promise<T>, patienceMs: number, onWait?: (reason: string, delayMs: number) => void): Promise<T> {
+    const deadline = Date.now() + patienceMs
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (error) {
+        if (!(error instanceof TransportError) || Date.now() >= deadline) throw error
+        const delayMs = Math.min(deadline - Date.now(), Math.max(500, backoffDelayMs(attempt, {attempts: 0, base_delay_ms: 1000, max_delay_ms: 10_000})))
+        onWait?.(error.message, delayMs)
+        await new Promise((r) => setTimeout(r, delayMs))
+      }
+    }
+  }
+
   // Artifacts (proxied through the tracking server) ---------------------------------------------
 
   /** `mlflow-artifacts:/1/abc/artifacts` -> `1/abc/artifacts`; other schemes are not reachable over HTTP. */

@@ -4,7 +4,7 @@ import {readFile} from 'node:fs/promises'
 import type {Params} from '../config/params.js'
 import type {RetrainTrigger} from '../drift/page-hinkley.js'
 import {RpsError} from '../errors.js'
-import {MlflowClient} from '../mlflow/client.js'
+import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {ALIASES, PROMOTION_TAGS} from './registry.js'
 import {modelSection} from './settings.js'
 
@@ -39,7 +39,9 @@ export interface PromoteOptions {
   reason?: string
   /** drift.json of `rps drift`: its decision (trigger, reason) is the promotion's when it decided a retrain. */
   reasonFile?: string
-  /** report.json of `rps compare`: its RMSEs join the reason when it scored the version being promoted. */
+  /** Promote even when the compare gate refuses; needs `reason`, recorded with trigger forced. */
+  force?: boolean
+  /** report.json of `rps compare`: the gate reads it, and its RMSEs join the reason. */
   compareReport?: string
   env?: NodeJS.ProcessEnv
 }
@@ -86,15 +88,25 @@ export async function reasonFromDriftFile(path: string | undefined): Promise<{tr
 
 interface CompareReportDoc {
   decision?: string
-  challenger?: {version?: string; scores?: {rmse?: number}}
-  champion?: {version?: string; scores?: {rmse?: number}} | null
+  passed?: unknown
+  registeredModel?: string
+  toleranceRmse?: number
+  challenger?: {version?: string; runId?: string; scores?: {rmse?: number}}
+  champion?: {version?: string; runId?: string; scores?: {rmse?: number}} | null
   holdout?: {rows?: number; end?: string}
 }
+
+/** `rps compare`'s exit code for a losing challenger; `rps promote` refuses with the same one. */
+export const GATE_REFUSED_EXIT = 10
 
 /** "challenger v2 holdout RMSE 2.412 vs champion v1 3.871 on 72 rows", when the report scored `version`. */
 export async function compareSummary(path: string | undefined, version: string): Promise<string | undefined> {
   if (!path || !existsSync(path)) return undefined
   const r = (await readJson(path, 'compare report')) as CompareReportDoc
+  return summarize(r, version)
+}
+
+function summarize(r: CompareReportDoc, version: string): string | undefined {
   const challengerRmse = r?.challenger?.scores?.rmse
   if (r?.challenger?.version !== version || typeof challengerRmse !== 'number') return undefined
   const rows = r.holdout?.rows === undefined ? '' : ` on ${r.holdout.rows} rows`
@@ -103,39 +115,100 @@ export async function compareSummary(path: string | undefined, version: string):
   return `challenger v${version} holdout RMSE ${challengerRmse.toFixed(3)} vs champion v${r.champion.version} ${championRmse.toFixed(3)}${rows}`
 }
 
+export interface GateVerdict {
+  passed: boolean
+  /** Why, with the RMSEs when the report has them. */
+  reason: string
+}
+
+/**
+ * The promotion gate. It opens only when the compare report at `path` scored exactly `target`
+ * (version and MLflow run) against exactly the registry's current champion (or none, then as
+ * now) and says passed. The aliases come from the registry at promote time, so a stale report
+ * (an older challenger, or a champion that changed since) never opens it. With no champion at
+ * all there is nothing to protect: the first model passes without a report.
+ */
+export async function compareGate(path: string | undefined, name: string, target: ModelVersion, champion: ModelVersion | undefined): Promise<GateVerdict> {
+  if (!champion) return {passed: true, reason: 'no champion yet'}
+  const pair = `challenger v${target.version} vs champion v${champion.version}`
+  if (!path || !existsSync(path)) return {passed: false, reason: `no comparison report at ${path ?? '(none given)'} for ${pair}`}
+  const r = (await readJson(path, 'compare report')) as CompareReportDoc
+  const numbers = summarize(r, r?.challenger?.version ?? '') ?? 'no scores'
+  const stale = (what: string) => ({passed: false, reason: `${path} is not a comparison of ${pair} (${what}; it compared ${numbers})`})
+  if (r?.registeredModel !== undefined && r.registeredModel !== name) return stale(`it is about '${r.registeredModel}'`)
+  if (r?.challenger?.version !== target.version) return stale(`its challenger is v${r?.challenger?.version ?? '?'}`)
+  if (r.challenger.runId && target.run_id && r.challenger.runId !== target.run_id) return stale(`its challenger came from run ${r.challenger.runId}, v${target.version} from run ${target.run_id}`)
+  const reportChampion = r.champion?.version ?? null
+  if (reportChampion !== champion.version) return stale(`its champion was ${reportChampion ? `v${reportChampion}` : '(none)'}, the current one is v${champion.version}`)
+  if (r.champion?.runId && champion.run_id && r.champion.runId !== champion.run_id) return stale(`its champion came from run ${r.champion.runId}`)
+  if (r.passed !== true) {
+    const tolerance = typeof r.toleranceRmse === 'number' ? ` (tolerance ${r.toleranceRmse})` : ''
+    return {passed: false, reason: `rps compare decided ${r.decision ?? 'not passed'}: ${numbers}${tolerance}`}
+  }
+  return {passed: true, reason: numbers}
+}
+
 async function tagPromotion(client: MlflowClient, name: string, version: string, entry: PromotionEntry): Promise<void> {
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.at, entry.at)
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.trigger, entry.trigger ?? 'manual')
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.reason, entry.reason.slice(0, MAX_TAG_CHARS))
 }
 
+/** `rps promote` refused a challenger: the gate's reason, with the numbers, and exit 10. */
+export class PromotionRefusedError extends RpsError {
+  constructor(name: string, version: string, reason: string) {
+    super(`refusing to promote '${name}' v${version}: ${reason}`, {
+      code: 'PROMOTION_REFUSED', exitCode: GATE_REFUSED_EXIT,
+      suggestions: ['run: rps compare (then rps promote), or override with: rps promote --force --reason "why"'],
+    })
+    this.name = 'PromotionRefusedError'
+  }
+}
+
+/**
+ * After a rollback the demoted version must not stay promotable as @challenger: when @challenger
+ * pointed at it, it moves to the restored champion (nothing pending). A newer challenger that
+ * was never promoted keeps its alias; its comparison was against the demoted champion, so the
+ * gate asks for a new one.
+ */
+async function rollback(client: MlflowClient, name: string, champion: ModelVersion | undefined, reason: string | undefined): Promise<PromoteResult> {
+  const previous = await client.getVersionByAlias(name, ALIASES.previous)
+  if (!previous) throw new RpsError(`'${name}' has no @${ALIASES.previous} to roll back to`, {code: 'NO_PREVIOUS_CHAMPION'})
+  const challenger = await client.getVersionByAlias(name, ALIASES.challenger)
+  const entry: PromotionEntry = {at: new Date().toISOString(), action: 'rollback', from: champion?.version ?? null, to: previous.version, trigger: 'manual', reason: reason ?? 'manual rollback'}
+  await tagPromotion(client, name, previous.version, entry)
+  await client.setAlias(name, ALIASES.champion, previous.version)
+  if (champion) await client.setAlias(name, ALIASES.previous, champion.version)
+  if (!challenger || challenger.version === champion?.version) await client.setAlias(name, ALIASES.challenger, previous.version)
+  return {registeredModel: name, action: 'rolled_back', champion: previous.version, previousChampion: champion?.version ?? null, trigger: entry.trigger!, reason: entry.reason, log: await appendLog(client, name, entry)}
+}
+
 /**
  * Moves @champion to the challenger (or `version`), keeping the old champion as
- * @previous-champion. The switch the server sees is one alias write; the version's promotion tags
- * (trigger, reason) are written before it, so a server that loads the new version reads them.
- * With `rollback`, the previous champion comes back and the demoted one becomes @previous-champion.
+ * @previous-champion, when the compare gate lets it (see compareGate) or `force` overrides it
+ * (trigger forced, the given reason and the gate's refusal recorded). The switch the server sees
+ * is one alias write; the version's promotion tags (trigger, reason) are written before it, so a
+ * server that loads the new version reads them. With `rollback`, the previous champion comes back
+ * and the demoted one becomes @previous-champion.
  */
 export async function promote(params: Params, options: PromoteOptions = {}): Promise<PromoteResult> {
   const client = MlflowClient.fromEnv(options.env ?? process.env)
   const name = modelSection(params).registered_name
   const champion = await client.getVersionByAlias(name, ALIASES.champion)
-  if (options.rollback) {
-    const previous = await client.getVersionByAlias(name, ALIASES.previous)
-    if (!previous) throw new RpsError(`'${name}' has no @${ALIASES.previous} to roll back to`, {code: 'NO_PREVIOUS_CHAMPION'})
-    const entry: PromotionEntry = {at: new Date().toISOString(), action: 'rollback', from: champion?.version ?? null, to: previous.version, trigger: 'manual', reason: options.reason ?? 'manual rollback'}
-    await tagPromotion(client, name, previous.version, entry)
-    await client.setAlias(name, ALIASES.champion, previous.version)
-    if (champion) await client.setAlias(name, ALIASES.previous, champion.version)
-    return {registeredModel: name, action: 'rolled_back', champion: previous.version, previousChampion: champion?.version ?? null, trigger: entry.trigger!, reason: entry.reason, log: await appendLog(client, name, entry)}
-  }
+  if (options.rollback) return rollback(client, name, champion, options.reason)
+  if (options.force && !options.reason?.trim()) throw new RpsError('--force needs --reason "why": the override is recorded', {code: 'BAD_INPUT', exitCode: 2})
   const targetVersion = options.version ?? (await client.getVersionByAlias(name, ALIASES.challenger))?.version
   if (!targetVersion) throw new RpsError(`'${name}' has no @${ALIASES.challenger} to promote`, {code: 'NO_CHALLENGER', suggestions: ['run: rps train && rps compare']})
-  await client.getModelVersion(name, targetVersion)
+  const target = await client.getModelVersion(name, targetVersion)
   if (champion?.version === targetVersion) {
     return {registeredModel: name, action: 'unchanged', champion: targetVersion, previousChampion: (await client.getVersionByAlias(name, ALIASES.previous))?.version ?? null, trigger: null, reason: null, log: []}
   }
-  const why = options.reason === undefined ? await reasonFromDriftFile(options.reasonFile) : {trigger: 'manual' as const, reason: options.reason}
-  const compared = await compareSummary(options.compareReport, targetVersion)
+  const gate = await compareGate(options.compareReport, name, target, champion)
+  if (!gate.passed && !options.force) throw new PromotionRefusedError(name, targetVersion, gate.reason)
+  let why: {trigger: PromotionTrigger; reason: string}
+  if (options.force) why = {trigger: 'forced', reason: gate.passed ? options.reason! : `${options.reason!} (forced past the gate: ${gate.reason})`}
+  else why = options.reason === undefined ? await reasonFromDriftFile(options.reasonFile) : {trigger: 'manual', reason: options.reason}
+  const compared = gate.passed ? await compareSummary(options.compareReport, targetVersion) : undefined
   const reason = compared ? `${why.reason}; ${compared}` : why.reason
   const entry: PromotionEntry = {at: new Date().toISOString(), action: 'promote', from: champion?.version ?? null, to: targetVersion, trigger: why.trigger, reason}
   await tagPromotion(client, name, targetVersion, entry)

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
-import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 import pl from 'nodejs-polars'
 
 import type {Params} from '../config/params.js'
@@ -17,6 +17,7 @@ import {timeSplit, toModelRows} from './dataset.js'
 import {checkEnoughHistory, fitModel} from './fit.js'
 import {type ModelMeta, loadModelDir, writeModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
+import {closeStaleRuns, mlflowPatienceMs, ownerTags} from './run-state.js'
 import {type ModelSection, forestParams as toForestParams, modelSection} from './settings.js'
 
 export const CHALLENGER = 'challenger'
@@ -40,6 +41,17 @@ export interface TrainResult {
   trainingSeconds: number
   metrics: ModelMeta['metrics']
   holdoutSkillVsBestBaseline: number
+  /** RUNNING runs of earlier trainings whose process was gone, closed FAILED before this one started. */
+  closedStaleRuns: string[]
+}
+
+/** Replaces `dir` by `fresh` (both on one file system): the old one is moved aside first, removed last. */
+async function replaceDir(fresh: string, dir: string): Promise<void> {
+  const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`)
+  await rm(old, {recursive: true, force: true})
+  if (existsSync(dir)) await rename(dir, old)
+  await rename(fresh, dir)
+  await rm(old, {recursive: true, force: true})
 }
 
 export {scoreSplit} from './fit.js'
@@ -58,7 +70,10 @@ function flattenMetrics(metrics: ModelMeta['metrics'], timestamp: number): Metri
 /**
  * Trains on data/processed/dataset.parquet with a time-ordered split, logs everything to one
  * MLflow run, registers a model version and points @challenger at it. A failure marks the run
- * FAILED and leaves no new version behind.
+ * FAILED (waiting up to RPS_MLFLOW_PATIENCE_S for MLflow to answer again) and leaves no new
+ * version behind. RUNNING runs of earlier trainings whose process is gone are closed FAILED
+ * first. The local copy (build/model) is written beside its place and renamed into it only after
+ * the version is registered.
  */
 export async function trainModel(params: Params, options: TrainOptions = {}): Promise<TrainResult> {
   const env = options.env ?? process.env
@@ -77,6 +92,9 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   const version = await dataVersion(paths.dataset)
   const client = MlflowClient.fromEnv(env)
   const experiment = await client.getOrCreateExperiment(section.experiment)
+  const closed = await closeStaleRuns(client, experiment.experiment_id)
+  for (const c of closed) progress(`closed stale run ${c.runId} as FAILED: ${c.reason}`)
+  const patienceMs = mlflowPatienceMs(env)
   const code = await codeVersion(env)
   const run = await client.createRun(experiment.experiment_id, `train-${summary.location}-${new Date().toISOString().slice(0, 16)}`, {
     'mlflow.source.git.commit': code,
@@ -88,11 +106,14 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     'rps.location': summary.location,
     'rps.horizon_hours': String(cfg.horizonHours),
     'rps.target': cfg.target,
+    ...ownerTags(),
   })
   progress(`MLflow run ${run.run_id} in experiment '${section.experiment}'`)
   const scratch = await mkdtemp(join(tmpdir(), 'rps-train-'))
   let created: ModelVersion | undefined
   let previousChallenger: string | undefined
+  const outDir = resolve(options.outDir ?? join(workDir(), 'build/model'))
+  const pending = join(dirname(outDir), `.${basename(outDir)}.pending-${process.pid}`)
   try {
     const fitted = await fitModel({
       rows, features: summary.features, featureConfig: cfg, section,
@@ -157,8 +178,8 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     if (quality) await client.uploadArtifact(run.artifact_uri, quality.report, 'reports/quality.json')
     progress('artifacts uploaded')
 
-    const outDir = resolve(options.outDir ?? join(workDir(), 'build/model'))
-    await writeModelDir(outDir, forest, meta, run.run_id)
+    // Written now (an unwritable place fails before anything is registered), put in place after.
+    await writeModelDir(pending, forest, meta, run.run_id)
 
     await client.ensureRegisteredModel(section.registered_name)
     previousChallenger = (await client.getVersionByAlias(section.registered_name, CHALLENGER))?.version
@@ -167,19 +188,25 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     })
     await client.setAlias(section.registered_name, CHALLENGER, created.version)
     await client.terminateRun(run.run_id, 'FINISHED')
+    await replaceDir(pending, outDir)
     progress(`registered ${section.registered_name} v${created.version} @${CHALLENGER}`)
     return {
       runId: run.run_id, experimentId: experiment.experiment_id, registeredModel: section.registered_name, version: created.version,
       alias: CHALLENGER, modelDir: outDir, dataVersion: version.md5, trainingSeconds, metrics: meta.metrics, holdoutSkillVsBestBaseline: holdoutSkill,
+      closedStaleRuns: closed.map((c) => c.runId),
     }
   } catch (error) {
+    // MLflow may be the reason: every clean-up step waits for it to answer again, within the patience.
+    const deadline = Date.now() + patienceMs
+    const patiently = (fn: () => Promise<unknown>) => client.whenBack(fn, Math.max(0, deadline - Date.now()), (reason, ms) => progress(`MLflow unreachable (${reason}); retrying in ${(ms / 1000).toFixed(1)} s to close run ${run.run_id}`)).catch(() => undefined)
     if (created) {
-      await client.deleteModelVersion(section.registered_name, created.version).catch(() => undefined)
-      if (previousChallenger) await client.setAlias(section.registered_name, CHALLENGER, previousChallenger).catch(() => undefined)
+      await patiently(() => client.deleteModelVersion(section.registered_name, created!.version))
+      if (previousChallenger) await patiently(() => client.setAlias(section.registered_name, CHALLENGER, previousChallenger!))
     }
-    await client.terminateRun(run.run_id, 'FAILED').catch(() => undefined)
+    await patiently(() => client.terminateRun(run.run_id, 'FAILED'))
     throw error
   } finally {
     await rm(scratch, {recursive: true, force: true})
+    await rm(pending, {recursive: true, force: true})
   }
 }

@@ -1,7 +1,7 @@
 import axios, {type AxiosResponse} from 'axios'
 
 import type {RetryPolicy} from '../config/params.js'
-import {TransportError, errorMessage} from '../errors.js'
+import {ExitCode, RpsError, TransportError, errorMessage} from '../errors.js'
 
 export interface HttpRequest {
   url: string
@@ -10,6 +10,8 @@ export interface HttpRequest {
   retry: RetryPolicy
   /** Called before each wait, e.g. to log "retrying in 2.1 s (HTTP 503)". */
   onRetry?: (info: RetryInfo) => void
+  /** Request parameter -> the params.yaml key (or flag) it comes from, to name it when the API rejects it. */
+  paramKeys?: Record<string, string>
   /** Replaced in tests of the backoff arithmetic only. */
   sleep?: (ms: number) => Promise<void>
   random?: () => number
@@ -108,6 +110,8 @@ export async function getJsonWithRetry(request: HttpRequest): Promise<HttpCaptur
       } else if (status === 429 || status >= 500) {
         const retryAfter = response.headers['retry-after'] as string | undefined
         last = {retryable: true, status, reason: `HTTP ${status}${suffix(apiReason(body))}`, retryAfterMs: parseRetryAfterMs(retryAfter)}
+      } else if (status === 400 || status === 422) {
+        throw rejectedParameter(request, status, apiReason(body))
       } else {
         throw new TransportError(`${hostOf(request.url)} refused the request: HTTP ${status}${suffix(apiReason(body))}`, {status, code: 'HTTP_CLIENT_ERROR'})
       }
@@ -125,6 +129,23 @@ export async function getJsonWithRetry(request: HttpRequest): Promise<HttpCaptur
     await sleep(delayMs)
   }
   throw new TransportError(`${hostOf(request.url)}: gave up after ${request.retry.attempts} attempt(s): ${last.reason}`, {status: last.status})
+}
+
+/**
+ * A 400/422 is the API saying a parameter is invalid: a configuration error (exit 5), naming the
+ * params.yaml keys whose request parameter (by name or by value) its reason mentions.
+ */
+export function rejectedParameter(request: Pick<HttpRequest, 'url' | 'params' | 'paramKeys'>, status: number, reason: string | undefined): RpsError {
+  const text = (reason ?? '').toLowerCase()
+  const keys = new Set<string>()
+  for (const [param, key] of Object.entries(request.paramKeys ?? {})) {
+    const values = String(request.params[param] ?? '').split(',').filter((v) => v.length >= 3)
+    if (text.includes(param.toLowerCase()) || text.includes(param.replaceAll('_', ' ').toLowerCase()) || values.some((v) => text.includes(v.toLowerCase()))) keys.add(key)
+  }
+  const fix = keys.size ? `fix ${[...keys].join(', ')}` : `check ${[...new Set(Object.values(request.paramKeys ?? {}))].join(', ') || 'the request parameters'}`
+  return new RpsError(`${hostOf(request.url)} rejected a request parameter: HTTP ${status}${suffix(reason)} (${fix})`, {
+    code: 'SOURCE_REJECTED_PARAMETER', exitCode: ExitCode.config, suggestions: [`${fix} in params.yaml or the command's flags`],
+  })
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {

@@ -41,7 +41,11 @@ export const openMeteoSource: Source = {
       hourly: request.variables.join(','),
       timezone: 'GMT',
     }
-    const retry = {timeoutMs: request.params.fetch.timeout_ms, retry: request.params.fetch.retry, onRetry: request.onRetry}
+    const paramKeys = {
+      hourly: 'variables', latitude: 'location.latitude (--latitude)', longitude: 'location.longitude (--longitude)',
+      past_days: 'fetch.past_hours (--past-hours)', start_date: '--backfill-days', end_date: '--backfill-days',
+    }
+    const retry = {timeoutMs: request.params.fetch.timeout_ms, retry: request.params.fetch.retry, onRetry: request.onRetry, paramKeys}
     let pastDays = Math.min(MAX_PAST_DAYS, Math.ceil(request.pastHours / 24))
     if (request.backfillDays > 0) {
       pastDays = Math.max(pastDays, ARCHIVE_LAG_DAYS + 1)

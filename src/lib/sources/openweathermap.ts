@@ -23,6 +23,7 @@ export const openWeatherMapSource: Source = {
     const http = await getJsonWithRetry({
       url, params: {...params, appid: key},
       timeoutMs: request.params.fetch.timeout_ms, retry: request.params.fetch.retry, onRetry: request.onRetry,
+      paramKeys: {lat: 'location.latitude (--latitude)', lon: 'location.longitude (--longitude)'},
     })
     return [{
       body: http.body,

@@ -3,6 +3,7 @@ import {readFile, readdir} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
 import {commitAndPushStage, gitCommitLock, lockedMd5} from '../dvc/dvc.js'
+import {RpsError, TransportError} from '../errors.js'
 import {processedPaths} from '../features/featurize.js'
 import {dataDir} from '../raw/store.js'
 import {isTempName} from '../util/atomic-file.js'
@@ -36,6 +37,14 @@ async function listFiles(dir: string): Promise<string[]> {
     else if (!isTempName(entry.name)) out.push(full)
   }
   return out
+}
+
+/** `dvc push` is the remote step: its failure is a transport failure (exit 4), like the S3 uploads'. */
+export function asTransportError(error: unknown): unknown {
+  if (error instanceof RpsError && error.code === 'DVC_FAILED' && error.message.startsWith('dvc push')) {
+    return new TransportError(`${error.message} (dvc.lock left as it was; run rps push again when the store answers)`, {code: 'DVC_PUSH_FAILED', cause: error})
+  }
+  return error
 }
 
 /**
@@ -82,7 +91,9 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
   let gitCommit: string | null = null
   if (options.dvc !== false && existsSync(paths.dataset)) {
     const cwd = workDir()
-    await commitAndPushStage(cwd, DATASET_STAGE, env)
+    await commitAndPushStage(cwd, DATASET_STAGE, env).catch((error: unknown) => {
+      throw asTransportError(error)
+    })
     dataVersion = (await lockedMd5(cwd, DATASET_STAGE, relative(cwd, paths.dataset))) ?? null
     progress(`dvc: dataset version ${dataVersion}`)
     if (options.gitCommit !== false) {
