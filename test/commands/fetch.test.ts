@@ -101,10 +101,20 @@ describe('rps fetch', function () {
       await assert.rejects(readdir(join(dir, 'data/raw/open-meteo/greensboro-nc')))
     })
 
-    it('when the API rejects the request (400), then the fetch fails at once with the API\'s reason', async () => {
+    it('when the API rejects a parameter (400), then the fetch fails at once with exit 5, the API\'s reason and the key to fix', async () => {
       const run = await rps(['fetch', '--source', 'open-meteo', '--latitude', '95', '--params', params], env)
-      assert.equal(run.exitCode, 4)
-      assert.match(run.stderr, /HTTP 400: Latitude must be in range of -90 to 90°\. Given: 95/)
+      assert.equal(run.exitCode, 5)
+      assert.match(run.stderr, /rejected a request parameter: HTTP 400: Latitude must be in range of -90 to 90°\. Given: 95\. \(fix location\.latitude \(--latitude\)\)/)
+      assert.equal(api.requests.length, 1)
+    })
+
+    it('when the API answers 400 for a variable it does not serve, then exit 5 names params.yaml variables', async () => {
+      const {params: withMsl} = await scratch((p) => {
+        p.variables.push('pressure_msl')
+      })
+      const run = await rps(['fetch', '--source', 'open-meteo', '--params', withMsl], env)
+      assert.equal(run.exitCode, 5, run.stderr)
+      assert.match(run.stderr, /HTTP 400: .*invalid String value pressure_msl\. \(fix variables\)/)
       assert.equal(api.requests.length, 1)
     })
 
@@ -239,5 +249,38 @@ describe('rps fetch', function () {
     const check = await rps(['check', '--source', 'open-meteo', '--params', params], env)
     assert.notEqual(check.exitCode, 0)
     assert.match(check.stderr, /no raw data/)
+  })
+
+  describe('params validation before any work', () => {
+    it('when variables has names the source does not know, then every one is listed, exit 5, and nothing is requested', async () => {
+      const {params: bad} = await scratch((p) => {
+        p.variables.push('snow_depth_xyz', 'wind_speed_10m_typo')
+      })
+      const run = await rps(['fetch', '--source', 'open-meteo', '--params', bad], env)
+      assert.equal(run.exitCode, 5, run.stderr)
+      assert.match(run.stderr, /params\.yaml variables: snow_depth_xyz, wind_speed_10m_typo are not known to the open-meteo source/)
+      assert.equal(api.requests.length, 0)
+    })
+
+    it('when a variable is not in the replay dataset, then fetch, check and featurize exit 5 naming it', async () => {
+      const {params: bad} = await scratch((p) => {
+        p.variables.push('pressure_msl')
+      })
+      for (const command of ['fetch', 'check', 'featurize']) {
+        const run = await rps([command, '--source', 'replay', '--params', bad], env)
+        assert.equal(run.exitCode, 5, `${command}: ${run.stderr}`)
+        assert.match(run.stderr, /params\.yaml variables: pressure_msl is not known to the replay source \(the replay dataset has temperature_2m, /)
+      }
+    })
+
+    it('when a lag variable was removed from variables, then featurize exits 5 naming features.lag_variables (not a polars error)', async () => {
+      const {params: bad} = await scratch((p) => {
+        p.variables = p.variables.filter((v: string) => v !== 'wind_speed_10m')
+      })
+      const run = await rps(['featurize', '--source', 'replay', '--params', bad], env)
+      assert.equal(run.exitCode, 5, run.stderr)
+      assert.match(run.stderr, /features\.lag_variables: wind_speed_10m is not in variables/)
+      assert.doesNotMatch(run.stderr, /unable to find column/)
+    })
   })
 })

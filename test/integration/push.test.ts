@@ -105,4 +105,21 @@ describe('rps push (MinIO + DVC)', function () {
     assert.notEqual(datasetNew, datasetBefore)
     assert.equal(await md5(join(dir, 'data/processed/dataset.parquet')), datasetNew, 'the local dataset is untouched')
   })
+
+  it('when the MinIO behind the DVC remote is killed after the S3 uploads, then push exits 4 (transport) and dvc.lock stays as it was', async () => {
+    await pipeline('2026-04-28T00:00:00Z')
+    const lockBefore = await readFile(join(dir, 'dvc.lock'), 'utf8')
+    const remote = await startMinio()
+    await execa(DVC, ['remote', 'modify', '--local', 'storage', 'endpointurl', remote.endpoint], {cwd: dir})
+    await remote.stop()
+    try {
+      const run = await rps(['push', '--json'], env, {cwd: dir})
+      assert.equal(run.exitCode, 4, run.stderr + run.stdout)
+      assert.equal(run.json.error.code, 'DVC_PUSH_FAILED')
+      assert.match(run.json.error.message, /^dvc push featurize failed/)
+      assert.equal(await readFile(join(dir, 'dvc.lock'), 'utf8'), lockBefore)
+    } finally {
+      await execa(DVC, ['remote', 'modify', '--local', 'storage', 'endpointurl', minio.endpoint], {cwd: dir})
+    }
+  })
 })

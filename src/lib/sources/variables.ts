@@ -37,19 +37,19 @@ function openMeteoKnows(name: string): boolean {
 /** The replay dataset's columns (its header line). */
 function replayColumns(env: NodeJS.ProcessEnv): string[] {
   const path = replayFilePath(env)
-  let header = ''
+  let fd: number
   try {
-    const fd = openSync(path, 'r')
-    try {
-      const buf = Buffer.alloc(4096)
-      header = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8').split(/\r?\n/)[0] ?? ''
-    } finally {
-      closeSync(fd)
-    }
+    fd = openSync(path, 'r')
   } catch {
     throw new ConfigError(`replay dataset not found at ${path}`, ['set RPS_REPLAY_FILE or restore data/replay/ from git'])
   }
-  return header.split(',').slice(1).map((c) => c.trim())
+  try {
+    const buf = Buffer.alloc(4096)
+    const header = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8').split(/\r?\n/)[0] ?? ''
+    return header.split(',').slice(1).map((c) => c.trim())
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**
