@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 
 import {ConfigError} from '../errors.js'
-import type {MlflowClient, Run} from '../mlflow/client.js'
+import {type MlflowClient, MlflowError, type Run} from '../mlflow/client.js'
 
 /** Tags naming the process that owns a run, so a later `rps train` can tell a dead run from a live one. */
 export const OWNER_TAGS = {host: 'rps.host', pid: 'rps.pid'} as const
@@ -55,9 +55,14 @@ export async function closeStaleRuns(client: MlflowClient, experimentId: string,
   for (const run of await client.searchRuns([experimentId], 'RUNNING')) {
     const reason = staleReason(run, now)
     if (!reason) continue
-    await client.setTag(run.info.run_id, CLOSED_TAG, `closed FAILED by rps train: ${reason}`)
-    await client.terminateRun(run.info.run_id, 'FAILED')
-    closed.push({runId: run.info.run_id, reason})
+    try {
+      await client.setTag(run.info.run_id, CLOSED_TAG, `closed FAILED by rps train: ${reason}`)
+      await client.terminateRun(run.info.run_id, 'FAILED')
+      closed.push({runId: run.info.run_id, reason})
+    } catch (error) {
+      // a run MLflow will not let us close (deleted meanwhile, no permission) must not block training
+      if (!(error instanceof MlflowError)) throw error
+    }
   }
   return closed
 }
