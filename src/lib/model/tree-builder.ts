@@ -58,16 +58,36 @@ export function presort(X: number[][], y: number[]): Presorted {
       if (!Number.isFinite(v)) throw new Error(`feature ${f} of row ${i} is ${v}: features must be finite numbers`)
       col[i] = v
     }
-    const idx = new Int32Array(rows)
-    for (let i = 0; i < rows; i++) idx[i] = i
-    // Ties keep row order (as ml-cart's stable sort of the sample does).
-    idx.sort((a, b) => col[a]! - col[b]! || a - b)
     columns.push(col)
-    order.push(idx)
+    order.push(argsort(col))
   }
   const labels = Float64Array.from(y)
   for (let i = 0; i < rows; i++) if (!Number.isFinite(labels[i]!)) throw new Error(`label of row ${i} is ${labels[i]}`)
   return {rows, columns, order, y: labels}
+}
+
+/**
+ * Row indexes in ascending order of value, ties in row order (as ml-cart's stable sort of the
+ * sample). A native numeric sort of the values plus a binary search per row: several times faster
+ * than sorting indexes with a comparator.
+ */
+export function argsort(values: Float64Array): Int32Array {
+  const n = values.length
+  const sortedValues = values.slice().sort()
+  const taken = new Int32Array(n)
+  const out = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!
+    let lo = 0
+    let hi = n
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (sortedValues[mid]! < v) lo = mid + 1
+      else hi = mid
+    }
+    out[lo + taken[lo]!++] = i
+  }
+  return out
 }
 
 interface Best {

@@ -4,7 +4,7 @@ import {RandomForestRegression} from 'ml-random-forest'
 
 import {type ForestParams, forestJson, seededRandom} from '../../../src/lib/model/forest-core.js'
 import {loadForest, predictForest, trainForest} from '../../../src/lib/model/forest.js'
-import {type TreeJson, type TreeNodeJson, buildTree, presort} from '../../../src/lib/model/tree-builder.js'
+import {type TreeJson, type TreeNodeJson, argsort, buildTree, presort} from '../../../src/lib/model/tree-builder.js'
 
 /** Continuous features (no ties) and a nonlinear noisy label: ml-cart and the builder see the same candidate splits. */
 function dataset(rows: number, width: number, seed: number): {X: number[][]; y: number[]} {
@@ -94,6 +94,10 @@ describe('presorted tree builder', () => {
     const mean = y.reduce((a, b) => a + b, 0) / y.length
     const mse = (p: number[]) => p.reduce((a, v, i) => a + (v - test.y[i]!) ** 2, 0) / p.length
     assert.ok(mse(predicted) < 0.5 * mse(test.y.map(() => mean)), `forest MSE ${mse(predicted)} vs mean ${mse(test.y.map(() => mean))}`)
+  })
+
+  it('when values tie, then argsort keeps them in row order', () => {
+    assert.deepEqual([...argsort(Float64Array.from([3, -1, 3, 0, -0, 2, -1]))], [1, 6, 3, 4, 5, 0, 2])
   })
 
   it('when a feature is not finite, then presort refuses it', () => {
