@@ -142,6 +142,8 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict:
         ("concept_drift", "for", str), ("concept_drift", "severity", str), ("concept_drift", "action", str),
         ("worse_than_persistence", "min_samples", float), ("worse_than_persistence", "for", str),
         ("worse_than_persistence", "severity", str),
+        ("drift_spike", "psi_ratio", float), ("drift_spike", "for", str), ("drift_spike", "severity", str),
+        ("drift_spike", "action", str),
         ("grafana", "interval", str), ("contract", "job", str), ("contract", "live_window", str),
     ]:
         need(section, key, kind)
@@ -165,6 +167,10 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict:
         n = cfg[section]["min_samples"]
         if not (isinstance(n, int) and n >= 1):
             problems.append(f"{section}.min_samples must be a whole number >= 1")
+    if not cfg["drift_spike"]["psi_ratio"] >= 1:
+        problems.append("drift_spike.psi_ratio must be >= 1 (a multiple of the calibrated threshold)")
+    if not re.fullmatch(r"[a-z_]+", cfg["drift_spike"]["action"]):
+        problems.append("drift_spike.action must be a plain word (the rps_action label, e.g. retrain)")
     if not re.fullmatch(r"[a-z_]+", drift["action"]):
         problems.append("concept_drift.action must be a plain word (the rps_action label, e.g. retrain)")
     params_ratio = params_error_ratio_threshold()
@@ -221,7 +227,13 @@ def exprs(cfg: dict) -> dict:
         "model_mae": mae("model"),
         "persistence_mae": mae("persistence"),
         "worse_enough": enough("worse_than_persistence"),
+        # window PSI of each variable / the served model's calibrated threshold for it; labels {job, instance, variable}
+        "psi_ratio": f'rps_drift_psi{{job="{job}"}} / on (job, instance, variable) rps_drift_psi_threshold{{job="{job}"}}',
     }
+
+
+SPIKE_SUMMARY = ('Window PSI of {{{{ $labels.variable }}}} is {{{{ printf "%.2f" $value }}}}x its calibrated threshold '
+                 'on {{{{ $labels.instance }}}} (spike: > {ratio}x)')
 
 
 def _pct(q: float) -> str:
@@ -231,7 +243,7 @@ def _pct(q: float) -> str:
 def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
     e = exprs(cfg)
     lat, ood, down = cfg["latency_p95"], cfg["ood_ratio"], cfg["api_down"]
-    drift, worse = cfg["concept_drift"], cfg["worse_than_persistence"]
+    drift, worse, spike = cfg["concept_drift"], cfg["worse_than_persistence"], cfg["drift_spike"]
     window = cfg["contract"]["live_window"]
     p = _pct(lat["quantile"])
     return {"groups": [{
@@ -297,6 +309,19 @@ def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
                                f'baseline\'s on {{{{ $labels.instance }}}}',
                     "description": f'Over the last {window} of scored forecasts (at least {worse["min_samples"]}) the served '
                                    f'model has been less accurate than "no change" (persistence) for {worse["for"]}.',
+                },
+            },
+            {
+                "alert": "RpsDriftSpike",
+                "expr": f'{e["psi_ratio"]} > {spike["psi_ratio"]}',
+                "for": for_override or spike["for"],
+                "labels": {"severity": spike["severity"], "rps_action": spike["action"]},
+                "annotations": {
+                    "summary": SPIKE_SUMMARY.format(ratio=spike["psi_ratio"]),
+                    "description": f'At the newest rps drift check the window PSI of {{{{ $labels.variable }}}} exceeded '
+                                   f'{spike["psi_ratio"]} times the threshold calibrated on the served model\'s own training '
+                                   f'windows (rps_drift_psi_threshold): a data drift spike. rps_action={spike["action"]}: '
+                                   'rps alerts-sink triggers a run of the Airflow DAG rps_pipeline (deduplicated).',
                 },
             },
         ],
@@ -471,7 +496,50 @@ def prometheus_tests(cfg: dict) -> dict:
 
     tests.append(live_error_test(cfg, rules, "RpsConceptDrift", firing_after))
     tests.append(live_error_test(cfg, rules, "RpsModelWorseThanPersistence", firing_after))
+    tests.append(drift_spike_test(cfg, rules, firing_after))
     return {"rule_files": [PROM_RULES.name], "evaluation_interval": "1m", "tests": tests}
+
+
+def drift_spike_test(cfg: dict, rules: dict, firing_after) -> dict:
+    """Two variables against thresholds that are powers of two (exact ratios): one climbs from below the spike
+    ratio to exactly it (strictly greater: no alert) to above it; the other stays below. With `for` 0s the alert
+    fires at the first evaluation that sees the spike."""
+    job, step = cfg["contract"]["job"], 60
+    spike = cfg["drift_spike"]
+    r, for_s = spike["psi_ratio"], seconds(spike["for"])
+    high = drift_test_ratio(r)
+    thr = 0.5
+    high_at = 20 * step
+    fire_at = firing_after(high_at, for_s) - step if for_s == 0 else firing_after(high_at, for_s)
+    n_high = int((fire_at - high_at) / step) + 3
+    instance = "127.0.0.1:8000"
+    where = f'job="{job}", instance="{instance}"'
+    total = 9 + 10 + n_high
+    series = [
+        {"series": f'rps_drift_psi_threshold{{{where}, variable="temperature_2m"}}', "values": _phases((thr, 0, total))},
+        {"series": f'rps_drift_psi_threshold{{{where}, variable="surface_pressure"}}', "values": _phases((thr, 0, total))},
+        {"series": f'rps_drift_psi{{{where}, variable="temperature_2m"}}',
+         "values": _phases((thr * r / 2, 0, 9), (thr * r, 0, 9), (thr * high, 0, n_high))},
+        {"series": f'rps_drift_psi{{{where}, variable="surface_pressure"}}', "values": _phases((thr / 2, 0, total))},
+    ]
+    cases = [
+        {"eval_time": minutes_label(high_at - 11 * step), "alertname": "RpsDriftSpike"},  # below
+        {"eval_time": minutes_label(high_at - step), "alertname": "RpsDriftSpike"},       # exactly at the ratio
+    ]
+    if for_s > 0:
+        cases.append({"eval_time": minutes_label(high_at), "alertname": "RpsDriftSpike"})  # pending only
+    cases.append({
+        "eval_time": minutes_label(fire_at), "alertname": "RpsDriftSpike",
+        "exp_alerts": [{
+            "exp_labels": {"severity": spike["severity"], "rps_action": spike["action"], "job": job, "instance": instance,
+                           "variable": "temperature_2m"},
+            "exp_annotations": {
+                "summary": f"Window PSI of temperature_2m is {high:.2f}x its calibrated threshold on {instance} (spike: > {r}x)",
+                "description": rules["RpsDriftSpike"]["annotations"]["description"].replace("{{ $labels.variable }}", "temperature_2m"),
+            },
+        }],
+    })
+    return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
 
 
 def drift_test_ratio(t: float) -> float:
@@ -543,7 +611,7 @@ def live_error_test(cfg: dict, rules: dict, alertname: str, firing_after) -> dic
 def grafana_rules(cfg: dict) -> dict:
     e = exprs(cfg)
     lat, ood, down = cfg["latency_p95"], cfg["ood_ratio"], cfg["api_down"]
-    drift, worse = cfg["concept_drift"], cfg["worse_than_persistence"]
+    drift, worse, spike = cfg["concept_drift"], cfg["worse_than_persistence"], cfg["drift_spike"]
     window = cfg["contract"]["live_window"]
 
     def rule(uid, title, expr, op, value, for_, severity, no_data, summary, description, labels=None):
@@ -609,6 +677,14 @@ def grafana_rules(cfg: dict) -> dict:
                      f'Live MAE ({window}) of the model is {{{{ printf "%.3f" $values.B.Value }}}} above the persistence '
                      "baseline's on {{ $labels.instance }}",
                      "Mirror of the Prometheus rule RpsModelWorseThanPersistence (monitoring/rules/rps-alerts.yml)."),
+                # No data = no drift report yet: nothing to say.
+                rule("rps-drift-spike", "RpsDriftSpike", e["psi_ratio"], "gt", spike["psi_ratio"], spike["for"],
+                     spike["severity"], "OK",
+                     f'Window PSI of {{{{ $labels.variable }}}} is {{{{ printf "%.2f" $values.B.Value }}}}x its calibrated '
+                     f'threshold on {{{{ $labels.instance }}}} (spike: > {spike["psi_ratio"]}x)',
+                     "Mirror of the Prometheus rule RpsDriftSpike (monitoring/rules/rps-alerts.yml); its "
+                     f'rps_action={spike["action"]} label makes rps alerts-sink trigger the retraining DAG run.',
+                     labels={"rps_action": spike["action"]}),
             ],
         }],
     }

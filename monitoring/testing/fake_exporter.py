@@ -109,6 +109,13 @@ class Traffic:
                    ['rps_live_error_samples{window="24h"} 24', 'rps_live_error_samples{window="7d"} 168'])
             metric("rps_live_error_updated_timestamp_seconds", "gauge", "Last live error update.",
                    [f"rps_live_error_updated_timestamp_seconds {self.reloaded_at:.3f}"])
+            # the newest drift check (rps serve reads it from reports/drift/drift.json)
+            metric("rps_drift_psi", "gauge", "Window PSI per variable.",
+                   ['rps_drift_psi{variable="temperature_2m"} 0.42', 'rps_drift_psi{variable="surface_pressure"} 0.12'])
+            metric("rps_drift_psi_threshold", "gauge", "Calibrated PSI threshold per variable.",
+                   ['rps_drift_psi_threshold{variable="temperature_2m"} 0.6', 'rps_drift_psi_threshold{variable="surface_pressure"} 0.3'])
+            metric("rps_drift_retrain", "gauge", "Newest drift decision.", ['rps_drift_retrain{trigger="none"} 0'])
+            metric("rps_drift_model_age_seconds", "gauge", "Model age at the drift check.", ["rps_drift_model_age_seconds 259200"])
             return "\n".join(out) + "\n"
 
 

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {join} from 'node:path'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
@@ -11,6 +12,7 @@ import {referenceMae} from '../lib/model/model-dir.js'
 import {ModelHolder} from '../lib/serve/model-holder.js'
 import {listen} from '../lib/serve/server.js'
 import {rpsVersion} from '../lib/util/versions.js'
+import {workDir} from '../lib/util/project.js'
 
 export interface ServeResult {
   url: string
@@ -45,6 +47,7 @@ rps_live_error_* gauges.`
     'body-limit': Flags.string({summary: 'Largest accepted request body.', default: '1mb'}),
     'prediction-log': Flags.string({summary: 'Append predictions made from observations to this JSON-lines log (default: $RPS_PREDICTION_LOG; unset: no log).', env: 'RPS_PREDICTION_LOG'}),
     'live-errors-file': Flags.string({summary: 'Live errors written by rps forecast, exposed as rps_live_error_* (default: $RPS_LIVE_ERRORS_FILE, else reports/live/live-errors.json).', env: 'RPS_LIVE_ERRORS_FILE'}),
+    'drift-report': Flags.string({summary: 'Drift report written by rps drift, exposed as rps_drift_* (default: $RPS_DRIFT_REPORT, else reports/drift/drift.json).', env: 'RPS_DRIFT_REPORT'}),
     'debug-delay-ms': Flags.integer({summary: 'Add this latency to /predict (for alert tests only).', hidden: true, min: 0}),
   }
 
@@ -54,6 +57,7 @@ rps_live_error_* gauges.`
     const log = (line: string) => this.logToStderr(`[rps serve] ${new Date().toISOString()} ${line}`)
     const metrics = new ServiceMetrics()
     metrics.watchLiveErrors(flags['live-errors-file'] ?? liveErrorsPath(), log)
+    metrics.watchDriftReport(flags['drift-report'] ?? join(workDir(), 'reports/drift/drift.json'), log)
     const holder = new ModelHolder({
       modelDir: flags['model-dir'], alias: flags.alias, registeredName: modelSection(params).registered_name,
       limits: {maxInstances: flags['max-instances'], maxObservations: 24 * 31},

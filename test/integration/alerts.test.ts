@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert'
 import {execa} from 'execa'
 import {existsSync} from 'node:fs'
-import {mkdtemp, readFile} from 'node:fs/promises'
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -18,12 +18,14 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
   let monitoringEnv: Record<string, string>
   let alertsFile: string
   let prometheus: string
+  let driftReport: string
 
   before(async () => {
     const fixture = await replayModel()
     const state = await mkdtemp(join(tmpdir(), 'rps-monitoring-'))
     alertsFile = join(state, 'alerts.jsonl')
-    serve = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '700'])
+    driftReport = join(state, 'drift.json')
+    serve = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '700', '--drift-report', driftReport])
     const sinkPort = await freePort()
     const {spawn} = await import('node:child_process')
     const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', String(sinkPort), '--file', alertsFile], {stdio: ['ignore', 'ignore', 'pipe']})
@@ -67,6 +69,31 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
     assert.ok(seen.has('RpsHighLatencyP95'), `alerts seen: ${[...seen].join(', ')}`)
     const ratio = await getJson(`${prometheus}/api/v1/query?query=rps_ood_ratio`)
     assert.equal(Number(ratio.data.result[0].value[1]), 1)
+  })
+
+  it('when an rps drift report shows a PSI spike, then the drift gauges reach Prometheus and RpsDriftSpike reaches the sink with rps_action=retrain', async () => {
+    // As rps drift writes it (src/lib/drift/check.ts): window PSI per variable, the model's calibrated thresholds, the decision.
+    await writeFile(driftReport, JSON.stringify({
+      checkedAt: new Date().toISOString(), overall: {psi: {temperature_2m: 3.1, surface_pressure: 0.2}, mae: 1.1, errorRatio: 1.2},
+      psiThresholds: {temperature_2m: 0.9, surface_pressure: 0.4}, dataDrift: true, conceptDrift: false, modelAgeHours: 200,
+      decision: {retrain: true, trigger: 'data_drift', reason: 'data drift: PSI temperature_2m 3.10 > 0.90'},
+    }))
+    const written = Date.now()
+    let spike: {labels: Record<string, string>} | undefined
+    while (!spike && Date.now() < written + 60_000) {
+      await new Promise((r) => setTimeout(r, 500))
+      if (!existsSync(alertsFile)) continue
+      spike = (await readFile(alertsFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as {status: string; labels: Record<string, string>})
+        .find((a) => a.status === 'firing' && a.labels.alertname === 'RpsDriftSpike')
+    }
+    assert.ok(spike, 'RpsDriftSpike never reached the sink')
+    assert.equal(spike.labels.variable, 'temperature_2m')
+    assert.equal(spike.labels.rps_action, 'retrain')
+    const ratio = await getJson(`${prometheus}/api/v1/query?query=${encodeURIComponent('rps_drift_psi / on (job, instance, variable) rps_drift_psi_threshold')}`)
+    const byVariable = Object.fromEntries((ratio.data.result as {metric: {variable: string}; value: [number, string]}[]).map((r) => [r.metric.variable, Number(r.value[1])]))
+    assert.ok(Math.abs(byVariable.temperature_2m! - 3.1 / 0.9) < 1e-9 && Math.abs(byVariable.surface_pressure! - 0.5) < 1e-9, JSON.stringify(byVariable))
+    const decision = await getJson(`${prometheus}/api/v1/query?query=rps_drift_retrain`)
+    assert.deepEqual(decision.data.result.map((r: {metric: {trigger: string}; value: [number, string]}) => [r.metric.trigger, r.value[1]]), [['data_drift', '1']])
   })
 
   it('when the Grafana dashboard and alert queries run against this Prometheus, then every one returns data', async () => {

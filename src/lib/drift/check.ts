@@ -67,12 +67,17 @@ function noChampionHtml(check: DriftCheck, registeredName: string): string {
 `
 }
 
-/** Data end of the newest challenger when it is not the champion (a losing one): the cooldown counts from it. */
-async function newerChallengerEnd(client: MlflowClient, name: string, championVersion: string): Promise<string | undefined> {
+/**
+ * Data end of the newest challenger when it is not the champion (a losing one): the cooldown counts
+ * from it. Versions are numbered in registration order and every version after the champion lost
+ * to it, so their count is the losing challengers in a row (the cooldown backs off with them).
+ */
+async function newerChallenger(client: MlflowClient, name: string, championVersion: string): Promise<{end: string | undefined; losses: number}> {
   const challenger = await client.getVersionByAlias(name, ALIASES.challenger)
-  if (!challenger?.run_id || challenger.version === championVersion) return undefined
+  if (!challenger?.run_id || challenger.version === championVersion) return {end: undefined, losses: 0}
   const run = await client.getRun(challenger.run_id)
-  return run.data.params?.find((p) => p.key === 'data.end')?.value
+  const losses = Math.max(1, Number(challenger.version) - Number(championVersion))
+  return {end: run.data.params?.find((p) => p.key === 'data.end')?.value, losses: Number.isFinite(losses) ? losses : 1}
 }
 
 /**
@@ -92,6 +97,7 @@ export async function checkDrift(params: Params, options: DriftCheckOptions): Pr
   let model
   let champion: DriftCheck['champion'] = null
   let lastTrainingEnd: string | undefined
+  let losingChallengers = 0
   if (options.modelDir) model = await loadModelDir(options.modelDir)
   else {
     const registry = client ?? MlflowClient.fromEnv(env)
@@ -104,9 +110,11 @@ export async function checkDrift(params: Params, options: DriftCheckOptions): Pr
     }
     model = loaded.model
     champion = {name: loaded.version.name, version: loaded.version.version}
-    lastTrainingEnd = await newerChallengerEnd(registry, section.registered_name, loaded.version.version)
+    const newer = await newerChallenger(registry, section.registered_name, loaded.version.version)
+    lastTrainingEnd = newer.end
+    losingChallengers = newer.losses
   }
-  const report = await detectDrift(model, settings, env, lastTrainingEnd)
+  const report = await detectDrift(model, settings, env, lastTrainingEnd, losingChallengers)
   const check: DriftCheck = {
     ...report, decision: force ? forcedDecision(triggeredBy, report.decision) : report.decision,
     champion, triggeredBy, forced: force, checkedAt: new Date().toISOString(),

@@ -21,6 +21,10 @@ export interface DriftSettings {
   max_model_age_days: number
   /** Window PSI above psi_threshold alone makes a retrain due (default false). */
   data_drift_retrain?: boolean
+  /** Cooldown multiplier per further losing challenger in a row (default 1: no back-off). */
+  backoff_factor?: number
+  /** A challenger triggered by concept drift draws rows with this recency half-life (0 or absent: equal weights). */
+  concept_drift_half_life_days?: number
 }
 
 export interface ChunkReport {
@@ -77,15 +81,15 @@ function mae(actual: number[], predicted: number[]): number {
  * normalized absolute errors). Each chunk is flagged or not; the retrain decision applies k-of-n
  * hysteresis, a cooldown and a maximum model age, all measured on the data clock.
  */
-export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv, lastTrainingEnd?: string): Promise<DriftReport> {
-  return assessDrift(model, await rowsFor(model, env), settings, lastTrainingEnd)
+export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv, lastTrainingEnd?: string, losingChallengers = 0): Promise<DriftReport> {
+  return assessDrift(model, await rowsFor(model, env), settings, lastTrainingEnd, losingChallengers)
 }
 
 /**
  * The drift assessment itself, on rows already built with the model's features (oldest first,
  * ground truth known). `rps drift` and `rps simulate` both decide with it.
  */
-export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftSettings, lastTrainingEnd?: string): DriftReport {
+export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftSettings, lastTrainingEnd?: string, losingChallengers = 0): DriftReport {
   if (all.time.length === 0) throw new RpsError('no rows with ground truth to examine', {code: 'NO_DATA'})
   const end = all.time.at(-1)! + HOUR_MS
   const start = end - settings.window_hours * HOUR_MS
@@ -127,6 +131,7 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
   const decision = decideRetrain(live.map((c) => c.flagged), modelAgeHours, {
     k: settings.k, n: settings.n, cooldownHours: settings.cooldown_hours, maxModelAgeHours: settings.max_model_age_days * 24,
     psiThreshold: psiThresholds, dataDriftRetrains: settings.data_drift_retrain ?? false,
+    losingChallengers, backoffFactor: settings.backoff_factor ?? 1,
   }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours, {windows: live, psi: overallPsi})
   return {
     model: {name: model.meta.name, dataEnd: model.meta.split.end, validationMae},

@@ -44,6 +44,17 @@ export interface RetrainPolicy {
   psiThreshold?: number | Record<string, number>
   /** Whether window PSI above the threshold alone makes a retrain due (after the cooldown). */
   dataDriftRetrains?: boolean
+  /** Challengers in a row that lost to the current champion. */
+  losingChallengers?: number
+  /** Back-off: the cooldown after a losing challenger is cooldownHours x factor^(losing challengers - 1), at most maxModelAgeHours. */
+  backoffFactor?: number
+}
+
+/** The cooldown after the newest training: backed off by each losing challenger in a row (none lost: the plain cooldown). */
+export function effectiveCooldownHours(policy: RetrainPolicy): number {
+  const losses = policy.losingChallengers ?? 0
+  if (losses <= 1) return policy.cooldownHours
+  return Math.min(policy.maxModelAgeHours, policy.cooldownHours * (policy.backoffFactor ?? 1) ** (losses - 1))
 }
 
 /** Why a retrain is due (the category recorded with a promotion); null when none is. */
@@ -100,6 +111,8 @@ function errorEvidence(flags: boolean[], windows: DriftEvidence['windows'], n: n
  * maximum age, a retrain is due anyway. `hoursSinceLastTraining` counts from the newest training,
  * a losing challenger's included: a drift that persists is retried once per cooldown, not at every
  * check, and a champion no challenger beats is challenged again once per maximum age.
+ * Each further challenger in a row that loses multiplies that cooldown by `backoffFactor` (capped
+ * at the maximum age): a change the history cannot yet teach is not retried every few days.
  * Window PSI alone is a trigger only when the policy says so (`dataDriftRetrains`): a week of
  * weather against a year of training deciles exceeds the usual 0.25 in almost every week, so on
  * by default it would amount to retraining once per cooldown.
@@ -108,8 +121,11 @@ export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, pol
   const psiNote = psiAbove(evidence.psi, policy.psiThreshold)
   const withPsi = (reason: string) => (psiNote ? `${reason}; ${psiNote}` : reason)
   const no = (reason: string): RetrainDecision => ({retrain: false, trigger: null, reason: withPsi(reason)})
-  if (hoursSinceLastTraining < policy.cooldownHours && hoursSinceLastTraining < modelAgeHours) {
-    return no(`a challenger was trained ${hoursSinceLastTraining.toFixed(0)} h ago (cooldown ${policy.cooldownHours} h)`)
+  const cooldown = effectiveCooldownHours(policy)
+  if (hoursSinceLastTraining < cooldown && hoursSinceLastTraining < modelAgeHours) {
+    const losses = policy.losingChallengers ?? 0
+    const backedOff = cooldown !== policy.cooldownHours ? `, backed off after ${losses} losing challengers in a row` : ''
+    return no(`a challenger was trained ${hoursSinceLastTraining.toFixed(0)} h ago (cooldown ${cooldown} h${backedOff})`)
   }
   if (hoursSinceLastTraining >= policy.maxModelAgeHours) {
     const who = hoursSinceLastTraining < modelAgeHours ? 'the newest challenger' : 'the model'

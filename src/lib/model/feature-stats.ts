@@ -15,8 +15,12 @@ export interface FeatureStats {
 export function computeFeatureStats(names: string[], X: number[][]): Record<string, FeatureStats> {
   const stats: Record<string, FeatureStats> = {}
   names.forEach((name, j) => {
-    const values = X.map((row) => row[j]!).filter(Number.isFinite).sort((a, b) => a - b)
-    const n = values.length
+    // A typed array's native numeric sort: several times faster than Array#sort with a comparator (training and
+    // every simulated retrain compute these).
+    const sorted = new Float64Array(X.length)
+    let n = 0
+    for (const row of X) if (Number.isFinite(row[j])) sorted[n++] = row[j]!
+    const values = Array.from(sorted.subarray(0, n).sort())
     const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, n)
     const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1))
     stats[name] = {

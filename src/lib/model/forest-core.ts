@@ -1,15 +1,17 @@
-import {RandomForestRegression} from 'ml-random-forest'
+import {type Presorted, type SplitRules, type TreeJson, buildTree} from './tree-builder.js'
 
 export interface ForestParams {
   nEstimators: number
   maxDepth: number
   minSamplesLeaf: number
-  /** Fraction of features each tree sees (ml-random-forest bags features per tree). */
+  /** Fraction of features tried: per split (sklearn rules) or per tree (ml-cart rules). */
   maxFeatures: number
-  /** Rows drawn with replacement for each tree. */
+  /** Rows drawn with replacement for each tree (at most the number of rows: a full bootstrap). */
   maxSamples: number
   workers: number
   seed: number
+  /** Split rules of the tree builder (default sklearn: min_samples_leaf per child, features drawn per split). */
+  rules?: SplitRules
 }
 
 /** Serialized ml-random-forest regression model (RandomForestRegression#toJSON). */
@@ -31,35 +33,65 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
+/** One tree and the feature columns its splitColumn indexes (ml-random-forest `indexes[tree]`). */
+export interface TreePart {
+  tree: TreeJson
+  features: number[]
+}
+
+/** Features a tree or split tries: floor(fraction x width), at least 1 (as both libraries count). */
+export function featureCount(width: number, maxFeatures: number): number {
+  return maxFeatures >= 1 ? width : Math.max(1, Math.floor(width * maxFeatures))
+}
+
 /**
- * Trains one tree as a one-estimator ml-random-forest on its own bootstrap sample of
- * `maxSamples` rows. ml-cart's split search is quadratic in rows, so the sample size bounds the
- * cost per tree; drawing a fresh random sample per tree keeps the ensemble diverse. (The
- * library's own `maxSamples` takes the first rows, which on time-ordered data would be the
- * oldest ones.)
+ * Trains one tree on its own bootstrap sample of min(maxSamples, rows) draws (weighted by
+ * `cumulativeWeights` when given). Drawing a fresh random sample per tree keeps the ensemble
+ * diverse; ml-random-forest's own `maxSamples` takes the first rows, which on time-ordered data
+ * would be the oldest ones. Under ml-cart rules the tree sees one random feature subset (as
+ * ml-random-forest bags features per tree); under sklearn rules it sees every feature and each
+ * split tries its own random subset.
  */
-export function trainTree(X: number[][], y: number[], params: ForestParams, treeSeed: number, cumulativeWeights?: Float64Array): ForestJson {
+export function trainTree(data: Presorted, params: ForestParams, treeSeed: number, cumulativeWeights?: Float64Array): TreePart {
   const random = seededRandom(treeSeed)
-  const rows = Math.min(params.maxSamples, X.length)
-  const draw = cumulativeWeights ? (u: number) => weightedIndex(cumulativeWeights, u) : (u: number) => Math.floor(u * X.length)
-  const sampleX: number[][] = new Array(rows)
-  const sampleY: number[] = new Array(rows)
-  for (let i = 0; i < rows; i++) {
-    const r = draw(random())
-    sampleX[i] = X[r]!
-    sampleY[i] = y[r]!
+  const n = data.rows
+  const draws = Math.min(params.maxSamples, n)
+  const counts = new Int32Array(n)
+  for (let i = 0; i < draws; i++) counts[cumulativeWeights ? weightedIndex(cumulativeWeights, random()) : Math.floor(random() * n)]!++
+  const width = data.columns.length
+  const tried = featureCount(width, params.maxFeatures)
+  const rules = params.rules ?? 'sklearn'
+  let features = Array.from({length: width}, (_, f) => f)
+  if (rules === 'ml-cart' && tried < width) {
+    for (let i = 0; i < tried; i++) {
+      const j = i + Math.floor(random() * (width - i))
+      ;[features[i], features[j]] = [features[j]!, features[i]!]
+    }
+    features = features.slice(0, tried)
   }
-  const forest = new RandomForestRegression({
-    nEstimators: 1,
-    maxFeatures: params.maxFeatures >= 1 ? 1.0 : params.maxFeatures,
-    replacement: false,
-    seed: treeSeed,
-    useSampleBagging: false,
-    noOOB: true,
-    treeOptions: {maxDepth: params.maxDepth, minNumSamples: params.minSamplesLeaf},
-  })
-  forest.train(sampleX, sampleY)
-  return forest.toJSON() as unknown as ForestJson
+  const tree = buildTree(data, counts, features, {maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, featuresPerSplit: tried, rules}, random)
+  return {tree, features}
+}
+
+/** The ml-random-forest model of the trees, in the JSON RandomForestRegression.load reads. */
+export function forestJson(parts: TreePart[], params: ForestParams): ForestJson {
+  if (parts.length === 0) throw new Error('no trees')
+  return {
+    name: 'RFRegression',
+    selectionMethod: 'mean',
+    baseModel: {
+      indexes: parts.map((p) => p.features),
+      n: parts[0]!.features.length,
+      replacement: false,
+      maxFeatures: params.maxFeatures,
+      nEstimators: parts.length,
+      treeOptions: {maxDepth: params.maxDepth, minNumSamples: params.minSamplesLeaf},
+      isClassifier: false,
+      seed: params.seed,
+      estimators: parts.map((p) => p.tree),
+      useSampleBagging: false,
+    },
+  }
 }
 
 /** Running sums of row weights, normalized to end at 1: the bootstrap draws row i with probability w_i / Σw. */
@@ -98,21 +130,6 @@ export function recencyWeights(times: number[], halfLifeDays: number): number[] 
   const newest = times.at(-1)!
   const halfLifeMs = halfLifeDays * 86_400_000
   return times.map((t) => 0.5 ** ((newest - t) / halfLifeMs))
-}
-
-/** Joins one-tree forests into one ml-random-forest model (estimators and their feature indexes). */
-export function mergeForests(parts: ForestJson[]): ForestJson {
-  const first = parts[0]
-  if (!first) throw new Error('no trees to merge')
-  return {
-    ...first,
-    baseModel: {
-      ...first.baseModel,
-      estimators: parts.flatMap((p) => p.baseModel.estimators),
-      indexes: parts.flatMap((p) => p.baseModel.indexes),
-      nEstimators: parts.reduce((n, p) => n + p.baseModel.nEstimators, 0),
-    },
-  }
 }
 
 export function treeSeeds(params: ForestParams): number[] {

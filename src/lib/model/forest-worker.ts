@@ -1,10 +1,10 @@
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {type ForestParams, trainTree} from './forest-core.js'
+import type {Presorted} from './tree-builder.js'
 
 interface Job {
-  X: number[][]
-  y: number[]
+  data: Presorted
   params: ForestParams
   seeds: number[]
   cumulativeWeights?: Float64Array
@@ -12,7 +12,7 @@ interface Job {
 
 const job = workerData as Job
 const trees = job.seeds.map((seed) => {
-  const tree = trainTree(job.X, job.y, job.params, seed, job.cumulativeWeights)
+  const tree = trainTree(job.data, job.params, seed, job.cumulativeWeights)
   parentPort!.postMessage({type: 'tree'})
   return tree
 })

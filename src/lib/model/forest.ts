@@ -1,12 +1,13 @@
 import {RandomForestRegression} from 'ml-random-forest'
 import {Worker} from 'node:worker_threads'
 
-import {type ForestJson, type ForestParams, cumulativeWeights, mergeForests, trainTree, treeSeeds} from './forest-core.js'
+import {type ForestJson, type ForestParams, type TreePart, cumulativeWeights, forestJson, trainTree, treeSeeds} from './forest-core.js'
+import {presort} from './tree-builder.js'
 
 export type {ForestJson, ForestParams} from './forest-core.js'
 
 /**
- * Trains the forest, spreading trees over `workers` threads. The result depends only on the data
+ * Trains the forest (src/lib/model/tree-builder.ts), spreading trees over `workers` threads. The result depends only on the data
  * and the seed, not on the number of workers (each tree has its own seed). With `weights`, each
  * tree's bootstrap draws rows in proportion to their weight (e.g. recency weights).
  */
@@ -17,19 +18,21 @@ export async function trainForest(X: number[][], y: number[], params: ForestPara
   const seeds = treeSeeds(params)
   let done = 0
   const tick = () => onTree?.(++done)
+  // Sorted once here; workers get typed-array copies (a memcpy, unlike nested arrays).
+  const data = presort(X, y)
   if (params.workers <= 1) {
     const parts = seeds.map((s) => {
-      const t = trainTree(X, y, params, s, cumulative)
+      const t = trainTree(data, params, s, cumulative)
       tick()
       return t
     })
-    return mergeForests(parts)
+    return forestJson(parts, params)
   }
   const chunks: number[][] = Array.from({length: Math.min(params.workers, seeds.length)}, () => [])
   seeds.forEach((_, i) => chunks[i % chunks.length]!.push(i))
-  const results = await Promise.all(chunks.map((chunk) => new Promise<ForestJson[]>((resolve, reject) => {
-    const worker = new Worker(new URL('./forest-worker.js', import.meta.url), {workerData: {X, y, params, seeds: chunk.map((i) => seeds[i]!), cumulativeWeights: cumulative}})
-    worker.on('message', (m: {type: string; trees?: ForestJson[]}) => {
+  const results = await Promise.all(chunks.map((chunk) => new Promise<TreePart[]>((resolve, reject) => {
+    const worker = new Worker(new URL('./forest-worker.js', import.meta.url), {workerData: {data, params, seeds: chunk.map((i) => seeds[i]!), cumulativeWeights: cumulative}})
+    worker.on('message', (m: {type: string; trees?: TreePart[]}) => {
       if (m.type === 'tree') tick()
       else if (m.type === 'done') resolve(m.trees!)
     })
@@ -39,9 +42,9 @@ export async function trainForest(X: number[][], y: number[], params: ForestPara
     })
   })))
   // Put trees back in seed order so the model is identical whatever the worker count.
-  const ordered: ForestJson[] = new Array(seeds.length)
+  const ordered: TreePart[] = new Array(seeds.length)
   chunks.forEach((chunk, w) => chunk.forEach((treeIndex, i) => (ordered[treeIndex] = results[w]![i]!)))
-  return mergeForests(ordered)
+  return forestJson(ordered, params)
 }
 
 export function loadForest(json: ForestJson): RandomForestRegression {

@@ -29,5 +29,6 @@ export function forestParams(section: ModelSection): ForestParams {
   return {
     nEstimators: section.n_estimators, maxDepth: section.max_depth, minSamplesLeaf: section.min_samples_leaf,
     maxFeatures: section.max_features, maxSamples: section.max_samples, workers: section.workers, seed: section.seed,
+    rules: 'sklearn',
   }
 }

@@ -16,6 +16,26 @@ class OptionalGauge extends Gauge {
   }
 }
 
+/** The part of reports/drift/drift.json (rps drift) the drift gauges show. */
+interface DriftDoc {
+  checkedAt?: string
+  overall?: {psi?: Record<string, number>} | null
+  psiThresholds?: Record<string, number>
+  dataDrift?: boolean
+  conceptDrift?: boolean
+  modelAgeHours?: number | null
+  decision?: {retrain?: boolean; trigger?: string | null}
+}
+
+/** A JSON file re-read at scrape time only when it changed (inode, size, mtime). */
+interface WatchedFile {
+  path: string
+  what: string
+  log: (line: string) => void
+  key?: string
+  inflight?: Promise<void>
+}
+
 interface LiveErrorsDoc {
   updated_at?: string
   windows?: Record<string, {model?: {mae?: number | null; rmse?: number | null; n?: number}; persistence?: {mae?: number | null; rmse?: number | null; n?: number}}>
@@ -39,8 +59,15 @@ export class ServiceMetrics {
   readonly liveUpdated: OptionalGauge
   readonly validationMae: OptionalGauge
   readonly predictionLogFailures: Counter
+  readonly driftPsi: Gauge<'variable'>
+  readonly driftPsiThreshold: Gauge<'variable'>
+  readonly driftRetrain: Gauge<'trigger'>
+  readonly driftDetected: Gauge<'kind'>
+  readonly driftModelAge: OptionalGauge
+  readonly driftChecked: OptionalGauge
   private readonly window: boolean[] = []
-  private live: {path: string; log: (line: string) => void; key?: string; inflight?: Promise<void>} | undefined
+  private live: WatchedFile | undefined
+  private drift: WatchedFile | undefined
   private validationMaeOf: () => number | undefined = () => undefined
 
   constructor(private readonly windowSize = 100) {
@@ -67,6 +94,13 @@ export class ServiceMetrics {
       name: 'rps_model_validation_mae', help: 'Validation MAE of the served model (from its metadata)', registers,
       collect: () => this.validationMae.setOrClear(this.validationMaeOf()),
     })
+    const collectDrift = () => this.refresh(this.drift, (doc) => this.showDrift(doc as DriftDoc), () => this.clearDrift())
+    this.driftPsi = new Gauge({name: 'rps_drift_psi', help: 'Window PSI per monitored variable at the newest rps drift check (reports/drift/drift.json)', labelNames: ['variable'], registers, collect: collectDrift})
+    this.driftPsiThreshold = new Gauge({name: 'rps_drift_psi_threshold', help: 'The served model\'s own calibrated window PSI threshold per variable (data drift above it)', labelNames: ['variable'], registers, collect: collectDrift})
+    this.driftRetrain = new Gauge({name: 'rps_drift_retrain', help: 'The newest drift decision: 1 retrain due, 0 not; label trigger (concept_drift, data_drift, max_age, ...; none)', labelNames: ['trigger'], registers, collect: collectDrift})
+    this.driftDetected = new Gauge({name: 'rps_drift_detected', help: 'Drift seen by the newest check (1/0), by kind: data (window PSI) or concept (errors)', labelNames: ['kind'], registers, collect: collectDrift})
+    this.driftModelAge = new OptionalGauge({name: 'rps_drift_model_age_seconds', help: 'Age of the examined model at the newest drift check: its data end to the check window end', registers, collect: collectDrift})
+    this.driftChecked = new OptionalGauge({name: 'rps_drift_checked_timestamp_seconds', help: 'When the newest drift check ran (Unix time)', registers, collect: collectDrift})
     this.predictionLogFailures = new Counter({name: 'rps_prediction_log_failures_total', help: 'Prediction batches that could not be appended to the prediction log', registers})
     this.oodRatio.set(0)
   }
@@ -78,47 +112,59 @@ export class ServiceMetrics {
 
   /** Serve the live error gauges from this file (written by rps forecast), read at scrape time when it changed. */
   watchLiveErrors(path: string, log: (line: string) => void): void {
-    this.live = {path, log}
+    this.live = {path, what: 'live errors', log}
+  }
+
+  /** Serve the drift gauges from this drift report (written by rps drift), read at scrape time when it changed. */
+  watchDriftReport(path: string, log: (line: string) => void): void {
+    this.drift = {path, what: 'the drift report', log}
   }
 
   private refreshLiveErrors(): Promise<void> {
-    const live = this.live
-    if (!live) return Promise.resolve()
-    // One read per scrape however many gauges ask.
-    live.inflight ??= this.loadLiveErrors(live).finally(() => {
-      live.inflight = undefined
-    })
-    return live.inflight
+    return this.refresh(this.live, (doc) => this.showLiveErrors(doc as LiveErrorsDoc), () => this.clearLiveErrors())
   }
 
-  private async loadLiveErrors(live: NonNullable<typeof this.live>): Promise<void> {
+  private refresh(file: WatchedFile | undefined, show: (doc: unknown) => void, clear: () => void): Promise<void> {
+    if (!file) return Promise.resolve()
+    // One read per scrape however many gauges ask.
+    file.inflight ??= this.load(file, show, clear).finally(() => {
+      file.inflight = undefined
+    })
+    return file.inflight
+  }
+
+  private async load(file: WatchedFile, show: (doc: unknown) => void, clear: () => void): Promise<void> {
     let key: string
     try {
-      const info = await stat(live.path)
+      const info = await stat(file.path)
       key = `${info.ino}:${info.size}:${info.mtimeMs}`
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (live.key !== undefined) this.clearLiveErrors()
-        live.key = undefined
-      } else if (live.key !== 'unreadable') {
-        live.key = 'unreadable'
-        live.log(`cannot read live errors from ${live.path}: ${(error as Error).message}; keeping the last values`)
+        if (file.key !== undefined) clear()
+        file.key = undefined
+      } else if (file.key !== 'unreadable') {
+        file.key = 'unreadable'
+        file.log(`cannot read ${file.what} from ${file.path}: ${(error as Error).message}; keeping the last values`)
       }
       return
     }
-    if (key === live.key) return
-    live.key = key
-    let doc: LiveErrorsDoc
+    if (key === file.key) return
+    file.key = key
+    let doc: unknown
     try {
-      doc = JSON.parse(await readFile(live.path, 'utf8')) as LiveErrorsDoc
-      if (typeof doc !== 'object' || doc === null || typeof doc.windows !== 'object' || doc.windows === null) throw new Error('no "windows" object')
+      doc = JSON.parse(await readFile(file.path, 'utf8'))
+      if (typeof doc !== 'object' || doc === null) throw new Error('not a JSON object')
+      show(doc)
     } catch (error) {
-      live.log(`cannot read live errors from ${live.path}: ${(error as Error).message}; keeping the last values`)
-      return
+      file.log(`cannot read ${file.what} from ${file.path}: ${(error as Error).message}; keeping the last values`)
     }
+  }
+
+  private showLiveErrors(doc: LiveErrorsDoc): void {
+    if (typeof doc.windows !== 'object' || doc.windows === null) throw new Error('no "windows" object')
     this.clearLiveErrors()
     const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-    for (const [window, w] of Object.entries(doc.windows!)) {
+    for (const [window, w] of Object.entries(doc.windows)) {
       if (finite(w?.model?.n)) this.liveSamples.set({window}, w.model.n)
       for (const model of ['model', 'persistence'] as const) {
         const stats = w?.[model]
@@ -128,6 +174,30 @@ export class ServiceMetrics {
     }
     const updated = Date.parse(doc.updated_at ?? '')
     this.liveUpdated.setOrClear(Number.isNaN(updated) ? undefined : updated / 1000)
+  }
+
+  private showDrift(doc: DriftDoc): void {
+    if (typeof doc.decision !== 'object' || doc.decision === null) throw new Error('no "decision" object')
+    this.clearDrift()
+    const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+    for (const [variable, value] of Object.entries(doc.overall?.psi ?? {})) if (finite(value)) this.driftPsi.set({variable}, value)
+    for (const [variable, value] of Object.entries(doc.psiThresholds ?? {})) if (finite(value)) this.driftPsiThreshold.set({variable}, value)
+    // One series per decision: its trigger label says why (none when no retrain is due).
+    this.driftRetrain.set({trigger: doc.decision.trigger ?? 'none'}, doc.decision.retrain ? 1 : 0)
+    if (typeof doc.dataDrift === 'boolean') this.driftDetected.set({kind: 'data'}, doc.dataDrift ? 1 : 0)
+    if (typeof doc.conceptDrift === 'boolean') this.driftDetected.set({kind: 'concept'}, doc.conceptDrift ? 1 : 0)
+    this.driftModelAge.setOrClear(finite(doc.modelAgeHours) ? doc.modelAgeHours * 3600 : undefined)
+    const checked = Date.parse(doc.checkedAt ?? '')
+    this.driftChecked.setOrClear(Number.isNaN(checked) ? undefined : checked / 1000)
+  }
+
+  private clearDrift(): void {
+    this.driftPsi.reset()
+    this.driftPsiThreshold.reset()
+    this.driftRetrain.reset()
+    this.driftDetected.reset()
+    this.driftModelAge.setOrClear(undefined)
+    this.driftChecked.setOrClear(undefined)
   }
 
   private clearLiveErrors(): void {

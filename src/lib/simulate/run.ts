@@ -97,6 +97,8 @@ interface PolicyState {
   lastTrainedAt: number
   /** Data end of the newest challenger, promoted or not: the drift cooldown counts from it. */
   lastTrainingEnd: string | undefined
+  /** Challengers in a row that lost to the current champion (the drift cooldown backs off with them). */
+  losingChallengers: number
   predictedUntil: number
 }
 
@@ -115,10 +117,11 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
   if (start >= rows.time.length) throw new Error('the series ends before serving starts')
   let fits = 0
   let fitSeconds = 0
-  const fitAt = async (t: number): Promise<FitResult> => {
+  const fitAt = async (t: number, recencyHalfLifeDays?: number): Promise<FitResult> => {
     const available = sliceRows(rows, 0, labelledBy(rows, t, h))
     const started = performance.now()
-    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
+    const section = recencyHalfLifeDays ? {...settings.section, recency_half_life_days: recencyHalfLifeDays} : settings.section
+    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
     fits++
     fitSeconds += (performance.now() - started) / 1000
     return fitted
@@ -129,6 +132,7 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
     champion: initial.model,
     lastTrainedAt: settings.servingStart,
     lastTrainingEnd: undefined,
+    losingChallengers: 0,
     predictedUntil: start,
   }))
   const predictUntil = (state: PolicyState, end: number) => {
@@ -149,26 +153,33 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
         wanting.push({state, trigger: 'schedule', reason: `every ${spec.everyHours} h`})
       } else if (spec.kind === 'drift') {
         state.run.checks++
-        const report = assessDrift(state.champion, sliceRows(rows, 0, available), settings.drift, state.lastTrainingEnd)
+        const report = assessDrift(state.champion, sliceRows(rows, 0, available), settings.drift, state.lastTrainingEnd, state.losingChallengers)
         if (report.dataDrift) state.run.dataDriftChecks++
         if (report.conceptDrift) state.run.conceptDriftChecks++
         if (report.decision.retrain) wanting.push({state, trigger: triggerOf(report), reason: report.decision.reason})
       }
     }
     if (wanting.length === 0) continue
-    const fitted = await fitAt(t)
-    const holdout = fitted.split.holdout
+    // A concept-drift challenger weights the newest rows (those after the change) when so configured;
+    // every other retrain at this instant shares one plain fit.
+    const halfLife = settings.drift.concept_drift_half_life_days ?? 0
+    const fitted: Map<number, FitResult> = new Map()
     for (const {state, trigger, reason} of wanting) {
+      const weighted = trigger === 'concept_drift' && halfLife > 0 ? halfLife : 0
+      if (!fitted.has(weighted)) fitted.set(weighted, await fitAt(t, weighted || undefined))
+      const challenger = fitted.get(weighted)!
+      const holdout = challenger.split.holdout
       state.lastTrainedAt = t
-      state.lastTrainingEnd = fitted.meta.split.end
+      state.lastTrainingEnd = challenger.meta.split.end
       const championScores = score(holdout.actual, state.champion.predict(holdout.X, holdout.current))
-      const challengerScores = fitted.meta.metrics.holdout!.model!
+      const challengerScores = challenger.meta.metrics.holdout!.model!
       const decision = compareDecision(challengerScores, championScores, false, settings.toleranceRmse)
       const promoted = decision !== 'challenger_loses'
-      if (promoted) state.champion = fitted.model
+      if (promoted) state.champion = challenger.model
+      state.losingChallengers = promoted ? 0 : state.losingChallengers + 1
       state.run.events.push({
         at: new Date(t).toISOString(), trigger, reason, decision, challengerRmse: challengerScores.rmse, championRmse: championScores.rmse, promoted,
-        trainedThrough: fitted.meta.split.validationStart,
+        trainedThrough: challenger.meta.split.validationStart,
       })
     }
     const day = Math.round((t - settings.servingStart) / DAY_MS)

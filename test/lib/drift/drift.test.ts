@@ -124,6 +124,22 @@ describe('retrain decision: trigger and reason', () => {
     assert.equal(decideRetrain([true, true, false], 100, on, 100, {psi}).trigger, 'concept_drift', 'error drift takes precedence')
   })
 
+  it('when challengers keep losing, then the cooldown backs off (x factor per further loss, capped at the maximum age) and a win resets it', () => {
+    const backoff = {...policy, backoffFactor: 2}
+    const drifting = [true, true, true]
+    // model 400 h old, the newest (losing) challenger 100 h ago
+    assert.equal(decideRetrain(drifting, 400, {...backoff, losingChallengers: 1}, 100).retrain, true, 'one loss: the plain 72 h cooldown')
+    const two = decideRetrain(drifting, 400, {...backoff, losingChallengers: 2}, 100)
+    assert.equal(two.retrain, false)
+    assert.match(two.reason, /cooldown 144 h, backed off after 2 losing challengers in a row/)
+    assert.equal(decideRetrain(drifting, 400, {...backoff, losingChallengers: 2}, 150).trigger, 'concept_drift')
+    assert.equal(decideRetrain(drifting, 600, {...backoff, losingChallengers: 3}, 250).retrain, false, 'three losses: 288 h')
+    assert.match(decideRetrain(drifting, 2000, {...backoff, losingChallengers: 9}, 700).reason, /cooldown 720 h/, 'capped at the maximum age')
+    assert.equal(decideRetrain(drifting, 2000, {...backoff, losingChallengers: 9}, 720).trigger, 'max_age')
+    assert.equal(decideRetrain(drifting, 400, {...policy, losingChallengers: 5}, 100).retrain, true, 'no factor: no back-off')
+    assert.equal(decideRetrain(drifting, 100, {...backoff, losingChallengers: 0}, 100).retrain, true, 'after a win the count is 0')
+  })
+
   it('when a retrain is forced, then the trigger is forced, or alert when an alert asked, and the reason keeps what the check saw', () => {
     const assessed = {retrain: false, trigger: null, reason: 'drift in 0 of the last 3 windows (need 2 of 3)'}
     assert.deepEqual(forcedDecision('schedule', assessed), {
