@@ -2,7 +2,7 @@ import {strict as assert} from 'node:assert'
 import {createHash} from 'node:crypto'
 import {execa} from 'execa'
 import {existsSync} from 'node:fs'
-import {readFile, readdir, truncate, writeFile} from 'node:fs/promises'
+import {readFile, readdir, stat, truncate, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {loadParams} from '../../src/lib/config/params.js'
@@ -63,6 +63,28 @@ async function assertOneVersion(p: Project): Promise<{mergedFiles: string[]; sum
   return {mergedFiles: JSON.parse(await readFile(join(dir, 'observations.json'), 'utf8')).mergedFiles, summary}
 }
 
+/** Every file and directory under `dir` with its inode and mtime: what a writer changes. */
+async function snapshot(dir: string): Promise<string> {
+  const out: string[] = []
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, {withFileTypes: true}).catch(() => [])) {
+      const full = join(d, e.name)
+      const st = await stat(full).catch(() => undefined)
+      if (st) out.push(`${full}:${st.ino}:${st.mtimeMs}`)
+      if (e.isDirectory()) await walk(full)
+    }
+  }
+  await walk(dir)
+  return out.sort().join('\n')
+}
+
+/** Resolves at the first change under `dir` (polled every few ms), or after `timeoutMs`. */
+async function firstChange(dir: string, timeoutMs: number): Promise<void> {
+  const before = await snapshot(dir)
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until && (await snapshot(dir)) === before) await sleep(3)
+}
+
 describe('rps featurize: one published version, locked, verified raw files', function () {
   this.timeout(600_000)
 
@@ -76,19 +98,25 @@ describe('rps featurize: one published version, locked, verified raw files', fun
     await assertOneVersion(p)
     let killedWhileRunning = 0
     let completed = 0
+    const processed = join(p.dir, 'data/processed')
     for (let round = 0; round < 10; round++) {
       await fetchChecked(p, T0 + (round + 1) * HOUR, 48)
+      // Even rounds: instants spread over the whole run. Odd rounds: aimed at the publish, each
+      // run killed 0-50 ms after the first change under data/processed.
+      const publishStarted = round % 2 === 1 ? firstChange(processed, runMs * 3) : undefined
       const runs = Array.from({length: 5}, () => {
         const child = spawnFeaturize(p)
         let exited = false
         void child.then(() => (exited = true))
-        const delay = Math.random() * runMs * 1.5
-        const timer = setTimeout(() => {
+        const kill = () => {
           if (!exited) {
             killedWhileRunning++
             child.kill('SIGKILL')
           }
-        }, delay)
+        }
+        let timer: NodeJS.Timeout | undefined
+        if (publishStarted) void publishStarted.then(() => (timer = setTimeout(kill, Math.random() * 50)))
+        else timer = setTimeout(kill, Math.random() * runMs * 1.5)
         return child.then((r) => {
           clearTimeout(timer)
           if (r.exitCode === 0) completed++
@@ -97,6 +125,7 @@ describe('rps featurize: one published version, locked, verified raw files', fun
         })
       })
       await Promise.all(runs)
+      await publishStarted
       await assertOneVersion(p)
     }
     assert.ok(killedWhileRunning >= 30, `most kills hit a running featurize (${killedWhileRunning} of 50; ${completed} completed)`)

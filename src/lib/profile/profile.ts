@@ -3,7 +3,6 @@ import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import pl from 'nodejs-polars'
 
-import {RpsError} from '../errors.js'
 import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_TIME_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
 import {processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
 import type {DatasetSummary} from '../features/featurize.js'
