@@ -150,13 +150,10 @@ describe('rps featurize: one published version, locked, verified raw files', fun
     assert.equal((await spawnFeaturize(p)).exitCode, 0)
     const runMs = Date.now() - started
     await fetchChecked(p, T0 + 24 * HOUR, 48)
+    // Pause A in its critical section: at its first write under data/processed (history already read).
+    const aWrites = firstChange(join(p.dir, 'data/processed'), runMs * 3)
     const a = spawnFeaturize(p)
-    let aExited = false
-    void a.then(() => (aExited = true))
-    // Pause A inside its critical section: once it holds the dataset lock (or, without a lock, late in its run).
-    const lockFile = join(p.dir, 'data/.locks/dataset.lock')
-    const until = Date.now() + runMs * 0.85
-    while (Date.now() < until && !existsSync(lockFile) && !aExited) await sleep(5)
+    await aWrites
     a.kill('SIGSTOP')
     const newest = await fetchChecked(p, T0 + 48 * HOUR, 48)
     const b = spawnFeaturize(p)
