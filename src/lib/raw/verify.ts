@@ -3,6 +3,7 @@ import {existsSync} from 'node:fs'
 import {mkdir, readFile, readdir, rename} from 'node:fs/promises'
 import {basename, dirname, join, relative} from 'node:path'
 
+import {RpsError} from '../errors.js'
 import type {RawMeta} from '../sources/types.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {dataDir, metaPathFor, qualityPathFor} from './store.js'
@@ -50,10 +51,15 @@ export async function quarantineRaw(bodyPath: string, code: QuarantineCode, reas
 
 /**
  * Reads a raw body and checks it against the bodySha256 of its meta. A body that cannot be
- * read or does not match is quarantined and reported, never returned.
+ * read or does not match is quarantined and reported, never returned; one without a meta
+ * (a capture still being written) is refused with RAW_INCOMPLETE and left in place.
  */
 export async function readVerifiedRaw(bodyPath: string, by: string, env: NodeJS.ProcessEnv = process.env): Promise<VerifiedRaw> {
   const fail = async (code: QuarantineCode, reason: string): Promise<VerifiedRaw> => ({ok: false, quarantined: await quarantineRaw(bodyPath, code, reason, by, env)})
+  // No meta yet is an incomplete capture (fetch writes the meta last), not a damaged one.
+  if (!existsSync(metaPathFor(bodyPath))) {
+    throw new RpsError(`raw file ${bodyPath} has no readable metadata (${metaPathFor(bodyPath)}); it is incomplete`, {code: 'RAW_INCOMPLETE'})
+  }
   let meta: RawMeta
   try {
     meta = JSON.parse(await readFile(metaPathFor(bodyPath), 'utf8')) as RawMeta
