@@ -53,6 +53,14 @@ export function processedRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataDir(env), 'processed')
 }
 
+/**
+ * Where readers find the dataset: RPS_DATASET_DIR (a processed root, or one version directory,
+ * e.g. downloaded from s3://<bucket>/processed/<sha256>/), else the local processed root.
+ */
+export function datasetLocation(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RPS_DATASET_DIR ?? processedRoot(env)
+}
+
 /** Paths of the DVC view (what dvc.yaml tracks), not for reading the dataset. */
 export function dvcViewPath(root: string, file: DatasetFile): string {
   return join(root, file)
@@ -119,7 +127,7 @@ async function openFlat(dir: string): Promise<PublishedDataset> {
  * is checked against the manifest, so a caller sees one complete version or an error.
  * Undefined when no dataset was published yet.
  */
-export async function openDataset(location: string = processedRoot()): Promise<PublishedDataset | undefined> {
+export async function openDataset(location: string = datasetLocation()): Promise<PublishedDataset | undefined> {
   const pointer = join(location, POINTER)
   if (existsSync(pointer)) {
     const {version} = await readJson<{version: string}>(pointer)
@@ -135,7 +143,7 @@ export async function openDataset(location: string = processedRoot()): Promise<P
 }
 
 /** openDataset, failing with NO_DATASET when nothing was published. */
-export async function requireDataset(location: string = processedRoot()): Promise<PublishedDataset> {
+export async function requireDataset(location: string = datasetLocation()): Promise<PublishedDataset> {
   const set = await openDataset(location)
   if (!set) throw new RpsError(`no processed dataset in ${location}`, {code: 'NO_DATASET', suggestions: ['run: rps fetch && rps check && rps featurize']})
   return set

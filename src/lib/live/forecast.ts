@@ -1,7 +1,7 @@
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames, newestHourFeatures} from '../features/build-features.js'
-import {openDataset, processedRoot} from '../features/dataset-store.js'
+import {datasetLocation, openDataset} from '../features/dataset-store.js'
 import {readHistory} from '../features/featurize.js'
 import type {HourlyTable} from '../features/hourly-table.js'
 import {MlflowClient} from '../mlflow/client.js'
@@ -79,7 +79,7 @@ export async function forecastAndScore(params: Params, options: ForecastOptions 
   const now = options.now ?? new Date()
   const logPath = options.logPath ?? predictionLogPath(env)
   const outFile = options.liveErrorsFile ?? liveErrorsPath(env)
-  const root = processedRoot(env)
+  const root = datasetLocation(env)
   const dataset = await openDataset(root)
   let history = await readHistory(dataset, params.variables)
   if (!history.table || history.table.time.length === 0) {

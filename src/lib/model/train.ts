@@ -8,7 +8,7 @@ import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames} from '../features/build-features.js'
 import {featureConfig} from '../features/config.js'
-import {dvcViewPath, processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
+import {datasetLocation, dvcViewPath, processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
 import type {DatasetSummary} from '../features/featurize.js'
 import {type Metric, MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {latestQualityReport} from '../profile/profile.js'
@@ -65,7 +65,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   const env = options.env ?? process.env
   const progress = options.onProgress ?? (() => {})
   const section = {...modelSection(params), ...options.overrides}
-  const published = await requireDataset(processedRoot(env))
+  const published = await requireDataset(datasetLocation(env))
   const summary = await readSummary<DatasetSummary>(published)
   const cfg = featureConfig(params)
   if (JSON.stringify(summary.features) !== JSON.stringify(featureNames(cfg)) || summary.horizonHours !== cfg.horizonHours || summary.target !== cfg.target) {

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import pl from 'nodejs-polars'
 
 import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_TIME_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
-import {processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
+import {datasetLocation, readSummary, requireDataset} from '../features/dataset-store.js'
 import type {DatasetSummary} from '../features/featurize.js'
 import {countQuarantined} from '../raw/verify.js'
 import type {QualityReport} from '../quality/check-files.js'
@@ -68,7 +68,7 @@ function dailyCoverage(history: pl.DataFrame, target: string): DatasetProfile['c
 }
 
 export async function buildProfile(env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<DatasetProfile> {
-  const paths = await requireDataset(processedRoot(env))
+  const paths = await requireDataset(datasetLocation(env))
   const summary = await readSummary<DatasetSummary>(paths)
   const df = pl.readParquet(paths.dataset)
   const columns = df.columns.map((name) => profileColumn(name, String(df.getColumn(name).dtype), roleOf(name, summary), df.getColumn(name).toArray() as (number | null)[]))
