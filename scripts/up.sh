@@ -20,7 +20,8 @@ scripts/install-monitoring.sh
 scripts/airflow.sh start
 
 # A new location starts with a year of history; later runs fetch the recent hours only.
-if [[ ! -f "${RPS_DATA_DIR:-$RPS_PROJECT_DIR/data}/processed/observations.parquet" ]]; then
+processed="${RPS_DATA_DIR:-$RPS_PROJECT_DIR/data}/processed"
+if [[ ! -f "$processed/CURRENT" && ! -f "$processed/observations.parquet" ]]; then
   export RPS_BACKFILL_DAYS="${RPS_BACKFILL_DAYS:-365}"
 fi
 # One run now; the DAG is paused again afterwards so the laptop does not commit dvc.lock every

@@ -3,12 +3,15 @@ import {Flags} from '@oclif/core'
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {QualityGateError} from '../lib/errors.js'
 import {resolveSource} from '../lib/fetch/fetch-raw.js'
-import {type QualityReport, checkRawFile} from '../lib/quality/check-files.js'
+import {type QualityReport, checkRawFiles} from '../lib/quality/check-files.js'
+import type {QuarantineRecord} from '../lib/raw/verify.js'
 import {selectRawFiles} from '../lib/quality/select-files.js'
 
 export interface CheckCommandResult {
   passed: boolean
   reports: QualityReport[]
+  /** Files moved to data/quarantine (body changed since fetch, or unreadable): not checked, not failed. */
+  quarantined: QuarantineRecord[]
   error?: {message: string; code: string}
 }
 
@@ -18,7 +21,9 @@ export default class Check extends RpsCommand {
   static description = `Checks one raw file (--file, repeatable) or every file of the newest fetch: schema per source,
 equal-length arrays, null ratio per key column, timestamps (parse, increasing, no duplicates, hourly
 cadence, gap ratio), physical ranges, freshness (live sources) and a minimum row count; thresholds come
-from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fail. Exit 3 when the gate fails.`
+from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fail. Exit 3 when the gate fails.
+A body that no longer matches the bodySha256 recorded at fetch (or cannot be read) is moved to
+data/quarantine with a .reason.json and listed under "quarantined"; it does not fail the gate.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -37,9 +42,10 @@ from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fa
     const params = this.loadParams(flags.params)
     const source = resolveSource(flags.source, params, process.env)
     const files = await selectRawFiles(flags.file ?? [], source, flags['location-name'] ?? params.location.name)
-    const reports: QualityReport[] = []
-    for (const file of files) reports.push(await checkRawFile(file, params))
+    const {reports, quarantined} = await checkRawFiles(files, params)
     for (const r of reports) this.note(summarize(r))
+    for (const q of quarantined) this.note(`QUARANTINED ${q.file} -> ${q.movedTo}: ${q.reason}`)
+    if (quarantined.length) this.note(`${quarantined.length} raw file(s) quarantined`)
     const failed = reports.filter((r) => !r.passed)
     if (failed.length > 0) {
       const what = failed.map((r) => `${r.file.split('/').at(-1)}: ${r.failed.join(', ')}`).join('; ')
@@ -47,9 +53,9 @@ from params.yaml quality. Writes <raw>.quality.json beside each file, pass or fa
       if (!this.jsonEnabled()) throw error
       // Under --json the reports are the useful answer: print them and still exit non-zero.
       process.exitCode = error.exitCode
-      return {passed: false, reports, error: {message: error.message, code: error.code}}
+      return {passed: false, reports, quarantined, error: {message: error.message, code: error.code}}
     }
-    return {passed: true, reports}
+    return {passed: true, reports, quarantined}
   }
 }
 

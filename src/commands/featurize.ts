@@ -4,6 +4,7 @@ import {RpsCommand} from '../lib/cli/base-command.js'
 import {runSteps} from '../lib/cli/progress.js'
 import {resolveSource} from '../lib/fetch/fetch-raw.js'
 import {type DatasetSummary, featurize} from '../lib/features/featurize.js'
+import {describeHolder} from '../lib/util/lock.js'
 
 export type FeaturizeCommandResult = DatasetSummary
 
@@ -14,7 +15,11 @@ export default class Featurize extends RpsCommand {
 (dedupe by hour: the newest non-null observation wins), regularizes to an hourly grid (gaps of at most
 features.max_fill_hours are interpolated, longer ones stay empty), builds lag/rolling/difference/cyclic
 features and the label y = target(t+horizon) - target(t), and writes data/processed/dataset.parquet and
-dataset.json (rows, span, columns, gaps). All writes are atomic; a broken run keeps the previous dataset.`
+dataset.json (rows, span, columns, gaps) as one new version of data/processed: a run that breaks or is
+killed leaves the previous version current. Runs hold the dataset lock (data/.locks/dataset.lock): a
+second run waits up to RPS_LOCK_WAIT_SECONDS (default 120; 0 fails at once). A raw body that no longer
+matches the bodySha256 recorded at fetch, or cannot be read, is moved to data/quarantine with a reason
+file and counted (raw.quarantined); the run goes on without it.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -35,11 +40,15 @@ dataset.json (rows, span, columns, gaps). All writes are atomic; a broken run ke
     await runSteps([{
       title: 'Building features',
       run: async (c) => {
-        c.summary = await featurize(params, {source, location: flags['location-name'] ?? params.location.name, force: flags.force})
+        c.summary = await featurize(params, {
+          source, location: flags['location-name'] ?? params.location.name, force: flags.force,
+          onLockWait: (holder) => this.note(`waiting for the dataset lock held by ${describeHolder(holder)}`),
+        })
       },
     }], ctx, {quiet: this.jsonEnabled()})
     const s = ctx.summary!
-    this.note(`dataset: ${s.rows} rows x ${s.features.length} features, ${s.span.first} .. ${s.span.last} (history ${s.history.hours} h, ${s.raw.merged} new raw file(s))`)
+    for (const q of s.quarantined) this.note(`quarantined ${q.file} -> ${q.movedTo}: ${q.reason}`)
+    this.note(`dataset ${s.version}: ${s.rows} rows x ${s.features.length} features, ${s.span.first} .. ${s.span.last} (history ${s.history.hours} h, ${s.raw.merged} new raw file(s), ${s.raw.quarantined} quarantined)`)
     return s
   }
 }

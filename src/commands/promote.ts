@@ -3,6 +3,7 @@ import {join} from 'node:path'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {type PromoteResult, promote} from '../lib/model/promote.js'
+import {describeHolder, withLock} from '../lib/util/lock.js'
 import {workDir} from '../lib/util/project.js'
 
 export type PromoteCommandResult = PromoteResult
@@ -44,10 +45,11 @@ the RMSEs of --compare-report join the reason when that report scored the promot
   async run(): Promise<PromoteCommandResult> {
     const {flags} = await this.parse(Promote)
     const params = this.loadParams(flags.params)
-    const r = await promote(params, {
+    // One alias change at a time: concurrent promotes (DAG + a person) queue on the promote lock.
+    const r = await withLock('promote', {command: 'rps promote', onWait: (h) => this.note(`waiting for the promote lock held by ${describeHolder(h)}`)}, () => promote(params, {
       rollback: flags.rollback, version: flags.version, reason: flags.reason, force: flags.force, reasonFile: flags['reason-file'],
       compareReport: flags['compare-report'] ?? join(workDir(), 'reports/compare/report.json'),
-    })
+    }))
     this.note(`${r.registeredModel}: ${r.action}; @champion = v${r.champion}${r.previousChampion ? `, @previous-champion = v${r.previousChampion}` : ''}${r.trigger ? `; trigger ${r.trigger}: ${r.reason}` : ''}`)
     return r
   }

@@ -32,7 +32,7 @@ the previous dvc.lock and data version in place.`
       },
     }], ctx, {quiet: this.jsonEnabled()})
     const r = ctx.result!
-    this.note(`stored in s3://${r.bucket}: ${r.raw.uploaded} new raw file(s), ${r.processed.length} processed file(s); data version ${r.dataVersion ?? '(dvc skipped)'}${r.gitCommit ? `, git ${r.gitCommit.slice(0, 10)}` : ''}`)
+    this.note(`stored in s3://${r.bucket}: ${r.raw.uploaded} new raw file(s)${r.raw.quarantined ? ` (${r.raw.quarantined} quarantined)` : ''}, ${r.processed.length} processed file(s); data version ${r.dataVersion ?? '(dvc skipped)'}${r.gitCommit ? `, git ${r.gitCommit.slice(0, 10)}` : ''}`)
     return r
   }
 }

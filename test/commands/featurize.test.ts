@@ -1,4 +1,5 @@
 import {strict as assert} from 'node:assert'
+import {createHash} from 'node:crypto'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -37,7 +38,12 @@ describe('rps featurize', function () {
     const f = await rps(['fetch', '--source', 'replay', '--at', '2026-05-10T00:00:00Z', '--past-hours', '100', '--params', params, '--json'], env)
     const body = JSON.parse(await readFile(f.json.files[0].body, 'utf8'))
     body.hourly.temperature_2m[10] = 99
-    await writeFile(f.json.files[0].body, JSON.stringify(body))
+    // As if the source had sent it: the meta's bodySha256 matches, so the gate (not quarantine) judges it.
+    const text = JSON.stringify(body)
+    await writeFile(f.json.files[0].body, text)
+    const meta = JSON.parse(await readFile(f.json.files[0].meta, 'utf8'))
+    meta.bodySha256 = createHash('sha256').update(text).digest('hex')
+    await writeFile(f.json.files[0].meta, JSON.stringify(meta))
     const check = await rps(['check', '--source', 'replay', '--params', params], env)
     assert.equal(check.exitCode, 3)
     const run = await rps(['featurize', '--source', 'replay', '--params', params], env)

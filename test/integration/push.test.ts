@@ -68,7 +68,10 @@ describe('rps push (MinIO + DVC)', function () {
     const {S3Client, GetObjectCommand} = await import('@aws-sdk/client-s3')
     const client = new S3Client({endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: {accessKeyId: aws.AWS_ACCESS_KEY_ID!, secretAccessKey: aws.AWS_SECRET_ACCESS_KEY!}})
     const object = await client.send(new GetObjectCommand({Bucket: 'rps-data', Key: key}))
-    assert.equal(createHash('md5').update(await object.Body!.transformToByteArray()).digest('hex'), firstMd5)
+    const bytes = await object.Body!.transformToByteArray()
+    assert.equal(createHash('md5').update(bytes).digest('hex'), firstMd5)
+    assert.equal(key, `processed/${createHash('sha256').update(bytes).digest('hex')}/dataset.parquet`, 'stored under its own content hash')
+    assert.ok(first.json.processed.includes(key.replace(/dataset\.parquet$/, 'manifest.json')), 'the version manifest travels with it')
     client.destroy()
 
     // DVC round trip: lose the file and the cache, pull it back byte for byte

@@ -1,9 +1,9 @@
-import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import pl from 'nodejs-polars'
 
 import {loadParams} from '../../src/lib/config/params.js'
 import {featureConfig} from '../../src/lib/features/config.js'
+import {readSummary, requireDataset} from '../../src/lib/features/dataset-store.js'
 import type {DatasetSummary} from '../../src/lib/features/featurize.js'
 import {toModelRows} from '../../src/lib/model/dataset.js'
 import {computeFeatureStats} from '../../src/lib/model/feature-stats.js'
@@ -19,8 +19,9 @@ export async function replayModel(options: {at?: string; hours?: number; trees?:
     const run = await rps([...args, '--params', params], env)
     if (run.exitCode !== 0) throw new Error(`${args[0]} failed: ${run.stderr}`)
   }
-  const summary = JSON.parse(await readFile(join(dir, 'data/processed/dataset.json'), 'utf8')) as DatasetSummary
-  const df = pl.readParquet(join(dir, 'data/processed/dataset.parquet'))
+  const published = await requireDataset(join(dir, 'data/processed'))
+  const summary = await readSummary<DatasetSummary>(published)
+  const df = pl.readParquet(published.dataset)
   const rows = toModelRows(df, summary.features, summary.target)
   const modelDir = join(dir, 'model')
   await writeTestModel(modelDir, rows, summary, params, options.trees ?? 8, options.seed ?? 1)

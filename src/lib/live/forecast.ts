@@ -1,7 +1,8 @@
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames, newestHourFeatures} from '../features/build-features.js'
-import {processedPaths, readHistory} from '../features/featurize.js'
+import {datasetLocation, openDataset} from '../features/dataset-store.js'
+import {readHistory} from '../features/featurize.js'
 import type {HourlyTable} from '../features/hourly-table.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
@@ -78,10 +79,11 @@ export async function forecastAndScore(params: Params, options: ForecastOptions 
   const now = options.now ?? new Date()
   const logPath = options.logPath ?? predictionLogPath(env)
   const outFile = options.liveErrorsFile ?? liveErrorsPath(env)
-  const paths = processedPaths(env)
-  let history = await readHistory(paths, params.variables)
+  const root = datasetLocation(env)
+  const dataset = await openDataset(root)
+  let history = await readHistory(dataset, params.variables)
   if (!history.table || history.table.time.length === 0) {
-    throw new RpsError(`no observation history at ${paths.observations}`, {code: 'NO_DATASET', suggestions: ['run: rps fetch && rps check && rps featurize']})
+    throw new RpsError(`no observation history in ${root}`, {code: 'NO_DATASET', suggestions: ['run: rps fetch && rps check && rps featurize']})
   }
   const log = await readPredictionLog(logPath)
   const handle = await resolveModel(params, options, env)
@@ -101,7 +103,7 @@ export async function forecastAndScore(params: Params, options: ForecastOptions 
       const model = await handle.load()
       target = model.meta.target
       const extra = model.meta.featureConfig.variables.filter((v) => !params.variables.includes(v))
-      if (extra.length) history = await readHistory(paths, [...params.variables, ...extra])
+      if (extra.length) history = await readHistory(dataset, [...params.variables, ...extra])
       const made = forecastFromNewestHour(model, history.table!)
       if ('missing' in made) {
         skipped = `cannot forecast from ${issuedAt}: the newest hour lacks ${made.missing.slice(0, 5).join(', ')}${made.missing.length > 5 ? ', …' : ''}`

@@ -5,7 +5,8 @@ import {join, relative} from 'node:path'
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {buildFeatures, trainingRows} from '../features/build-features.js'
-import {processedPaths, readHistory} from '../features/featurize.js'
+import {datasetLocation, openDataset} from '../features/dataset-store.js'
+import {readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type ModelRows, selectRows, toModelRows} from './dataset.js'
@@ -35,10 +36,10 @@ export interface CompareResult {
 
 /** Each model's own features (its saved feature config) rebuilt from the same observation history. */
 export async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promise<ModelRows> {
-  const paths = processedPaths(env)
+  const root = datasetLocation(env)
   const cfg = model.meta.featureConfig
-  const history = await readHistory(paths, cfg.variables)
-  if (!history.table) throw new RpsError(`no observation history at ${paths.observations}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
+  const history = await readHistory(await openDataset(root), cfg.variables)
+  if (!history.table) throw new RpsError(`no observation history in ${root}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
   return toModelRows(trainingRows(buildFeatures(history.table, cfg)), model.meta.features, model.meta.target)
 }
 

@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {mkdir, mkdtemp, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, rename, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {basename, dirname, join, resolve} from 'node:path'
 import pl from 'nodejs-polars'
@@ -8,7 +8,8 @@ import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames} from '../features/build-features.js'
 import {featureConfig} from '../features/config.js'
-import {type DatasetSummary, processedPaths} from '../features/featurize.js'
+import {datasetLocation, dvcViewPath, processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
+import type {DatasetSummary} from '../features/featurize.js'
 import {type Metric, MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {latestQualityReport} from '../profile/profile.js'
 import {codeVersion, dataVersion, rpsVersion} from '../util/versions.js'
@@ -79,17 +80,16 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   const env = options.env ?? process.env
   const progress = options.onProgress ?? (() => {})
   const section = {...modelSection(params), ...options.overrides}
-  const paths = processedPaths(env)
-  if (!existsSync(paths.dataset)) throw new RpsError(`no dataset at ${paths.dataset}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
-  const summary = JSON.parse(await readFile(paths.summary, 'utf8')) as DatasetSummary
+  const published = await requireDataset(datasetLocation(env))
+  const summary = await readSummary<DatasetSummary>(published)
   const cfg = featureConfig(params)
   if (JSON.stringify(summary.features) !== JSON.stringify(featureNames(cfg)) || summary.horizonHours !== cfg.horizonHours || summary.target !== cfg.target) {
     throw new RpsError('the dataset was built with other features, target or horizon than params.yaml', {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
   }
-  const rows = toModelRows(pl.readParquet(paths.dataset), summary.features, summary.target)
+  const rows = toModelRows(pl.readParquet(published.dataset), summary.features, summary.target)
   // Fails on too little history before any MLflow run exists.
   checkEnoughHistory(timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours, section.train_window_days ?? 0), section)
-  const version = await dataVersion(paths.dataset)
+  const version = await dataVersion(published.dataset, dvcViewPath(processedRoot(env), 'dataset.parquet'))
   const client = MlflowClient.fromEnv(env)
   const experiment = await client.getOrCreateExperiment(section.experiment)
   const closed = await closeStaleRuns(client, experiment.experiment_id)

@@ -40,9 +40,10 @@ function statsTable(c: ColumnProfile): string {
 
 function qualitySection(p: DatasetProfile): string {
   const q = p.quality
-  if (!q) return '<p class="muted">No quality report found under data/raw.</p>'
+  const quarantine = p.quarantinedRawFiles ? `<p class="fail">${p.quarantinedRawFiles} raw file(s) in data/quarantine (changed after fetch or unreadable; see their .reason.json).</p>` : ''
+  if (!q) return `${quarantine}<p class="muted">No quality report found under data/raw.</p>`
   const rows = q.checks.map((c) => `<tr><td>${escapeHtml(c.name)}</td><td class="${c.status}">${c.status.toUpperCase()}</td><td class="num">${escapeHtml(String(c.value ?? ''))}</td><td class="num">${escapeHtml(String(c.threshold ?? ''))}</td><td>${escapeHtml(c.detail ?? '')}</td></tr>`).join('')
-  return `<p>Latest gate: <span class="${q.passed ? 'pass' : 'fail'}">${q.passed ? 'PASSED' : 'FAILED'}</span> — ${escapeHtml(q.source)} / ${escapeHtml(q.kind)}, collected ${escapeHtml(q.collectedAt)}, ${q.rows} rows (<code>${escapeHtml(q.file.split('/').at(-1) ?? '')}</code>)</p>
+  return `${quarantine}<p>Latest gate: <span class="${q.passed ? 'pass' : 'fail'}">${q.passed ? 'PASSED' : 'FAILED'}</span> — ${escapeHtml(q.source)} / ${escapeHtml(q.kind)}, collected ${escapeHtml(q.collectedAt)}, ${q.rows} rows (<code>${escapeHtml(q.file.split('/').at(-1) ?? '')}</code>)</p>
 <table><tr><th>check</th><th>status</th><th>value</th><th>threshold</th><th>detail</th></tr>${rows}</table>`
 }
 

@@ -3,9 +3,10 @@ import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import pl from 'nodejs-polars'
 
-import {RpsError} from '../errors.js'
 import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_TIME_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
-import {type DatasetSummary, processedPaths} from '../features/featurize.js'
+import {datasetLocation, readSummary, requireDataset} from '../features/dataset-store.js'
+import type {DatasetSummary} from '../features/featurize.js'
+import {countQuarantined} from '../raw/verify.js'
 import type {QualityReport} from '../quality/check-files.js'
 import {dataDir} from '../raw/store.js'
 import {type ColumnProfile, pearson, profileColumn} from './stats.js'
@@ -19,6 +20,8 @@ export interface DatasetProfile {
   correlations: {feature: string; withLabel: number | null; withTarget: number | null}[]
   coverage: {day: string; hours: number; min: number | null; mean: number | null; max: number | null}[]
   quality: QualityReport | null
+  /** Raw files moved to data/quarantine (changed after fetch or unreadable): never in the history. */
+  quarantinedRawFiles: number
 }
 
 function roleOf(name: string, summary: DatasetSummary): ColumnProfile['role'] {
@@ -65,11 +68,8 @@ function dailyCoverage(history: pl.DataFrame, target: string): DatasetProfile['c
 }
 
 export async function buildProfile(env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<DatasetProfile> {
-  const paths = processedPaths(env)
-  if (!existsSync(paths.dataset) || !existsSync(paths.summary)) {
-    throw new RpsError(`no processed dataset at ${paths.dataset}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
-  }
-  const summary = JSON.parse(await readFile(paths.summary, 'utf8')) as DatasetSummary
+  const paths = await requireDataset(datasetLocation(env))
+  const summary = await readSummary<DatasetSummary>(paths)
   const df = pl.readParquet(paths.dataset)
   const columns = df.columns.map((name) => profileColumn(name, String(df.getColumn(name).dtype), roleOf(name, summary), df.getColumn(name).toArray() as (number | null)[]))
   const label = df.getColumn(LABEL_COLUMN).toArray() as (number | null)[]
@@ -91,5 +91,6 @@ export async function buildProfile(env: NodeJS.ProcessEnv = process.env, now = n
     correlations,
     coverage: dailyCoverage(history, summary.target),
     quality: await latestQualityReport(env),
+    quarantinedRawFiles: await countQuarantined(env),
   }
 }

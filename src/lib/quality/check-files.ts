@@ -1,9 +1,7 @@
-import {readFile} from 'node:fs/promises'
-
 import type {Params} from '../config/params.js'
-import {RpsError} from '../errors.js'
 import {rawFormatOf} from '../raw/observations.js'
-import {qualityPathFor, readMeta} from '../raw/store.js'
+import {qualityPathFor} from '../raw/store.js'
+import {type QuarantineRecord, readVerifiedRaw} from '../raw/verify.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type QualityVerdict, runQualityGate} from './gate.js'
 
@@ -17,15 +15,31 @@ export interface QualityReport extends QualityVerdict {
   checkedAt: string
 }
 
-/** Checks one raw body and writes `<body>.quality.json` beside it, whether it passes or not. */
-export async function checkRawFile(bodyPath: string, params: Params, now = new Date()): Promise<QualityReport> {
-  const meta = await readMeta(bodyPath)
-  let text: string
-  try {
-    text = await readFile(bodyPath, 'utf8')
-  } catch {
-    throw new RpsError(`cannot read raw file ${bodyPath}`, {code: 'RAW_UNREADABLE'})
+export interface CheckOutcome {
+  reports: QualityReport[]
+  /** Bodies that did not match their bodySha256 or could not be read: moved to data/quarantine. */
+  quarantined: QuarantineRecord[]
+}
+
+/** Checks each file; a body that fails verification is quarantined instead of checked. */
+export async function checkRawFiles(files: string[], params: Params, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<CheckOutcome> {
+  const out: CheckOutcome = {reports: [], quarantined: []}
+  for (const file of files) {
+    const r = await checkRawFile(file, params, env, now)
+    if ('quarantined' in r) out.quarantined.push(r.quarantined)
+    else out.reports.push(r)
   }
+  return out
+}
+
+/**
+ * Checks one raw body and writes `<body>.quality.json` beside it, whether it passes or not.
+ * The body is verified against its meta's bodySha256 first; one that fails is quarantined.
+ */
+export async function checkRawFile(bodyPath: string, params: Params, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<QualityReport | {quarantined: QuarantineRecord}> {
+  const raw = await readVerifiedRaw(bodyPath, 'check', env)
+  if (!raw.ok) return {quarantined: raw.quarantined}
+  const {meta, text} = raw
   let body: unknown
   let verdict: QualityVerdict
   try {

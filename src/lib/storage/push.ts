@@ -1,12 +1,14 @@
 import {existsSync} from 'node:fs'
-import {readFile, readdir} from 'node:fs/promises'
+import {readdir} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
 import {commitAndPushStage, gitCommitLock, lockedMd5} from '../dvc/dvc.js'
 import {RpsError, TransportError} from '../errors.js'
-import {processedPaths} from '../features/featurize.js'
-import {dataDir} from '../raw/store.js'
+import {DATASET_FILES, DATASET_LOCK, MANIFEST, dvcViewPath, openDataset, processedRoot, syncDvcView} from '../features/dataset-store.js'
+import {dataDir, metaPathFor} from '../raw/store.js'
+import {type QuarantineRecord, readVerifiedRaw} from '../raw/verify.js'
 import {isTempName} from '../util/atomic-file.js'
+import {withLock} from '../util/lock.js'
 import {workDir} from '../util/project.js'
 import {ensureBucket, listKeys, s3Client, s3Settings, uploadFile} from './s3.js'
 
@@ -23,7 +25,9 @@ export interface PushOptions {
 
 export interface PushResult {
   bucket: string
-  raw: {uploaded: number; alreadyStored: number}
+  raw: {uploaded: number; alreadyStored: number; quarantined: number}
+  /** Raw bodies that no longer matched their bodySha256: moved to data/quarantine, not uploaded. */
+  quarantined: QuarantineRecord[]
   processed: string[]
   dataVersion: string | null
   gitCommit: string | null
@@ -61,6 +65,13 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
 
   const rawRoot = join(dataDir(env), 'raw')
   const stored = new Set(await listKeys(client, settings, 'raw/'))
+  // Only bodies that still match the bodySha256 recorded at fetch are stored.
+  const quarantined: QuarantineRecord[] = []
+  for (const file of await listFiles(rawRoot)) {
+    if (/\.(meta|quality|reason)\.json$/.test(file) || !existsSync(metaPathFor(file)) || stored.has(`raw/${relative(rawRoot, file)}`)) continue
+    const verified = await readVerifiedRaw(file, 'push', env)
+    if (!verified.ok) quarantined.push(verified.quarantined)
+  }
   let uploaded = 0
   let alreadyStored = 0
   for (const file of await listFiles(rawRoot)) {
@@ -72,33 +83,40 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
     await uploadFile(client, settings, key, file, 'application/json')
     uploaded++
   }
-  progress(`raw: ${uploaded} uploaded, ${alreadyStored} already stored`)
+  progress(`raw: ${uploaded} uploaded, ${alreadyStored} already stored${quarantined.length ? `, ${quarantined.length} quarantined` : ''}`)
 
-  const paths = processedPaths(env)
+  // One published version, read and recorded under the dataset lock: featurize cannot swap it
+  // between the upload (keyed by its sha256) and the DVC commit.
+  const root = processedRoot(env)
   const processed: string[] = []
-  if (existsSync(paths.dataset)) {
-    const {sha256} = JSON.parse(await readFile(paths.summary, 'utf8')) as {sha256: string}
-    for (const file of [paths.dataset, paths.summary, paths.observations, paths.observationsMeta]) {
+  let dataVersion: string | null = null
+  let gitCommit: string | null = null
+  await withLock(DATASET_LOCK, {env, command: 'rps push', onWait: (h) => progress(`waiting for the dataset lock held by ${h.command} (pid ${h.pid})`)}, async () => {
+    const set = await openDataset(root)
+    if (!set) return
+    const digest = set.manifest.files['dataset.parquet']!
+    for (const name of [...DATASET_FILES, MANIFEST]) {
+      const file = join(set.dir, name)
       if (!existsSync(file)) continue
-      const key = `processed/${sha256}/${file.split('/').at(-1)}`
+      const key = `processed/${digest.sha256}/${name}`
       await uploadFile(client, settings, key, file)
       processed.push(key)
     }
-    progress(`processed: ${processed.length} file(s) under processed/${sha256.slice(0, 12)}…`)
-  }
-
-  let dataVersion: string | null = null
-  let gitCommit: string | null = null
-  if (options.dvc !== false && existsSync(paths.dataset)) {
+    progress(`processed: ${processed.length} file(s) under processed/${digest.sha256.slice(0, 12)}…`)
+    if (options.dvc === false) return
+    if (set.version !== 'flat') await syncDvcView(root, set)
     const cwd = workDir()
     await commitAndPushStage(cwd, DATASET_STAGE, env).catch((error: unknown) => {
       throw asTransportError(error)
     })
-    dataVersion = (await lockedMd5(cwd, DATASET_STAGE, relative(cwd, paths.dataset))) ?? null
+    dataVersion = (await lockedMd5(cwd, DATASET_STAGE, relative(cwd, dvcViewPath(root, 'dataset.parquet')))) ?? null
+    if (dataVersion !== digest.md5) {
+      throw new RpsError(`dvc recorded dataset md5 ${dataVersion} but the published version ${set.version} has md5 ${digest.md5}`, {code: 'DVC_MISMATCH'})
+    }
     progress(`dvc: dataset version ${dataVersion}`)
     if (options.gitCommit !== false) {
-      gitCommit = (await gitCommitLock(cwd, `data: dataset ${dataVersion ?? 'unknown'} (rps push)`)) ?? null
+      gitCommit = (await gitCommitLock(cwd, `data: dataset ${dataVersion} (rps push)`)) ?? null
     }
-  }
-  return {bucket: settings.bucket, raw: {uploaded, alreadyStored}, processed, dataVersion, gitCommit}
+  })
+  return {bucket: settings.bucket, raw: {uploaded, alreadyStored, quarantined: quarantined.length}, quarantined, processed, dataVersion, gitCommit}
 }

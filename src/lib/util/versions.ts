@@ -22,8 +22,9 @@ export async function codeVersion(env: NodeJS.ProcessEnv = process.env): Promise
  * The data version of a dataset file: the md5 DVC recorded in dvc.lock when it matches the file,
  * else the file's own md5 marked as not (yet) versioned.
  */
-export async function dataVersion(datasetPath: string): Promise<{md5: string; versioned: boolean}> {
+export async function dataVersion(datasetPath: string, trackedPath = datasetPath): Promise<{md5: string; versioned: boolean}> {
   const md5 = createHash('md5').update(await readFile(datasetPath)).digest('hex')
-  const locked = await lockedMd5(workDir(), 'featurize', relative(workDir(), datasetPath)).catch(() => undefined)
+  // A published version lives in versions/<id>/; dvc.yaml tracks it at its DVC view path (trackedPath).
+  const locked = await lockedMd5(workDir(), 'featurize', relative(workDir(), trackedPath)).catch(() => undefined)
   return {md5, versioned: locked === md5}
 }
