@@ -56,9 +56,15 @@ start_engine() {
   command -v dockerd >/dev/null || die "dockerd still missing after installing docker.io"
   [[ "$(id -u)" == 0 ]] || die "no Docker engine reachable at $(where) and dockerd needs root to start: start it (sudo dockerd) or set DOCKER_HOST"
   mkdir -p "$STATE/data"
-  log "starting dockerd (data $STATE/data, log $LOG)"
+  # Containers get the MTU of the route out: with docker0's default 1500 over a smaller link
+  # (cloud VMs), large TLS downloads inside builds (npm ci, apt) stall forever.
+  local dev mtu opts=()
+  dev="$(ip -o route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')"
+  mtu="$(cat "/sys/class/net/${dev:-none}/mtu" 2>/dev/null || true)"
+  if [[ "$mtu" =~ ^[0-9]+$ ]] && ((mtu < 1500)); then opts+=(--mtu "$mtu"); fi
+  log "starting dockerd ${opts[*]} (data $STATE/data, log $LOG)"
   # setsid: the engine outlives this shell and make's process group; containerd is its child.
-  setsid dockerd --data-root "$STATE/data" --pidfile "$STATE/dockerd.run.pid" \
+  setsid dockerd "${opts[@]}" --data-root "$STATE/data" --pidfile "$STATE/dockerd.run.pid" \
     --host unix:///var/run/docker.sock >"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE.tmp" && mv -f "$PIDFILE.tmp" "$PIDFILE"
   local waited=0
