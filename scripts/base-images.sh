@@ -16,6 +16,8 @@
 #                            npm, user node 1000:1000 like the official node image
 #     rps-base/python:<tag>  + Debian's python3 (3.11) in a venv first on PATH, so `pip install`
 #                            and `python` work as in the official python image
+#   node and python also trust the CAs the host added (/usr/local/share/ca-certificates), so
+#   builds on them work behind the same TLS-inspecting proxy as the host.
 # Needs a Docker engine (scripts/docker-engine.sh ensure) and, for a build, root (debootstrap; it is
 # installed with apt-get when missing) and the npm and Debian package registries.
 set -euo pipefail
@@ -29,6 +31,11 @@ STATE="${RPS_STATE_DIR:-$ROOT/.rps/state}/base-images"
 log() { printf 'base-images: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+
+# The CAs this host added to its trust store (Debian's /usr/local/share/ca-certificates): builds on
+# the local bases then work behind the same TLS-inspecting proxy as the host. Empty when none.
+HOST_CA_DIR="${RPS_HOST_CA_DIR:-/usr/local/share/ca-certificates}"
+host_cas() { find "$HOST_CA_DIR" -name '*.crt' -type f 2>/dev/null | sort | xargs -r cat; }
 
 json_version() { sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1" 2>/dev/null | head -n 1; }
 
@@ -101,8 +108,11 @@ build_node() {
   cp "$local_pkg/bin/node" "$ctx/node"
   mv "$ctx/pkg/node_modules/npm" "$ctx/npm"
   rm -rf "$ctx/pkg"
+  host_cas >"$ctx/host-ca.pem"
   cat >"$ctx/Dockerfile" <<EOF
 FROM $DEBIAN_IMAGE
+COPY host-ca.pem /usr/local/share/ca-certificates/rps-host-ca.pem
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/rps-host-ca.pem
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
@@ -124,14 +134,19 @@ build_python() {
   build_debian
   local ctx="$STATE/python-ctx.$$"
   rm -rf "$ctx" && mkdir -p "$ctx"
+  host_cas >"$ctx/host-ca.crt"
   cat >"$ctx/Dockerfile" <<EOF
 FROM $DEBIAN_IMAGE
+COPY host-ca.crt /usr/local/share/ca-certificates/rps-host-ca.crt
 RUN apt-get update -q \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates \\
  && rm -rf /var/lib/apt/lists/* \\
  && python3 -m venv /opt/python \\
  && /opt/python/bin/python -m pip --version
-ENV PATH=/opt/python/bin:\$PATH
+ENV PATH=/opt/python/bin:\$PATH \\
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 CMD ["python3"]
 EOF
   docker build -q -t "$PYTHON_BASE" "$ctx" >/dev/null 2>"$STATE/python-build.log" \
@@ -144,8 +159,9 @@ EOF
 # change rebuilds only the images it affects.
 content_tag() { printf '%s\n' "$@" | sha256sum | cut -c1-12; }
 DEBIAN_IMAGE="rps-base/debian:$(content_tag "$(declare -f build_debian)" "$SUITE" "$(uname -m)")"
-NODE_BASE="rps-base/node:$(content_tag "$DEBIAN_IMAGE" "$(declare -f build_node)" "$NODE_VERSION" "$NPM_VERSION")"
-PYTHON_BASE="rps-base/python:$(content_tag "$DEBIAN_IMAGE" "$(declare -f build_python)")"
+HOST_CA_SUM="$(host_cas | sha256sum)"
+NODE_BASE="rps-base/node:$(content_tag "$DEBIAN_IMAGE" "$(declare -f build_node)" "$NODE_VERSION" "$NPM_VERSION" "$HOST_CA_SUM")"
+PYTHON_BASE="rps-base/python:$(content_tag "$DEBIAN_IMAGE" "$(declare -f build_python)" "$HOST_CA_SUM")"
 
 if [[ "${1:-}" == names ]]; then printf '%s\n' "$DEBIAN_IMAGE" "$NODE_BASE" "$PYTHON_BASE"; exit 0; fi
 [[ "${1:-}" == ensure ]] && shift
