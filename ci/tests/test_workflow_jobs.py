@@ -143,7 +143,7 @@ class Lab:
         self.image, self.cli_image = "rps-ci-test/app", "rps-ci-test/rps"
         self.container = f"rps-ci-serve-{os.getpid()}"
         self.registry_host = f"127.0.0.1:{self.ports['registry']}"
-        self.remote = f"{self.registry_host}/rps-ci/app"
+        self.remote = f"{self.registry_host}/rps-ci/{self.image}"  # where make image-push puts it
         self.registry_proc: subprocess.Popen | None = None
         self.uri = f"http://127.0.0.1:{self.ports['mlflow']}"
         self.registry = Registry(self.uri)
@@ -492,7 +492,7 @@ def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_ve
     digest = (job.workspace / "build/image.digest").read_text().strip()
     assert re.fullmatch(re.escape(lab.remote) + r"@sha256:[0-9a-f]{64}", digest), digest
     for tag in (v, f"sha-{lab.shas[MASTER][:7]}"):
-        with urlopen(Request(f"http://{lab.registry_host}/v2/rps-ci/app/manifests/{tag}", method="HEAD", headers={
+        with urlopen(Request(f"http://{lab.registry_host}/v2/rps-ci/{lab.image}/manifests/{tag}", method="HEAD", headers={
             "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"}), timeout=10) as r:
             assert r.headers["Docker-Content-Digest"] == digest.split("@")[1], tag
     by_digest = next(r for r in results if (r.run or "").startswith("scripts/verify-deployment --image"))
@@ -576,9 +576,9 @@ def test_pushing_a_release_tag_that_exists_with_another_image_is_refused(deliver
     assert docker("build", "-t", f"{other}:{v}", "-", input=f"FROM {lab.image}:{v}\nLABEL rps.test=another-build\n").returncode == 0
     second = subprocess.run(["scripts/docker-image.sh", "push-serve"], cwd=job.workspace, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 1
-    assert f"refusing to push {lab.registry_host}/rps-ci/other:{v}: the registry already has this release with another image" in second.stderr
+    assert f"refusing to push {lab.registry_host}/rps-ci/{other}:{v}: the registry already has this release with another image" in second.stderr
     assert "bump the version in package.json" in second.stderr
-    with urlopen(Request(f"http://{lab.registry_host}/v2/rps-ci/other/manifests/{v}", method="HEAD", headers={
+    with urlopen(Request(f"http://{lab.registry_host}/v2/rps-ci/{other}/manifests/{v}", method="HEAD", headers={
             "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"}), timeout=10) as r:
         assert r.headers["Docker-Content-Digest"] == first.stdout.strip().split("@")[1]
     assert released.split("@")[1] == first.stdout.strip().split("@")[1]  # the same image, so the same digest
