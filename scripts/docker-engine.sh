@@ -56,8 +56,8 @@ start_engine() {
   command -v dockerd >/dev/null || die "dockerd still missing after installing docker.io"
   [[ "$(id -u)" == 0 ]] || die "no Docker engine reachable at $(where) and dockerd needs root to start: start it (sudo dockerd) or set DOCKER_HOST"
   mkdir -p "$STATE/data"
-  # Containers get the MTU of the route out: with docker0's default 1500 over a smaller link
-  # (cloud VMs), large TLS downloads inside builds (npm ci, apt) stall forever.
+  # Containers get the MTU of the route out (1400 on this kind of VM): docker0's default 1500 over
+  # a smaller link is a known cause of downloads in builds hanging (packets too big, dropped).
   local dev mtu opts=()
   dev="$(ip -o route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')"
   mtu="$(cat "/sys/class/net/${dev:-none}/mtu" 2>/dev/null || true)"
