@@ -1,8 +1,10 @@
 # rps CLI image: every pipeline command, production dependencies only, non-root.
-#   docker build -t rps:v0.1.0 .          (scripts/docker-image.sh build-cli)
+#   docker build --target cli -t rps:v0.1.0 .          (scripts/docker-image.sh build-cli)
 #   docker run --rm -v "$PWD/data:/app/data" rps:v0.1.0 fetch --source replay
-# Stages: build (npm ci + tsc), deps (npm ci --omit=dev), runtime (the app), airflow (runtime +
-# Airflow and DVC for docker-compose.yml; `--target airflow`), cli (the default, last).
+# Stages: build (npm ci + tsc), deps (npm ci --omit=dev), runtime (the app), cli (`--target cli`),
+# airflow (runtime + Airflow and DVC for docker-compose.yml; `--target airflow`). Always name the
+# target: the classic builder (no BuildKit) builds every stage before it, so cli comes before airflow.
+# Offline or behind a mirror: --build-arg NODE_IMAGE=... (scripts/base-images.sh builds one).
 # Node is pinned to the release scripts/bootstrap-node.sh installs locally; change both together.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
@@ -42,6 +44,10 @@ RUN ln -s /app/bin/run.js /usr/local/bin/rps \
  && chown 1000:1000 /app/data /app/data/raw /app/data/processed /app/reports /app/build
 USER 1000:1000
 
+FROM runtime AS cli
+ENTRYPOINT ["rps"]
+CMD ["--help"]
+
 # For docker-compose.yml only: the Airflow scheduler runs the DAG's `rps` tasks in its own
 # container, so it needs rps (above), Airflow (same pins as scripts/requirements-airflow.txt, plus
 # the Postgres driver and the Celery provider of the `celery` profile) and DVC for `rps push`
@@ -67,6 +73,3 @@ USER 1000:1000
 ENTRYPOINT ["airflow"]
 CMD ["version"]
 
-FROM runtime AS cli
-ENTRYPOINT ["rps"]
-CMD ["--help"]

@@ -2,18 +2,27 @@
 # Docker delivery of rps (docs/CICD.md): the CLI image (Dockerfile) and the serving image
 # (Dockerfile.serve, the exported @champion baked in). Tags come from package.json's version.
 # Usage: scripts/docker-image.sh [--dry-run] COMMAND
-#   build-cli    docker build -f Dockerfile -t rps:vX.Y.Z .
+#   build-cli    docker build -f Dockerfile --target cli -t rps:vX.Y.Z .
 #   build-serve  docker build -f Dockerfile.serve with the model directory $RPS_MODEL_DIR
 #                (default build/model, from `rps export-model`, which also writes registry.json
-#                {name, version, alias}), tags app:vX.Y.Z and
-#                app:vX.Y.Z-model.N, labels model.name, model.version, OCI version/revision
-#   run-serve    (re)start container rps-serve from app:vX.Y.Z: docker run -d -p 8000:8000
-#   push-serve   tag both serve tags as $DOCKERHUB_USERNAME/app:... and push them
+#                {name, version, alias}), tags app:vX.Y.Z and app:sha-<short commit>, labels
+#                org.opencontainers.image.{revision,version}, model.name, model.version,
+#                model.data_version (README "Container images")
+#   run-serve    (re)start container rps-serve from app:vX.Y.Z: docker run -d -p 127.0.0.1:8000:8000
+#   push-serve   push app:vX.Y.Z and app:sha-<short> to $RPS_IMAGE_REGISTRY (default Docker Hub,
+#                docker.io/$DOCKERHUB_USERNAME); refuses to replace an existing vX.Y.Z that holds
+#                another image (a release is never overwritten). Prints the pushed REF@sha256:DIGEST
+#                on stdout and writes it to $RPS_IMAGE_DIGEST_FILE when set.
 #   logs-serve   the container's health state and log (for a failed job)
 #   --dry-run    print the docker commands instead of running them
+# Base images: the official ones (NODE_IMAGE's default in the Dockerfiles) when present or
+# pullable; otherwise (no Docker Hub: air gap, this CI) the local ones of scripts/base-images.sh,
+# said on stderr. RPS_BASE_IMAGES=official|local forces one; RPS_NODE_IMAGE=IMAGE (a mirror's)
+# overrides both. Real runs first make sure an engine answers (scripts/docker-engine.sh ensure).
 # Env: RPS_IMAGE_NAME (default app), RPS_CLI_IMAGE_NAME (default rps), RPS_MODEL_DIR,
 # RPS_MODEL_VERSION (default: read from the model directory), RPS_SERVE_CONTAINER (default
-# rps-serve), RPS_SERVE_PORT (default 8000), DOCKERHUB_USERNAME (push-serve).
+# rps-serve), RPS_SERVE_PORT (default 8000), RPS_SERVE_HOST (published on, default 127.0.0.1),
+# RPS_IMAGE_REGISTRY (host[:port][/namespace]), DOCKERHUB_USERNAME (its default).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,12 +32,17 @@ CLI_IMAGE="${RPS_CLI_IMAGE_NAME:-rps}"
 MODEL_DIR="${RPS_MODEL_DIR:-build/model}"
 CONTAINER="${RPS_SERVE_CONTAINER:-rps-serve}"
 PORT="${RPS_SERVE_PORT:-8000}"
+HOST="${RPS_SERVE_HOST:-127.0.0.1}"
 
 log() { printf 'docker-image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 dry_run=0
 if [[ "${1:-}" == --dry-run ]]; then dry_run=1; shift; fi
+# Real runs need an engine; scripts/docker-engine.sh starts one when it can or says why not.
+if ((dry_run == 0)) && [[ "${1:-}" =~ ^(build-cli|build-serve|run-serve|push-serve)$ ]]; then
+  "$ROOT/scripts/docker-engine.sh" ensure || exit 1
+fi
 docker_cmd() {
   if ((dry_run)); then
     printf '+ docker'
@@ -79,28 +93,80 @@ model_name() {
 
 revision() { git rev-parse HEAD 2>/dev/null || printf '%s\n' "${GITHUB_SHA:-unknown}"; }
 
+short_revision() {
+  local r
+  r="$(revision)"
+  [[ "$r" =~ ^[0-9a-f]{7,}$ ]] || die "no commit to tag the image with (not a git checkout and no GITHUB_SHA)"
+  printf 'sha-%s\n' "${r:0:7}"
+}
+
+# The NODE_IMAGE build argument, or nothing for the Dockerfiles' official default.
+node_image_args() {
+  local official mode="${RPS_BASE_IMAGES:-auto}" local_image
+  official="$(sed -n 's/^ARG NODE_IMAGE=//p' Dockerfile.serve | head -n 1)"
+  if [[ -n "${RPS_NODE_IMAGE:-}" ]]; then
+    log "base image $RPS_NODE_IMAGE (RPS_NODE_IMAGE)"
+    printf '%s\n' --build-arg "NODE_IMAGE=$RPS_NODE_IMAGE"
+    return
+  fi
+  case "$mode" in
+    official) return ;;
+    local) ;;
+    auto)
+      if ((dry_run)); then return; fi
+      if docker image inspect "$official" >/dev/null 2>&1 || docker pull -q "$official" >/dev/null 2>&1; then return; fi
+      log "the official base $official cannot be pulled (no Docker Hub here): building on the local base of scripts/base-images.sh"
+      ;;
+    *) die "RPS_BASE_IMAGES must be official, local or auto, got '$mode'" ;;
+  esac
+  if ((dry_run)); then
+    local_image="$(scripts/base-images.sh names | sed -n 's/^rps-base\/node:/&/p')"
+    printf '%s\n' --build-arg "NODE_IMAGE=$local_image"
+    return
+  fi
+  local_image="$(scripts/base-images.sh ensure node)" || die "cannot build the local base image (scripts/base-images.sh)"
+  log "base image ${local_image#NODE_IMAGE=}"
+  printf '%s\n' --build-arg "$local_image"
+}
+
+# Pushes go to RPS_IMAGE_REGISTRY/IMAGE, or Docker Hub's DOCKERHUB_USERNAME/IMAGE.
+remote_repo() {
+  if [[ -n "${RPS_IMAGE_REGISTRY:-}" ]]; then
+    printf '%s/%s\n' "${RPS_IMAGE_REGISTRY%/}" "$IMAGE"
+  elif [[ -n "${DOCKERHUB_USERNAME:-}" ]]; then
+    printf '%s/%s\n' "$DOCKERHUB_USERNAME" "$IMAGE"
+  else
+    die "DOCKERHUB_USERNAME is not set (repository secret DOCKERHUB_USERNAME, with DOCKERHUB_TOKEN for docker login), nor RPS_IMAGE_REGISTRY"
+  fi
+}
+
 build_cli() {
-  local v
+  local v args
   v="$(app_version)"
-  docker_cmd build -f Dockerfile \
+  mapfile -t args < <(node_image_args)
+  docker_cmd build -f Dockerfile --target cli "${args[@]}" \
     --label "org.opencontainers.image.version=$v" \
     --label "org.opencontainers.image.revision=$(revision)" \
     -t "$CLI_IMAGE:$v" .
 }
 
 build_serve() {
-  local v mv
+  local v mv sha args
   [[ "$MODEL_DIR" != /* && "$MODEL_DIR" != ..* ]] || die "RPS_MODEL_DIR must be a relative path inside the build context (the repository), got $MODEL_DIR"
+  [[ "$MODEL_DIR" == build/model || "$MODEL_DIR" == build/model/* ]] || die "RPS_MODEL_DIR must be build/model or below it: .dockerignore keeps every other path out of the build context (got $MODEL_DIR)"
   [[ -f "$MODEL_DIR/model.json" ]] || die "$MODEL_DIR is not an exported model (no model.json): run rps export-model --alias champion --out $MODEL_DIR"
   v="$(app_version)"
   mv="$(model_version)"
-  docker_cmd build -f Dockerfile.serve \
+  sha="$(short_revision)"
+  mapfile -t args < <(node_image_args)
+  docker_cmd build -f Dockerfile.serve "${args[@]}" \
     --build-arg "MODEL_DIR=$MODEL_DIR" \
     --label "model.name=$(model_name)" \
     --label "model.version=$mv" \
+    --label "model.data_version=$(json_field "$MODEL_DIR/model.json" dataVersion)" \
     --label "org.opencontainers.image.version=$v" \
     --label "org.opencontainers.image.revision=$(revision)" \
-    -t "$IMAGE:$v" -t "$IMAGE:$v-model.$mv" .
+    -t "$IMAGE:$v" -t "$IMAGE:$sha" .
 }
 
 run_serve() {
@@ -109,18 +175,46 @@ run_serve() {
   if ((dry_run == 0)) && docker container inspect "$CONTAINER" >/dev/null 2>&1; then
     docker rm -f "$CONTAINER" >/dev/null
   fi
-  docker_cmd run -d --name "$CONTAINER" -p "$PORT:8000" "$IMAGE:$v"
+  docker_cmd run -d --name "$CONTAINER" -p "$HOST:$PORT:8000" "$IMAGE:$v"
+}
+
+image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null; }
+
+# Refuses when REF already exists in the registry and holds another image than LOCAL: pulls it
+# (Docker's own auth and TLS) and compares the image ids (config digests).
+refuse_overwrite() {
+  local ref="$1" local_ref="$2" err ours theirs
+  if ((dry_run)); then docker_cmd pull "$ref"; return; fi
+  ours="$(image_id "$local_ref")" || die "no local image $local_ref: build it first (make image-serve)"
+  if ! err="$(docker pull -q "$ref" 2>&1 >/dev/null)"; then
+    if grep -qiE 'manifest unknown|not found|does not exist' <<<"$err"; then return 0; fi
+    die "cannot tell whether $ref already exists: docker pull said: $err"
+  fi
+  theirs="$(image_id "$ref")"
+  if [[ "$theirs" != "$ours" ]]; then
+    die "refusing to push $ref: the registry already has this release with another image ($(docker image inspect --format '{{join .RepoDigests " "}}' "$ref"), image $theirs; this build is image $ours). A release tag is never overwritten: bump the version in package.json"
+  fi
+  log "$ref already holds this very image: pushing again changes nothing"
 }
 
 push_serve() {
-  local v mv user="${DOCKERHUB_USERNAME:-}" tag
-  [[ -n "$user" ]] || die "DOCKERHUB_USERNAME is not set (repository secret DOCKERHUB_USERNAME, with DOCKERHUB_TOKEN for docker login)"
+  local v sha repo digest
+  repo="$(remote_repo)"
   v="$(app_version)"
-  mv="$(model_version)"
-  for tag in "$v" "$v-model.$mv"; do
-    docker_cmd tag "$IMAGE:$tag" "$user/$IMAGE:$tag"
-    docker_cmd push "$user/$IMAGE:$tag"
-  done
+  sha="$(short_revision)"
+  refuse_overwrite "$repo:$v" "$IMAGE:$v"
+  docker_cmd tag "$IMAGE:$v" "$repo:$v"
+  docker_cmd push "$repo:$v"
+  docker_cmd tag "$IMAGE:$v" "$repo:$sha"
+  docker_cmd push "$repo:$sha"
+  ((dry_run)) && return
+  digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$repo:$v" | grep -F "$repo@" | head -n 1)"
+  [[ -n "$digest" ]] || die "pushed $repo:$v but docker reports no digest for it"
+  if [[ -n "${RPS_IMAGE_DIGEST_FILE:-}" ]]; then
+    printf '%s\n' "$digest" >"$RPS_IMAGE_DIGEST_FILE.tmp" && mv -f "$RPS_IMAGE_DIGEST_FILE.tmp" "$RPS_IMAGE_DIGEST_FILE"
+  fi
+  log "pushed $repo:$v and $repo:$sha"
+  printf '%s\n' "$digest"
 }
 
 logs_serve() {

@@ -15,6 +15,12 @@ scripts/install-minio.sh
 scripts/install-chromium.sh
 scripts/install-monitoring.sh
 
+# The delivery tests build and run the images for real: an engine (started here when there is
+# none and this is root on Debian/Ubuntu; otherwise the reason, and the suite fails) and a registry.
+stage "install: Docker engine, local OCI registry"
+scripts/docker-engine.sh ensure
+scripts/install-registry.sh
+
 stage "lint (eslint) and type check (tsc --noEmit)"
 npx eslint .
 npx tsc --noEmit -p .

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,10 +137,10 @@ def test_when_the_tree_is_missing_then_ci_champion_exits_2(tmp_path: Path):
 @pytest.fixture
 def model_dir():
     """An exported model directory inside the repository (build/ is git-ignored)."""
-    rel = Path("build") / f"ci-test-model-{os.getpid()}"
+    rel = Path("build") / "model" / f"ci-test-model-{os.getpid()}"
     path = ROOT / rel
     path.mkdir(parents=True)
-    (path / "model.json").write_text(json.dumps({"name": "rps-temperature"}))
+    (path / "model.json").write_text(json.dumps({"name": "rps-temperature", "dataVersion": "0123abcd"}))
     (path / "registry.json").write_text(json.dumps({"name": "rps-temperature", "version": "7", "alias": "champion"}))
     yield rel
     shutil.rmtree(path)
@@ -149,38 +150,62 @@ def version() -> str:
     return "v" + json.loads((ROOT / "package.json").read_text())["version"]
 
 
-def test_when_building_the_serving_image_then_tags_come_from_package_json_and_the_label_from_registry_json(model_dir: Path):
-    result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(model_dir)))
+def short_sha() -> str:
+    return "sha-" + subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()[:7]
+
+
+def test_when_building_the_serving_image_then_tags_come_from_package_json_and_git_and_the_labels_from_the_model(model_dir: Path):
+    result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(model_dir), RPS_BASE_IMAGES="official"))
     assert result.returncode == 0, result.stderr
     cmd = result.stdout.strip()
     v = version()
     assert cmd.startswith("+ docker build -f Dockerfile.serve ")
+    assert "NODE_IMAGE" not in cmd  # the Dockerfile's official default
     assert f"--build-arg MODEL_DIR={model_dir}" in cmd
     assert "--label model.version=7 " in cmd and "--label model.name=rps-temperature " in cmd
+    assert "--label model.data_version=0123abcd " in cmd
     assert f"--label org.opencontainers.image.version={v} " in cmd
-    assert cmd.endswith(f"-t app:{v} -t app:{v}-model.7 .")
+    assert cmd.endswith(f"-t app:{v} -t app:{short_sha()} .")
 
 
-def test_when_pushing_then_both_tags_go_to_the_docker_hub_user(model_dir: Path):
+def test_when_the_local_base_is_asked_for_then_the_build_gets_it_as_node_image(model_dir: Path):
+    result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(model_dir), RPS_BASE_IMAGES="local"))
+    assert result.returncode == 0, result.stderr
+    node = run(["scripts/base-images.sh", "names"]).stdout.split()[1]
+    assert node.startswith("rps-base/node:")
+    assert f" --build-arg NODE_IMAGE={node} " in result.stdout
+    mirror = run(["scripts/docker-image.sh", "--dry-run", "build-cli"], env=dict(os.environ, RPS_NODE_IMAGE="mirror.example/node:24"))
+    assert " --target cli --build-arg NODE_IMAGE=mirror.example/node:24 " in mirror.stdout
+
+
+def test_when_pushing_then_the_version_and_commit_tags_go_to_the_docker_hub_user_after_the_release_check(model_dir: Path):
     env = dict(os.environ, RPS_MODEL_DIR=str(model_dir), DOCKERHUB_USERNAME="me")
+    env.pop("RPS_IMAGE_REGISTRY", None)
     result = run(["scripts/docker-image.sh", "--dry-run", "push-serve"], env=env)
-    v = version()
+    v, sha = version(), short_sha()
     assert result.stdout.splitlines() == [
+        f"+ docker pull me/app:{v}",
         f"+ docker tag app:{v} me/app:{v}", f"+ docker push me/app:{v}",
-        f"+ docker tag app:{v}-model.7 me/app:{v}-model.7", f"+ docker push me/app:{v}-model.7",
+        f"+ docker tag app:{v} me/app:{sha}", f"+ docker push me/app:{sha}",
     ]
 
 
+def test_when_a_registry_is_given_then_pushes_go_there(model_dir: Path):
+    env = dict(os.environ, RPS_MODEL_DIR=str(model_dir), DOCKERHUB_USERNAME="me", RPS_IMAGE_REGISTRY="127.0.0.1:5999/team/")
+    result = run(["scripts/docker-image.sh", "--dry-run", "push-serve"], env=env)
+    assert f"+ docker push 127.0.0.1:5999/team/app:{version()}" in result.stdout.splitlines()
+
+
 def test_when_pushing_without_docker_hub_user_then_it_fails_clearly(model_dir: Path):
-    env = {k: v for k, v in os.environ.items() if k != "DOCKERHUB_USERNAME"}
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKERHUB_USERNAME", "RPS_IMAGE_REGISTRY")}
     result = run(["scripts/docker-image.sh", "--dry-run", "push-serve"], env=dict(env, RPS_MODEL_DIR=str(model_dir)))
     assert result.returncode == 1
     assert "DOCKERHUB_USERNAME is not set" in result.stderr
 
 
-def test_when_running_then_it_is_the_versioned_image_on_port_8000():
+def test_when_running_then_it_is_the_versioned_image_on_loopback_port_8000():
     result = run(["scripts/docker-image.sh", "--dry-run", "run-serve"])
-    assert result.stdout.strip() == f"+ docker run -d --name rps-serve -p 8000:8000 app:{version()}"
+    assert result.stdout.strip() == f"+ docker run -d --name rps-serve -p 127.0.0.1:8000:8000 app:{version()}"
 
 
 @pytest.mark.parametrize(
@@ -191,7 +216,7 @@ def test_when_running_then_it_is_the_versioned_image_on_port_8000():
     ],
 )
 def test_when_the_model_directory_is_incomplete_then_build_serve_fails(tmp_path: Path, files: dict, message: str):
-    rel = Path("build") / f"ci-test-bad-{os.getpid()}"
+    rel = Path("build") / "model" / f"ci-test-bad-{os.getpid()}"
     path = ROOT / rel
     path.mkdir(parents=True)
     try:
@@ -256,11 +281,15 @@ def test_when_dist_or_node_modules_is_missing_then_ci_build_runs_install_node_de
     assert ci_build(build_tree).stdout == "INSTALL-NODE-DEPS\n"
 
 
-def test_when_the_model_directory_is_outside_build_model_then_docker_build_would_not_see_it(model_dir: Path, tmp_path: Path):
-    # The fake docker (ci/tests/shims/docker) applies .dockerignore like Docker: only build/model
-    # enters the build context, so any other RPS_MODEL_DIR fails at its COPY.
-    env = dict(os.environ, RPS_MODEL_DIR=str(model_dir), FAKE_DOCKER_STATE=str(tmp_path / "docker"),
-               PATH=f"{Path(__file__).resolve().parent / 'shims'}:{os.environ['PATH']}")
-    result = run(["scripts/docker-image.sh", "build-serve"], env=env)
+def test_when_the_model_directory_is_outside_build_model_then_build_serve_refuses_it(tmp_path: Path):
+    # .dockerignore lets only build/model into the build context: any other directory would fail
+    # at the image's COPY, so the script says so before building.
+    rel = Path("data") / f"ci-test-model-{os.getpid()}"
+    (ROOT / rel).mkdir(parents=True)
+    try:
+        (ROOT / rel / "model.json").write_text("{}")
+        result = run(["scripts/docker-image.sh", "--dry-run", "build-serve"], env=dict(os.environ, RPS_MODEL_DIR=str(rel)))
+    finally:
+        shutil.rmtree(ROOT / rel)
     assert result.returncode == 1
-    assert f"fake docker: build: COPY {model_dir}: excluded from the build context by .dockerignore" in result.stderr
+    assert f"RPS_MODEL_DIR must be build/model or below it: .dockerignore keeps every other path out of the build context (got {rel})" in result.stderr
