@@ -67,7 +67,7 @@ fi
 api="http://127.0.0.1:${RPS_API_PORT:-8000}"
 cat >&2 <<SUMMARY
 make up: done.
-  API             $api  (/predict /health /ready /model /metrics /openapi.json)
+  API             $api/model  (the served model; also /predict /health /ready /metrics /openapi.json)
                   try: curl -s -X POST $api/predict -H 'content-type: application/json' -d @docs/examples/predict-observations.json
   Airflow UI      http://127.0.0.1:${RPS_AIRFLOW_PORT:-8080}/dags/rps_pipeline  (no login: local simple auth, everyone admin;
                   the red "Triggerer" badge is expected: no rps task is deferrable, so no triggerer runs)
