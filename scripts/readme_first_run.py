@@ -157,8 +157,22 @@ def check_urls(urls: list[str]) -> list[str]:
     return bad
 
 
+def env_example_problems() -> list[str]:
+    """.env.example says it shows the built-in defaults: each active line the scripts default must match."""
+    pairs = re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    script = "source scripts/lib/common.sh; " + "; ".join(f'printf "%s=%s\\n" {k} "${{{k}-<unset>}}"' for k, _ in pairs)
+    r = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                       env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "RPS_ENV_FILE": "/dev/null"})
+    defaults = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    return [f".env.example {k}={v!r} but the built-in default is {defaults[k]!r}" for k, v in pairs if defaults.get(k, "<unset>") not in ("<unset>", v)]
+
+
 def main() -> int:
     readme = (ROOT / "README.md").read_text()
+    if problems := env_example_problems():
+        for p in problems:
+            log(f"FAILED: {p}")
+        return 1
     cmds = commands(section(readme, "first-run"))
     table_urls = re.findall(r"http://127\.0\.0\.1:\d+[^\s|)`<]*", section(readme, "urls"))
     ports = {k: free_port() for k in DEFAULT_PORTS}
