@@ -66,7 +66,7 @@ elif [[ "$RPS_COMMIT_DATA" == 1 ]]; then
 fi
 api="http://127.0.0.1:${RPS_API_PORT:-8000}"
 cat >&2 <<SUMMARY
-make up: done.
+make up: done (stack and pipeline run: $((SECONDS / 60)) min $((SECONDS % 60)) s).
   API             $api/model  (the served model; also /predict /health /ready /metrics /openapi.json)
                   try: curl -s -X POST $api/predict -H 'content-type: application/json' -d @docs/examples/predict-observations.json
   Airflow UI      http://127.0.0.1:${RPS_AIRFLOW_PORT:-8080}/dags/rps_pipeline  (no login: local simple auth, everyone admin;
