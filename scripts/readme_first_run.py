@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,7 +46,7 @@ def log(msg: str) -> None:
 
 
 def section(text: str, name: str) -> str:
-    m = re.search(rf"<!-- readme-test:{name} -->(.*?)<!-- /readme-test:{name} -->", text, re.S)
+    m = re.search(rf"<!-- readme-test:{name} -->(.*?)<!-- /readme-test:{name} -->", text, re.DOTALL)
     if not m:
         raise SystemExit(f"readme-test: README.md has no <!-- readme-test:{name} --> ... <!-- /readme-test:{name} --> section")
     return m.group(1)
@@ -54,7 +55,7 @@ def section(text: str, name: str) -> str:
 def commands(block_text: str) -> list[str]:
     """Shell commands of the fenced blocks, one per line (a trailing backslash continues it)."""
     out: list[str] = []
-    for block in re.findall(r"```(?:sh|bash|shell)?\n(.*?)```", block_text, re.S):
+    for block in re.findall(r"```(?:sh|bash|shell)?\n(.*?)```", block_text, re.DOTALL):
         pending = ""
         for line in block.splitlines():
             pending += line
@@ -109,16 +110,31 @@ def substitute(cmd: str, ports: dict[str, int]) -> str:
 
 
 def run(cmd: str, cwd: Path, env: dict[str, str], logf) -> tuple[int, str, str]:
+    """Runs one command. curl's stdout is kept apart (the answer is checked); anything else streams
+    its output, stderr merged, to the log and to stderr (a long `make up` shows its progress)."""
     log(f"$ {cmd}")
+    logf.write(f"$ {cmd}\n")
     started = time.monotonic()
-    p = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    separate = cmd.startswith("curl")
+    p = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE if separate else subprocess.STDOUT, text=True)
+    timer = threading.Timer(COMMAND_TIMEOUT_S, p.kill)
+    timer.start()
     try:
-        out, err = p.communicate(timeout=COMMAND_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        err += f"\nreadme-test: timed out after {COMMAND_TIMEOUT_S} s"
-    logf.write(f"$ {cmd}\n--- stdout\n{out}\n--- stderr\n{err}\n--- exit {p.returncode} after {time.monotonic() - started:.0f} s\n")
+        if separate:
+            out, err = p.communicate()
+            logf.write(f"{out}\n{err}")
+        else:
+            lines = []
+            for line in p.stdout:
+                lines.append(line)
+                logf.write(line)
+                sys.stderr.write(f"  | {line}")
+            p.wait()
+            out, err = "", "".join(lines)
+    finally:
+        timer.cancel()
+    logf.write(f"--- exit {p.returncode} after {time.monotonic() - started:.0f} s\n")
     logf.flush()
     log(f"  exit {p.returncode} after {time.monotonic() - started:.0f} s")
     return p.returncode, out, err
@@ -159,7 +175,7 @@ def check_urls(urls: list[str]) -> list[str]:
 
 def env_example_problems() -> list[str]:
     """.env.example says it shows the built-in defaults: each active line the scripts default must match."""
-    pairs = re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    pairs = re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", (ROOT / ".env.example").read_text(), re.MULTILINE)
     script = "source scripts/lib/common.sh; " + "; ".join(f'printf "%s=%s\\n" {k} "${{{k}-<unset>}}"' for k, _ in pairs)
     r = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
                        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "RPS_ENV_FILE": "/dev/null"})
