@@ -244,7 +244,7 @@ def main() -> int:
 
 
 def du(path: Path) -> str:
-    r = subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True)
+    r = subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True, check=False)
     return r.stdout.split()[0] if r.returncode == 0 and r.stdout else "?"
 
 
