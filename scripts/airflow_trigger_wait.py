@@ -47,8 +47,17 @@ def call(method: str, path: str, body: dict | None = None, token: str | None = N
     req = Request(
         url or f"{API}{path}", method=method, headers=headers, data=None if body is None else json.dumps(body).encode()
     )
-    with urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
+    # A read (GET) that times out is asked again: on a loaded machine the api-server can stall for
+    # longer than 30 s, and the run it reports on goes on regardless.
+    for attempt in range(4 if method == "GET" else 1):
+        try:
+            with urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"{}")
+        except TimeoutError:
+            if attempt == 3 or method != "GET":
+                raise
+            say(f"GET {path}: no answer within 30 s; asking again")
+    raise AssertionError("unreachable")
 
 
 def token() -> str:
