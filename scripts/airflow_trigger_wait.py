@@ -144,15 +144,26 @@ def main(argv: list[str]) -> int:
         run = call("POST", f"/dags/{quote(dag_id)}/dagRuns", body, token=tok)
     except HTTPError as err:
         detail = err.read().decode(errors="replace")[:500]
-        if err.code == 409:
-            say(f"a run of {dag_id} with logical date {logical.isoformat()} already exists; pass another date")
+        existing = None
+        if err.code == 409 and os.environ.get("RPS_AIRFLOW_FOLLOW_EXISTING") == "1":
+            # make up again within the hour: this hour's run exists; follow it instead of failing.
+            iso = quote(body["logical_date"])
+            found = call("GET", f"/dags/{quote(dag_id)}/dagRuns?logical_date_gte={iso}&logical_date_lte={iso}", token=tok)
+            existing = (found.get("dag_runs") or [None])[0]
+        if existing:
+            run, run_id = existing, existing["dag_run_id"]
+            say(f"this interval's run {run_id} already exists ({run['state']}): following it instead of triggering another")
         else:
-            say(f"trigger failed: HTTP {err.code} {detail}")
-        return 1
-    say(
-        f"triggered {dag_id} run {run_id}: logical date {run['logical_date']}, "
-        f"data interval [{run['data_interval_start']}, {run['data_interval_end']})"
-    )
+            if err.code == 409:
+                say(f"a run of {dag_id} with logical date {logical.isoformat()} already exists; pass another date")
+            else:
+                say(f"trigger failed: HTTP {err.code} {detail}")
+            return 1
+    else:
+        say(
+            f"triggered {dag_id} run {run_id}: logical date {run['logical_date']}, "
+            f"data interval [{run['data_interval_start']}, {run['data_interval_end']})"
+        )
     if dag.get("is_paused"):
         call("PATCH", f"/dags/{quote(dag_id)}", {"is_paused": False}, token=tok)
         say(f"{dag_id} unpaused")

@@ -39,7 +39,8 @@ if [[ ! -f "${RPS_DATA_DIR:-$RPS_PROJECT_DIR/data}/processed/observations.parque
 fi
 # One run now; the DAG is paused again afterwards so the laptop does not commit dvc.lock every
 # hour (unpause rps_pipeline in the Airflow UI, or set RPS_AIRFLOW_PAUSE_AFTER=0, for hourly runs).
-RPS_AIRFLOW_PAUSE_AFTER="${RPS_AIRFLOW_PAUSE_AFTER:-1}" scripts/airflow.sh trigger-and-wait
+# A second make up within the same hour follows that hour's run (RPS_AIRFLOW_FOLLOW_EXISTING).
+RPS_AIRFLOW_PAUSE_AFTER="${RPS_AIRFLOW_PAUSE_AFTER:-1}" RPS_AIRFLOW_FOLLOW_EXISTING=1 scripts/airflow.sh trigger-and-wait
 
 scripts/serve.sh start
 scripts/monitoring.sh start
