@@ -18,7 +18,10 @@ help:
 install:
 	@scripts/install-node-deps.sh
 
-up: install
+# Not `install`: that always recompiles (rm -rf dist), which would pull the CLI from under a running
+# pipeline or server when make up runs again; ci-build.sh compiles only when a source changed.
+up:
+	@scripts/ci-build.sh
 	@scripts/up.sh
 
 down:

@@ -153,6 +153,9 @@ def main(argv: list[str]) -> int:
         if existing:
             run, run_id = existing, existing["dag_run_id"]
             say(f"this interval's run {run_id} already exists ({run['state']}): following it instead of triggering another")
+            if run["state"] == "failed":
+                call("POST", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/clear", {"dry_run": False, "only_failed": True}, token=tok)
+                say(f"cleared the failed tasks of {run_id}: they run again")
         else:
             if err.code == 409:
                 say(f"a run of {dag_id} with logical date {logical.isoformat()} already exists; pass another date")
