@@ -58,12 +58,17 @@ PY
 # MLflow 3 opens an experiment on its GenAI (traces) tab; the runs table has its own route.
 if [[ -n "$experiment_id" ]]; then experiment_url="${MLFLOW_TRACKING_URI%/}/#/experiments/$experiment_id/runs"; fi
 if [[ "$AWS_SECRET_ACCESS_KEY" == "$_RPS_DEFAULT_SECRET_KEY" ]]; then minio_password="$AWS_SECRET_ACCESS_KEY"; else minio_password='the value of AWS_SECRET_ACCESS_KEY'; fi
-data_commit="none (RPS_COMMIT_DATA=$RPS_COMMIT_DATA)"
+data_commit=""
 head_after="$(git -C "$RPS_PROJECT_DIR" rev-parse -q --verify HEAD 2>/dev/null || true)"
 if [[ -n "$head_after" && "$head_after" != "$head_before" ]]; then
-  data_commit="$(git -C "$RPS_PROJECT_DIR" log --format='%h %s' "${head_before:+$head_before..}$head_after" | head -n 3 | paste -sd ';' -) on branch $branch"
+  data_commit="$(git -C "$RPS_PROJECT_DIR" log --format='%h %s' "${head_before:+$head_before..}$head_after" -- dvc.lock | head -n 3 | paste -sd ';' -)"
+fi
+if [[ -n "$data_commit" ]]; then
+  data_commit+=" on branch $branch"
 elif [[ "$RPS_COMMIT_DATA" == 1 ]]; then
-  data_commit="none: the dataset did not change"
+  data_commit="none (the dataset did not change)"
+else
+  data_commit="none (RPS_COMMIT_DATA=$RPS_COMMIT_DATA: dvc.lock left uncommitted)"
 fi
 api="http://127.0.0.1:${RPS_API_PORT:-8000}"
 cat >&2 <<SUMMARY
