@@ -155,6 +155,19 @@ def check_prediction(cmd: str, out: str) -> str | None:
     return None
 
 
+def summary_urls(output: str) -> list[str]:
+    """The address of each line of make up's closing summary (after "make up: done"), not the example curl."""
+    tail = output.rsplit("make up: done", 1)[-1]
+    urls = []
+    for line in tail.splitlines()[1:]:
+        if "curl" in line:
+            continue
+        m = re.search(r"http://127\.0\.0\.1:\d+[^\s)(,]*", line)
+        if m:
+            urls.append(m.group(0))
+    return urls
+
+
 def check_urls(urls: list[str]) -> list[str]:
     bad = []
     for url in sorted(set(urls)):
@@ -164,7 +177,7 @@ def check_urls(urls: list[str]) -> list[str]:
                 status = r.status
         except urllib.error.HTTPError as e:
             status = e.code
-        except OSError as e:
+        except (OSError, ValueError) as e:
             bad.append(f"{url}: {e}")
             continue
         log(f"  {status} {url}")
@@ -213,7 +226,7 @@ def main() -> int:
                     break
                 if re.match(r"make\s+up\b", raw):
                     log(f"  first run took {time.monotonic() - started:.0f} s; the clone uses {du(clone)}")
-                    summary = substitute(" ".join(re.findall(r"http://127\.0\.0\.1:\d+\S*", err)), ports).split()
+                    summary = summary_urls(err)
                     sink = str(ports["RPS_ALERT_SINK_PORT"])
                     urls = [u for u in summary + [substitute(u, ports) for u in table_urls] if f":{sink}/" not in u]  # the sink only takes POST
                     failures += check_urls(urls)
