@@ -5,7 +5,7 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
-.PHONY: help up down test install lint typecheck unit integration bench stack-up lint-infra test-ci \
+.PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
 	test-monitoring test-airflow ci-build dag-test-ci ci-champion ci-compare compare-gate \
 	image-cli image-serve serve-container image-push serve-logs clean
 
@@ -13,15 +13,22 @@ help:
 	@echo "make up    - install what is missing, start the stack, run the pipeline on the offline replay source, serve"
 	@echo "make test  - install what is missing, run lint, type check and every test"
 	@echo "make down  - stop everything make up started"
+	@echo "make pull  - in another clone: configure the DVC remote and pull the versioned dataset"
 
 install:
 	@scripts/install-node-deps.sh
 
-up: install
+# Not `install`: that always recompiles (rm -rf dist), which would pull the CLI from under a running
+# pipeline or server when make up runs again; ci-build.sh compiles only when a source changed.
+up:
+	@scripts/ci-build.sh
 	@scripts/up.sh
 
 down:
 	@scripts/down.sh
+
+pull:
+	@scripts/pull.sh
 
 test: install
 	@scripts/test.sh

@@ -47,8 +47,17 @@ def call(method: str, path: str, body: dict | None = None, token: str | None = N
     req = Request(
         url or f"{API}{path}", method=method, headers=headers, data=None if body is None else json.dumps(body).encode()
     )
-    with urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
+    # A read (GET) that times out is asked again: on a loaded machine the api-server can stall for
+    # longer than 30 s, and the run it reports on goes on regardless.
+    for attempt in range(4 if method == "GET" else 1):
+        try:
+            with urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"{}")
+        except TimeoutError:
+            if attempt == 3 or method != "GET":
+                raise
+            say(f"GET {path}: no answer within 30 s; asking again")
+    raise AssertionError("unreachable")
 
 
 def token() -> str:
@@ -135,15 +144,29 @@ def main(argv: list[str]) -> int:
         run = call("POST", f"/dags/{quote(dag_id)}/dagRuns", body, token=tok)
     except HTTPError as err:
         detail = err.read().decode(errors="replace")[:500]
-        if err.code == 409:
-            say(f"a run of {dag_id} with logical date {logical.isoformat()} already exists; pass another date")
+        existing = None
+        if err.code == 409 and os.environ.get("RPS_AIRFLOW_FOLLOW_EXISTING") == "1":
+            # make up again within the hour: this hour's run exists; follow it instead of failing.
+            iso = quote(body["logical_date"])
+            found = call("GET", f"/dags/{quote(dag_id)}/dagRuns?logical_date_gte={iso}&logical_date_lte={iso}", token=tok)
+            existing = (found.get("dag_runs") or [None])[0]
+        if existing:
+            run, run_id = existing, existing["dag_run_id"]
+            say(f"this interval's run {run_id} already exists ({run['state']}): following it instead of triggering another")
+            if run["state"] == "failed":
+                call("POST", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/clear", {"dry_run": False, "only_failed": True}, token=tok)
+                say(f"cleared the failed tasks of {run_id}: they run again")
         else:
-            say(f"trigger failed: HTTP {err.code} {detail}")
-        return 1
-    say(
-        f"triggered {dag_id} run {run_id}: logical date {run['logical_date']}, "
-        f"data interval [{run['data_interval_start']}, {run['data_interval_end']})"
-    )
+            if err.code == 409:
+                say(f"a run of {dag_id} with logical date {logical.isoformat()} already exists; pass another date")
+            else:
+                say(f"trigger failed: HTTP {err.code} {detail}")
+            return 1
+    else:
+        say(
+            f"triggered {dag_id} run {run_id}: logical date {run['logical_date']}, "
+            f"data interval [{run['data_interval_start']}, {run['data_interval_end']})"
+        )
     if dag.get("is_paused"):
         call("PATCH", f"/dags/{quote(dag_id)}", {"is_paused": False}, token=tok)
         say(f"{dag_id} unpaused")

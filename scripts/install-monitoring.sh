@@ -52,9 +52,18 @@ for p in "${PACKAGES[@]}"; do
   if [[ -z "$c" || "$c" == "(none)" ]]; then need_update=1; fi
 done
 start=$SECONDS
+# apt's and dpkg's progress, debconf and needrestart lines go to a log shown only on failure.
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+apt_log="$(mktemp)"
+apt_quiet() {
+  if ! apt-get "$@" > "$apt_log" 2>&1; then
+    tail -n 40 "$apt_log" >&2
+    return 1
+  fi
+}
 if ((need_update)); then
   log "apt-get update (package lists do not know ${PACKAGES[*]} yet)"
-  apt-get update -qq >&2 || die "apt-get update failed"
+  apt_quiet update -qq || die "apt-get update failed (output above)"
 fi
 
 made_policy=0
@@ -66,8 +75,9 @@ if [[ ! -e "$POLICY" ]]; then
 fi
 
 log "apt-get install ${PACKAGES[*]}"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >&2 ||
-  die "apt-get install ${PACKAGES[*]} failed"
+apt_quiet install -y -qq --no-install-recommends "${PACKAGES[@]}" ||
+  die "apt-get install ${PACKAGES[*]} failed (output above)"
+rm -f "$apt_log"
 if ((made_policy)); then rm -f "$POLICY"; trap - EXIT; fi
 
 # Whatever the packages started despite the policy: stop it (by pid) and keep it from starting

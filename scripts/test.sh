@@ -8,6 +8,8 @@ cd "$ROOT"
 export PATH="$ROOT/.rps/tools/bin:$ROOT/bin:$PATH"
 
 stage() { echo "== $*" >&2; }
+# Logs without a terminal (CI) get no colour codes from the tools that honour NO_COLOR.
+if [[ ! -t 2 && -z "${FORCE_COLOR:-}" ]]; then export NO_COLOR="${NO_COLOR:-1}"; fi
 
 stage "install: Python tools (MLflow, DVC), MinIO, Chromium, Prometheus + Alertmanager"
 scripts/install-python.sh
@@ -38,3 +40,6 @@ fi
 
 stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests"
 scripts/test-ci.sh
+
+stage "README first run on a fresh clone: its make up, /predict requests and make down, every address it lists"
+python3 scripts/readme_first_run.py

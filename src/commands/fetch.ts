@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
-import {runSteps} from '../lib/cli/progress.js'
+import {liveProgress, runSteps} from '../lib/cli/progress.js'
 import {type FetchResult, fetchRaw} from '../lib/fetch/fetch-raw.js'
 
 export type FetchCommandResult = FetchResult
@@ -49,7 +49,9 @@ and 5xx are retried with exponential backoff and jitter, honouring Retry-After.`
           onRetry: (info) => {
             const line = `attempt ${info.attempt} failed (${info.reason}); retrying in ${(info.delayMs / 1000).toFixed(1)} s`
             report(line)
-            this.note(line)
+            // The live task list shows a line only while it is current: keep a copy. Plain lines
+            // (CI, Airflow) already print it once.
+            if (liveProgress()) this.note(line)
           },
         })
       },

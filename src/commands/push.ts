@@ -19,7 +19,7 @@ the previous dvc.lock and data version in place.`
 
   static flags = {
     dvc: Flags.boolean({summary: 'Version the dataset with DVC (use --no-dvc for object storage only).', default: true, allowNo: true}),
-    'git-commit': Flags.boolean({summary: 'Commit dvc.lock to git after the push.', default: true, allowNo: true}),
+    'git-commit': Flags.boolean({summary: 'Commit dvc.lock to git after the push (env RPS_COMMIT_DATA: 1 = yes, 0 = leave it uncommitted).', default: true, allowNo: true, env: 'RPS_COMMIT_DATA'}),
   }
 
   async run(): Promise<PushCommandResult> {

@@ -75,6 +75,13 @@ describe('rps fetch', function () {
       assert.equal(api.requests.length, 3)
     })
 
+    it('when a retry happens on plain output (CI, Airflow logs), then its line is printed once', async () => {
+      api.enqueue({status: 503, body: ''})
+      const run = await rps(['fetch', '--source', 'open-meteo', '--params', params], env)
+      assert.equal(run.exitCode, 0, run.stderr)
+      assert.equal(run.stderr.match(/attempt 1 failed .*; retrying in/g)?.length, 1, run.stderr)
+    })
+
     it('when the API answers 429 with Retry-After, then the fetch waits that long before retrying', async () => {
       api.enqueue({status: 429, headers: {'retry-after': '1'}, body: JSON.stringify({error: true, reason: 'Minutely API request limit exceeded. Please try again in one minute.'})})
       const started = Date.now()

@@ -6,6 +6,7 @@ import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {killOnExit} from '../support/kill-on-exit.js'
 import {freePort} from '../support/minio.js'
 import {ROOT} from '../support/rps.js'
 import {postJson} from '../support/serve.js'
@@ -20,7 +21,7 @@ interface Sink {
 /** The real `rps alerts-sink` CLI on a free port. */
 async function startSink(args: string[], env: Record<string, string>): Promise<Sink> {
   const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', '0', ...args], {env, stdio: ['ignore', 'ignore', 'pipe']})
-  process.on('exit', () => child.kill('SIGKILL'))
+  killOnExit(child, 'SIGKILL')
   let err = ''
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
   const url = await new Promise<string>((resolve, reject) => {
@@ -64,7 +65,7 @@ const webhook = (...alerts: unknown[]) => ({receiver: 'rps-alerts-sink', status:
 async function startExporter(dir: string, args: string[]): Promise<{target: string; stop: () => void}> {
   const portFile = join(dir, 'exporter.port')
   const child = spawn('python3', [join(ROOT, 'monitoring/testing/fake_exporter.py'), '--port', '0', '--port-file', portFile, ...args], {stdio: 'ignore'})
-  process.on('exit', () => child.kill('SIGKILL'))
+  killOnExit(child, 'SIGKILL')
   const deadline = Date.now() + 30_000
   while (!existsSync(portFile) || !(await readFile(portFile, 'utf8')).trim()) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`fake exporter did not start (exit ${child.exitCode})`)

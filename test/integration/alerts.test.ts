@@ -5,6 +5,7 @@ import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {killOnExit} from '../support/kill-on-exit.js'
 import {freePort} from '../support/minio.js'
 import {replayModel} from '../support/model.js'
 import {ROOT} from '../support/rps.js'
@@ -30,7 +31,7 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
     const {spawn} = await import('node:child_process')
     const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', String(sinkPort), '--file', alertsFile], {stdio: ['ignore', 'ignore', 'pipe']})
     child.unref()
-    process.on('exit', () => child.kill())
+    killOnExit(child)
     await new Promise<void>((resolve) => child.stderr!.on('data', (d: Buffer) => (/listening on/.test(d.toString()) ? resolve() : undefined)))
     sink = {url: `http://127.0.0.1:${sinkPort}`, child, stderr: () => '', stop: async () => { child.kill('SIGTERM'); return 0 }}
     const promPort = await freePort()

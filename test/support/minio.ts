@@ -6,6 +6,7 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {killOnExit} from './kill-on-exit.js'
 import {ROOT} from './rps.js'
 
 export interface MinioInstance {
@@ -44,7 +45,7 @@ export async function startMinio(bucket = 'rps-data'): Promise<MinioInstance> {
   })
   // Never keep the test process alive for it; it is killed when the process exits.
   child.unref()
-  process.on('exit', () => child.kill('SIGTERM'))
+  killOnExit(child)
   const endpoint = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000
   for (;;) {

@@ -1,6 +1,7 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {join} from 'node:path'
 
+import {killOnExit} from './kill-on-exit.js'
 import {ROOT} from './rps.js'
 
 export interface ServeProcess {
@@ -33,7 +34,7 @@ export async function startServe(args: string[], env: Record<string, string> = {
       reject(new Error(`rps serve exited with ${code}: ${err}`))
     })
   })
-  process.on('exit', () => child.kill('SIGKILL'))
+  killOnExit(child, 'SIGKILL')
   return {
     url, child, stderr: () => err,
     stop: (signal = 'SIGTERM') => new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import {join} from 'node:path'
 
 import type {Params} from '../config/params.js'
-import {escapeHtml} from '../profile/html.js'
+import {processedPaths, readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {loadModelDir} from '../model/model-dir.js'
 import {ALIASES, loadAlias} from '../model/registry.js'
@@ -10,7 +10,7 @@ import {writeFileAtomic} from '../util/atomic-file.js'
 import {type DriftReport, type DriftSettings, detectDrift, driftSettings} from './detect.js'
 import {logDriftRun} from './mlflow-log.js'
 import type {RetrainDecision} from './page-hinkley.js'
-import {driftHtml} from './report.js'
+import {type ObservedWindow, driftHtml, noChampionHtml, observedWindow} from './report.js'
 
 /** What `rps drift` writes to drift.json: the assessment (absent without a champion), the decision taken and who asked. */
 export interface DriftCheck extends Omit<DriftReport, 'model' | 'window' | 'overall' | 'modelAgeHours'> {
@@ -20,6 +20,8 @@ export interface DriftCheck extends Omit<DriftReport, 'model' | 'window' | 'over
   modelAgeHours: number | null
   /** The registry version examined (null for --model-dir or without a champion). */
   champion: {name: string; version: string} | null
+  /** Without a champion: the observations the check would examine (window and chunks, per-variable mean/min/max). */
+  observed?: ObservedWindow
   /** Who started the check: "schedule", "manual", "alert:<name>", ... (the DAG's run parameter triggered_by). */
   triggeredBy: string
   forced: boolean
@@ -59,14 +61,6 @@ function noChampionCheck(settings: DriftSettings, triggeredBy: string, force: bo
   }
 }
 
-function noChampionHtml(check: DriftCheck, registeredName: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rps drift report</title></head><body>
-<h1>Drift report — ${escapeHtml(registeredName)}</h1>
-<p><b>Retrain</b> (${escapeHtml(check.decision.trigger ?? '')}): ${escapeHtml(check.decision.reason)}. Nothing to examine: the registry has no @${ALIASES.champion}.</p>
-</body></html>
-`
-}
-
 /**
  * Data end of the newest challenger when it is not the champion (a losing one): the cooldown counts
  * from it. Versions are numbered in registration order and every version after the champion lost
@@ -103,9 +97,10 @@ export async function checkDrift(params: Params, options: DriftCheckOptions): Pr
     const registry = client ?? MlflowClient.fromEnv(env)
     const loaded = await loadAlias(registry, section.registered_name, ALIASES.champion)
     if (!loaded) {
-      const check = noChampionCheck(settings, triggeredBy, force)
+      const {table} = await readHistory(processedPaths(env), params.variables)
+      const check = {...noChampionCheck(settings, triggeredBy, force), observed: observedWindow(table, settings, params.variables)}
       await writeFileAtomic(json, JSON.stringify(check, null, 2) + '\n')
-      await writeFileAtomic(html, noChampionHtml(check, section.registered_name))
+      await writeFileAtomic(html, noChampionHtml(section.registered_name, check.decision, settings, check.observed))
       return {...check, report: {json, html}, mlflowRunId: null}
     }
     model = loaded.model

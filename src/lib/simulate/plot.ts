@@ -9,8 +9,9 @@ export async function simulationPlotPng(rolling: {time: string; series: string; 
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
-    // One time axis for both rows, so a tick sits under the RMSE it changed.
-    resolve: {scale: {x: 'shared'}},
+    // One time axis for both rows, so a tick sits under the RMSE it changed; one colour scale, but only
+    // the top row has a legend (merged legends would conflict: "Conflicting legend property disable").
+    resolve: {scale: {x: 'shared'}, legend: {color: 'independent'}},
     vconcat: [
       {
         width: 1000, height: 280,
