@@ -1,7 +1,8 @@
 import {join} from 'node:path'
 
 import type {Params} from '../config/params.js'
-import {processedPaths, readHistory} from '../features/featurize.js'
+import {datasetLocation, openDataset} from '../features/dataset-store.js'
+import {readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {loadModelDir} from '../model/model-dir.js'
 import {ALIASES, loadAlias} from '../model/registry.js'
@@ -97,7 +98,7 @@ export async function checkDrift(params: Params, options: DriftCheckOptions): Pr
     const registry = client ?? MlflowClient.fromEnv(env)
     const loaded = await loadAlias(registry, section.registered_name, ALIASES.champion)
     if (!loaded) {
-      const {table} = await readHistory(processedPaths(env), params.variables)
+      const {table} = await readHistory(await openDataset(datasetLocation(env)), params.variables)
       const check = {...noChampionCheck(settings, triggeredBy, force), observed: observedWindow(table, settings, params.variables)}
       await writeFileAtomic(json, JSON.stringify(check, null, 2) + '\n')
       await writeFileAtomic(html, noChampionHtml(section.registered_name, check.decision, settings, check.observed))
