@@ -8,6 +8,7 @@ import {dataDir} from '../raw/store.js'
 import {isTempName} from '../util/atomic-file.js'
 import {workDir} from '../util/project.js'
 import {ensureBucket, listKeys, s3Client, s3Settings, uploadFile} from './s3.js'
+import {pushLive, pushReports, recordDataVersion} from './task-state.js'
 
 export const DATASET_STAGE = 'featurize'
 
@@ -17,6 +18,16 @@ export interface PushOptions {
   dvc?: boolean
   /** Commit dvc.lock to git after a successful push. */
   gitCommit?: boolean
+  /** Store raw files only (no processed dataset, no DVC): what fetch and check hand on. */
+  rawOnly?: boolean
+  /** Also store `reports` under runs/<key>/ (the run's drift decision, compare report, ...). */
+  runKey?: string
+  /** Report files or folders to store with runKey (default: reports). */
+  reports?: string[]
+  /** Also store the prediction log and live errors under live/. */
+  live?: boolean
+  /** Store nothing but the reports and/or live state asked for. */
+  stateOnly?: boolean
   onProgress?: (line: string) => void
 }
 
@@ -24,8 +35,13 @@ export interface PushResult {
   bucket: string
   raw: {uploaded: number; alreadyStored: number}
   processed: string[]
+  /** sha256 of the processed dataset (its key processed/<sha256>/), when it was stored. */
+  datasetSha256: string | null
+  /** The dataset's DVC md5, when DVC versioned it. */
   dataVersion: string | null
   gitCommit: string | null
+  reports: string[]
+  live: string[]
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -49,6 +65,11 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
   const client = s3Client(settings)
   const progress = options.onProgress ?? (() => {})
   await ensureBucket(client, settings)
+  const reports = options.runKey ? await pushReports(client, settings, options.runKey, options.reports?.length ? options.reports : ['reports']) : []
+  const live = options.live ? await pushLive(client, settings, env) : []
+  if (reports.length + live.length > 0) progress(`state: ${reports.length} report file(s), ${live.length} live file(s)`)
+  const empty = {bucket: settings.bucket, raw: {uploaded: 0, alreadyStored: 0}, processed: [], datasetSha256: null, dataVersion: null, gitCommit: null, reports, live}
+  if (options.stateOnly) return empty
 
   const rawRoot = join(dataDir(env), 'raw')
   const stored = new Set(await listKeys(client, settings, 'raw/'))
@@ -64,11 +85,14 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
     uploaded++
   }
   progress(`raw: ${uploaded} uploaded, ${alreadyStored} already stored`)
+  if (options.rawOnly) return {...empty, raw: {uploaded, alreadyStored}}
 
   const paths = processedPaths(env)
   const processed: string[] = []
+  let datasetSha256: string | null = null
   if (existsSync(paths.dataset)) {
     const {sha256} = JSON.parse(await readFile(paths.summary, 'utf8')) as {sha256: string}
+    datasetSha256 = sha256
     for (const file of [paths.dataset, paths.summary, paths.observations, paths.observationsMeta]) {
       if (!existsSync(file)) continue
       const key = `processed/${sha256}/${file.split('/').at(-1)}`
@@ -85,9 +109,11 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
     await commitAndPushStage(cwd, DATASET_STAGE, env)
     dataVersion = (await lockedMd5(cwd, DATASET_STAGE, relative(cwd, paths.dataset))) ?? null
     progress(`dvc: dataset version ${dataVersion}`)
+    // The version by name in S3 for workers that share nothing else (rps pull --data-version current).
+    if (datasetSha256) await recordDataVersion(client, settings, {sha256: datasetSha256, dvcMd5: dataVersion, recordedAt: new Date().toISOString()})
     if (options.gitCommit !== false) {
       gitCommit = (await gitCommitLock(cwd, `data: dataset ${dataVersion ?? 'unknown'} (rps push)`)) ?? null
     }
   }
-  return {bucket: settings.bucket, raw: {uploaded, alreadyStored}, processed, dataVersion, gitCommit}
+  return {...empty, raw: {uploaded, alreadyStored}, processed, datasetSha256, dataVersion, gitCommit}
 }
