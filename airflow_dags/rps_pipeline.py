@@ -51,8 +51,8 @@ of dvc.lock happen only where a developer runs `rps push` by hand (local develop
   `promote`), the run still succeeds. Any other non-zero exit is an error.
 - **promote** records the trigger and reason of `drift.json` (plus the compare RMSEs) on the promoted
   version (`rps.promotion_trigger`, `rps.promotion_reason`) and in the promotion log.
-- Network-facing tasks (fetch, push, forecast, drift, train, compare, promote) retry with exponential
-  backoff.
+- Every task but the gate talks to S3 or MLflow and retries with exponential backoff; `check`
+  (which pulls and pushes too) never retries, so a storage outage there fails the run.
 
 Environment, read when the file is parsed (all optional):
 
@@ -187,7 +187,13 @@ def notify_failure(context) -> None:
     now = datetime.now(timezone.utc).isoformat()
     alert = {
         "status": "firing",
-        "labels": {"alertname": "RpsDagTaskFailed", "severity": "critical", "dag_id": dag_id, "task_id": task_id, "run_id": run_id},
+        "labels": {
+            "alertname": "RpsDagTaskFailed",
+            "severity": "critical",
+            "dag_id": dag_id,
+            "task_id": task_id,
+            "run_id": run_id,
+        },
         "annotations": {
             "summary": f"{dag_id}.{task_id} failed in run {run_id}",
             "description": error,
@@ -197,12 +203,22 @@ def notify_failure(context) -> None:
         "endsAt": "0001-01-01T00:00:00Z",
         "generatorURL": str(getattr(ti, "log_url", "") or ""),
     }
-    body = {"version": "4", "status": "firing", "receiver": "airflow", "groupLabels": {"alertname": "RpsDagTaskFailed"}, "alerts": [alert]}
+    body = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "airflow",
+        "groupLabels": {"alertname": "RpsDagTaskFailed"},
+        "alerts": [alert],
+    }
     if not url:
-        logging.getLogger(__name__).warning("RPS_ALERT_SINK_URL unset; not notified: %s", alert["annotations"]["summary"])
+        logging.getLogger(__name__).warning(
+            "RPS_ALERT_SINK_URL unset; not notified: %s", alert["annotations"]["summary"]
+        )
         return
     try:
-        request = Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+        request = Request(
+            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
         with urlopen(request, timeout=10) as response:
             response.read()
     except Exception as exc:  # noqa: BLE001 -- the notification is best effort
@@ -283,9 +299,19 @@ with DAG(
     # The gate: bad data stays bad, never retried. Its quality reports are stored with the raw files.
     check = rps_task("check", "pull --data-version current --raw", "check", "push --raw-only", retries=0)
     # The XCom of featurize (the last stdout line) is the stored dataset's sha256: every later task's version.
-    featurize = rps_task("featurize", "pull --data-version current --raw", "featurize", "push --no-dvc --print-version", **NETWORK_RETRIES)
+    featurize = rps_task(
+        "featurize",
+        "pull --data-version current --raw",
+        "featurize",
+        "push --no-dvc --print-version",
+        **NETWORK_RETRIES,
+    )
     profile = rps_task(
-        "profile", PULL_VERSION, "profile", 'push --state-only --run "$RPS_RUN_KEY" --report reports/profile.html --report reports/profile.json', **NETWORK_RETRIES
+        "profile",
+        PULL_VERSION,
+        "profile",
+        'push --state-only --run "$RPS_RUN_KEY" --report reports/profile.html --report reports/profile.json',
+        **NETWORK_RETRIES,
     )
     # DVC versioning; records processed/CURRENT.json, the base of the next run's check and featurize.
     push = rps_task("push", f"{PULL_VERSION} --raw", 'push "$RPS_GIT_COMMIT_FLAG"', **NETWORK_RETRIES)

@@ -68,9 +68,9 @@ def test_a_run_spread_over_two_workers_goes_green_and_the_champion_is_served(clu
     waited = run([SCRIPT, "trigger-and-wait", LOGICAL_DATE], env=env, timeout=1800, check=False)
     print(f"\ncelery run: exit {waited.returncode} in {time.monotonic() - started:.1f} s\n{waited.stdout[-3000:]}")
     assert waited.returncode == 0, waited.stdout + waited.stderr
-    run_id = json.loads(urlopen(f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).read())["dag_runs"][0][
-        "dag_run_id"
-    ]
+    run_id = json.loads(urlopen(f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).read())[
+        "dag_runs"
+    ][0]["dag_run_id"]
 
     # Every task succeeded, on the queue it was given, so consecutive tasks ran on different workers.
     tis = task_instances(port, run_id)
@@ -103,7 +103,9 @@ def test_a_run_spread_over_two_workers_goes_green_and_the_champion_is_served(clu
     aliases = {a["alias"]: a["version"] for a in model.get("aliases", [])}
     assert aliases.get("champion") == "1", aliases
     version = stack.mlflow("model-versions/get", {"name": name, "version": "1"})["model_version"]
-    run_tags = {t["key"]: t["value"] for t in stack.mlflow("runs/get", {"run_id": version["run_id"]})["run"]["data"]["tags"]}
+    run_tags = {
+        t["key"]: t["value"] for t in stack.mlflow("runs/get", {"run_id": version["run_id"]})["run"]["data"]["tags"]
+    }
     assert run_tags["rps.data_versioned_by_dvc"] == "true" and run_tags["rps.data_version"] == current["dvcMd5"]
 
     # The champion is served from a directory that has nothing but the registry.

@@ -15,7 +15,8 @@ import pytest
 from conftest import DAG_ID, DAGS_FOLDER, REPO, RPS_BIN, clean_environ, run
 
 ORDER = ["fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"]
-NETWORK_FACING = {"fetch", "push", "forecast", "drift", "train", "compare", "promote"}
+# Every task but the gate talks to S3 (rps pull / push) or MLflow.
+NETWORK_FACING = {"fetch", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"}
 # Tasks that end as skipped on exit 99: the retrain branch and the losing challenger.
 SKIPPING = {"drift": "--gate", "compare": "--lose-exit-code 99"}
 
@@ -148,7 +149,10 @@ def test_tasks_share_only_object_storage_each_restores_its_inputs_by_version(dag
     # The DAG never commits dvc.lock to git unless asked (RPS_DAG_GIT_COMMIT=true).
     assert dag.get_task("push").bash_command.endswith('push "$RPS_GIT_COMMIT_FLAG"')
     assert dag.get_task("push").env["RPS_GIT_COMMIT_FLAG"] == "--no-git-commit"
-    assert load_dagbag({"RPS_DAG_GIT_COMMIT": "true"}).dags[DAG_ID].get_task("push").env["RPS_GIT_COMMIT_FLAG"] == "--git-commit"
+    assert (
+        load_dagbag({"RPS_DAG_GIT_COMMIT": "true"}).dags[DAG_ID].get_task("push").env["RPS_GIT_COMMIT_FLAG"]
+        == "--git-commit"
+    )
 
 
 def test_queues_spread_the_tasks_over_the_celery_workers():
@@ -159,7 +163,9 @@ def test_queues_spread_the_tasks_over_the_celery_workers():
 
 def test_every_task_notifies_the_alert_sink_when_it_fails(dag):
     for task in dag.tasks:
-        callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+        callbacks = (
+            task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+        )
         assert [c.__name__ for c in callbacks] == ["notify_failure"], task.task_id
 
 

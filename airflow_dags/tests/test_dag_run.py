@@ -86,7 +86,9 @@ def test_replay_run_succeeds_and_records_data_and_model(first_run, airflow, proj
     assert current["sha256"] == hashlib.sha256(dataset.read_bytes()).hexdigest()
     assert current["dvcMd5"] == md5(dataset)
     processed = stack.s3_keys(f"processed/{current['sha256']}/")
-    assert {f"processed/{current['sha256']}/{n}" for n in ("dataset.parquet", "dataset.json", "version.json")} <= set(processed)
+    assert {f"processed/{current['sha256']}/{n}" for n in ("dataset.parquet", "dataset.json", "version.json")} <= set(
+        processed
+    )
     assert locked_dataset_md5(project) is None, "the DAG must not commit dvc.lock"
     assert project.git("log", "-1", "--format=%s") == "scratch project"
     assert any(k.endswith("/reports/drift/drift.json") for k in stack.s3_keys("runs/"))
