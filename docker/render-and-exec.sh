@@ -29,7 +29,9 @@ for pair in ${RPS_RENDER_REPLACE:-}; do
   to=$(printf '%s' "${pair#*=}" | sed -e 's/[\\#&]/\\&/g')
   sed -i "s#$from#$to#g" "$out.tmp"
 done
+# shellcheck disable=SC2016 # a literal ${RPS_ in the rendered file, not an expansion
 if grep -q '\${RPS_' "$out.tmp"; then
+  # shellcheck disable=SC2016
   echo "render: $template still holds $(grep -o '\${RPS_[A-Z0-9_]*}' "$out.tmp" | sort -u | tr '\n' ' ')after rendering (add them to the NAME list)" >&2
   exit 1
 fi
