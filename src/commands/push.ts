@@ -37,7 +37,7 @@ stdout (the Airflow XCom of the featurize task).`
     report: Flags.string({summary: 'A report file or folder to store with --run (repeatable), e.g. reports/drift.', multiple: true, dependsOn: ['run']}),
     live: Flags.boolean({summary: 'Also store the prediction log and live errors under live/.'}),
     'state-only': Flags.boolean({summary: 'Store only what --run and --live ask for.'}),
-    'print-version': Flags.boolean({summary: 'Print the stored dataset\'s sha256 alone on stdout (nothing when none was stored).', exclusive: ['json']}),
+    'print-version': Flags.boolean({summary: 'Print the stored dataset\'s sha256 alone on stdout (nothing when none was stored; ignored with --json).'}),
   }
 
   async run(): Promise<PushCommandResult> {
@@ -53,7 +53,7 @@ stdout (the Airflow XCom of the featurize task).`
     }], ctx, {quiet: this.jsonEnabled()})
     const r = ctx.result!
     this.note(`stored in s3://${r.bucket}: ${r.raw.uploaded} new raw file(s), ${r.processed.length} processed file(s), ${r.reports.length} report(s), ${r.live.length} live file(s); data version ${r.dataVersion ?? '(dvc skipped)'}${r.gitCommit ? `, git ${r.gitCommit.slice(0, 10)}` : ''}`)
-    if (flags['print-version'] && r.datasetSha256) this.log(r.datasetSha256)
+    if (flags['print-version'] && r.datasetSha256 && !this.jsonEnabled()) this.log(r.datasetSha256)
     return r
   }
 }
