@@ -36,7 +36,7 @@ describe('rps pull / push: task state by version in object storage', function ()
   let sha256 = ''
   const ok = async (args: string[], cwd: string) => {
     const run = await rps(args, env, {cwd})
-    assert.equal(run.exitCode, 0, `rps ${args.join(' ')}: ${run.stderr}`)
+    assert.equal(run.exitCode, 0, `rps ${args.join(" ")}: ${run.stderr}${run.stdout.slice(0, 2000)}`)
     return run
   }
 

@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {readFile, readdir} from 'node:fs/promises'
+import {mkdir, readFile, readdir} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
 import {commitAndPushStage, gitCommitLock, lockedMd5} from '../dvc/dvc.js'
@@ -106,6 +106,10 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
   let gitCommit: string | null = null
   if (options.dvc !== false && existsSync(paths.dataset)) {
     const cwd = workDir()
+    // A worker that restored only the dataset version (rps pull) has no raw files: DVC refuses a
+    // stage whose dependency is missing. The outputs' md5 is the data version; the deps' hashes in
+    // that worker's scratch dvc.lock are not recorded anywhere.
+    await mkdir(rawRoot, {recursive: true})
     await commitAndPushStage(cwd, DATASET_STAGE, env)
     dataVersion = (await lockedMd5(cwd, DATASET_STAGE, relative(cwd, paths.dataset))) ?? null
     progress(`dvc: dataset version ${dataVersion}`)
