@@ -20,7 +20,9 @@ export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export RPS_REDIS_PORT="${RPS_REDIS_PORT:-6379}"
 if [[ "$AIRFLOW__CORE__EXECUTOR" == CeleryExecutor ]]; then
   export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0.0.1:$RPS_REDIS_PORT/0}"
-  export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-redis://127.0.0.1:$RPS_REDIS_PORT/1}"
+  # Results in their own SQLite file beside the metadata DB (the provider's recommended database
+  # backend; a file of its own so the workers never lock the metadata DB).
+  export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+sqlite:///$AIRFLOW_HOME/celery-results.db}"
   # One task at a time per worker (2 cores); a task is acknowledged when it ends, so a worker that
   # dies mid-task hands it back to the broker.
   export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-1}"
