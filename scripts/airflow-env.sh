@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sourced, not executed: `source scripts/airflow-env.sh`.
 # Exports the Airflow 3 configuration of the local default: SQLite metadata DB under the state dir,
-# LocalExecutor (the only executor Airflow 3 core ships; it runs on SQLite),
+# LocalExecutor (the only executor Airflow 3 core ships; it runs on SQLite; with
+# AIRFLOW__CORE__EXECUTOR=CeleryExecutor the broker and result backend are a local Redis on
+# RPS_REDIS_PORT, default 6379: scripts/airflow.sh start runs it, start-worker adds workers),
 # simple auth manager with everyone admin, api-server on 127.0.0.1 only, few processes for 2 cores.
 # Every value is a default: a variable already set in the environment wins.
 _rps_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +17,16 @@ export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$_rps_root/airf
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
+export RPS_REDIS_PORT="${RPS_REDIS_PORT:-6379}"
+if [[ "$AIRFLOW__CORE__EXECUTOR" == CeleryExecutor ]]; then
+  export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0.0.1:$RPS_REDIS_PORT/0}"
+  # Results in their own SQLite file beside the metadata DB (the provider's recommended database
+  # backend; a file of its own so the workers never lock the metadata DB).
+  export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+sqlite:///$AIRFLOW_HOME/celery-results.db}"
+  # One task at a time per worker (2 cores); a task is acknowledged when it ends, so a worker that
+  # dies mid-task hands it back to the broker.
+  export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-1}"
+fi
 export AIRFLOW__CORE__AUTH_MANAGER="${AIRFLOW__CORE__AUTH_MANAGER:-airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS:-True}"
 

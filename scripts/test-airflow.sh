@@ -2,11 +2,12 @@
 # The Airflow DAG tests (airflow_dags/tests, pytest in the Airflow venv):
 #   structure  DagBag integrity, exact dependencies, retries, every rps command/flag exists, ruff AIR3
 #   integration `airflow dags test rps_pipeline` for real on a scratch project with a real MinIO and
-#              MLflow (success, losing challenger, failed gate), and scripts/airflow.sh start /
-#              trigger-and-wait / stop with the three services
+#              MLflow (success, losing challenger, failed gate notifying rps alerts-sink),
+#              scripts/airflow.sh start / trigger-and-wait / stop with the three services, and the
+#              distributed run: CeleryExecutor, a Redis broker and two workers with separate checkouts
 # Usage: scripts/test-airflow.sh [PYTEST ARGS...]   e.g. -m "not integration" for the fast part only.
 # Installs what is missing first: the Airflow venv + test tools, the stack venv (MLflow, DVC), MinIO,
-# and the built rps CLI. Every service is started on free loopback ports under a temp dir and
+# Redis (Debian's redis-server), and the built rps CLI. Every service is started on free loopback ports under a temp dir and
 # stopped by the tests. Exits non-zero when a test fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,7 @@ REQ="$ROOT/scripts/requirements-airflow-test.txt"
 "$ROOT/scripts/install-python.sh"
 "$ROOT/scripts/install-minio.sh"
 "$ROOT/scripts/install-airflow.sh"
+"$ROOT/scripts/install-redis.sh"
 # pytest + ruff in the Airflow venv, skipped while the file and the Airflow install are unchanged.
 stamp="$VENV/.rps-test-requirements.stamp"
 want="$(sha256sum "$REQ" | cut -d' ' -f1) $(cat "$VENV/.rps-requirements.stamp")"

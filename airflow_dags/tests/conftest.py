@@ -119,6 +119,15 @@ class Stack:
         )
         return json.loads(run([STACK_PYTHON, "-c", code, self.bucket, prefix], env=self.env).stdout)
 
+    def s3_get(self, key: str) -> str:
+        """One object of the data bucket, as text."""
+        code = (
+            "import boto3, os, sys\n"
+            "s3 = boto3.client('s3', endpoint_url=os.environ['RPS_S3_ENDPOINT'], region_name='us-east-1')\n"
+            "sys.stdout.write(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode())\n"
+        )
+        return run([STACK_PYTHON, "-c", code, self.bucket, key], env=self.env).stdout
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -174,9 +183,9 @@ class Project:
         return run(["git", *args], cwd=self.dir).stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, stack) -> Project:
-    path = tmp_path_factory.mktemp("project")
+def make_project(path: Path, stack: Stack) -> Project:
+    """A scratch checkout of the project at path (a worker's own working directory)."""
+    path.mkdir(parents=True, exist_ok=True)
     for name in ("params.yaml", "dvc.yaml"):
         shutil.copy(REPO / name, path / name)
     for name in ("bin", "src"):
@@ -189,6 +198,11 @@ def project(tmp_path_factory, stack) -> Project:
     run(["git", "add", "-A"], cwd=path)
     run(["git", "commit", "-qm", "scratch project"], cwd=path)
     return Project(dir=path)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, stack) -> Project:
+    return make_project(tmp_path_factory.mktemp("project"), stack)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,3 +264,48 @@ def failure_context(proc) -> str:
     bad = next((i for i, line in enumerate(lines) if re.search(r"exited with return code (?!0\b|99\b)\d+", line)), None)
     start = max(0, (bad if bad is not None else len(lines)) - 60)
     return "\n".join(lines[start : start + 90]) + "\n--- stderr\n" + proc.stderr[-3000:]
+
+
+class AlertsSink:
+    """A real `rps alerts-sink` on a free port, appending to a file: where failed tasks notify."""
+
+    def __init__(self, directory: Path, env: dict[str, str]):
+        self.file = directory / "alerts.jsonl"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/alerts"
+        self.proc = subprocess.Popen(
+            [str(RPS_BIN), "alerts-sink", "--port", str(self.port), "--file", str(self.file)],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("rps alerts-sink did not start")
+            time.sleep(0.2)
+
+    def alerts(self) -> list[dict]:
+        if not self.file.exists():
+            return []
+        return [json.loads(line) for line in self.file.read_text().splitlines() if line.strip()]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def alerts_sink(tmp_path_factory, stack):
+    sink = AlertsSink(tmp_path_factory.mktemp("alerts-sink"), stack.env)
+    yield sink
+    sink.stop()

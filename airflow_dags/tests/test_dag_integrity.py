@@ -15,7 +15,8 @@ import pytest
 from conftest import DAG_ID, DAGS_FOLDER, REPO, RPS_BIN, clean_environ, run
 
 ORDER = ["fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"]
-NETWORK_FACING = {"fetch", "push", "forecast", "drift", "train", "compare", "promote"}
+# Every task but the gate talks to S3 (rps pull / push) or MLflow.
+NETWORK_FACING = {"fetch", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"}
 # Tasks that end as skipped on exit 99: the retrain branch and the losing challenger.
 SKIPPING = {"drift": "--gate", "compare": "--lose-exit-code 99"}
 
@@ -122,10 +123,50 @@ def test_only_the_drift_gate_and_compare_turn_exit_99_into_skipped(dag):
         assert task.trigger_rule == "all_success", task.task_id
 
 
-def test_promote_records_the_decision_the_drift_gate_wrote(dag):
-    drift, promote = dag.get_task("drift"), dag.get_task("promote")
+def test_promote_records_the_decision_the_drift_gate_stored_for_this_run(dag):
+    drift, compare, promote = dag.get_task("drift"), dag.get_task("compare"), dag.get_task("promote")
     out_dir = re.search(r"--out-dir (\S+)", drift.bash_command)[1]
-    assert promote.bash_command.endswith(f"promote --reason-file {out_dir}/drift.json")
+    # drift and compare store their reports under runs/<run_id>/; promote restores them, not local files.
+    assert drift.bash_command.endswith(f'push --state-only --run "$RPS_RUN_KEY" --report {out_dir}')
+    assert compare.bash_command.endswith('push --state-only --run "$RPS_RUN_KEY" --report reports/compare')
+    into = re.search(r'pull --run "\$RPS_RUN_KEY" --into (\S+)', promote.bash_command)[1]
+    assert promote.bash_command.endswith(
+        f"promote --reason-file {into}/{out_dir.split('/')[-1]}/drift.json --compare-report {into}/compare/report.json"
+    )
+
+
+def test_tasks_share_only_object_storage_each_restores_its_inputs_by_version(dag):
+    """Every task after featurize restores the dataset version featurize stored (its XCom); the
+    tasks before it start from the newest versioned dataset in S3."""
+    for task_id in ("check", "featurize"):
+        assert '"$RPS_BIN" pull --data-version current --raw && ' in dag.get_task(task_id).bash_command
+    assert dag.get_task("featurize").bash_command.endswith("push --no-dvc --print-version")
+    assert dag.get_task("featurize").do_xcom_push
+    for task_id in ("profile", "push", "forecast", "drift", "train", "compare"):
+        assert '"$RPS_BIN" pull --data-version "$RPS_DATA_VERSION"' in dag.get_task(task_id).bash_command, task_id
+    for task_id in ("fetch", "check"):
+        assert dag.get_task(task_id).bash_command.endswith("push --raw-only"), task_id
+    # The DAG never commits dvc.lock to git unless asked (RPS_DAG_GIT_COMMIT=true).
+    assert dag.get_task("push").bash_command.endswith('push "$RPS_GIT_COMMIT_FLAG"')
+    assert dag.get_task("push").env["RPS_GIT_COMMIT_FLAG"] == "--no-git-commit"
+    assert (
+        load_dagbag({"RPS_DAG_GIT_COMMIT": "true"}).dags[DAG_ID].get_task("push").env["RPS_GIT_COMMIT_FLAG"]
+        == "--git-commit"
+    )
+
+
+def test_queues_spread_the_tasks_over_the_celery_workers():
+    assert {t.queue for t in load_dagbag().dags[DAG_ID].tasks} == {"default"}
+    dag = load_dagbag({"RPS_DAG_QUEUES": "worker-a, worker-b"}).dags[DAG_ID]
+    assert [dag.get_task(t).queue for t in ORDER] == ["worker-a", "worker-b"] * 5
+
+
+def test_every_task_notifies_the_alert_sink_when_it_fails(dag):
+    for task in dag.tasks:
+        callbacks = (
+            task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+        )
+        assert [c.__name__ for c in callbacks] == ["notify_failure"], task.task_id
 
 
 def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
@@ -138,6 +179,8 @@ def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
         assert task.env["RPS_BACKFILL_DAYS"] == "{{ params.backfill_days or '' }}"
         assert task.env["RPS_FORCE_RETRAIN"] == "{{ 'true' if params.retrain == 'always' else '' }}"
         assert task.env["RPS_TRIGGERED_BY"] == "{{ params.triggered_by }}"
+        assert task.env["RPS_RUN_KEY"] == "{{ run_id }}"
+        assert task.env["RPS_DATA_VERSION"] == "{{ ti.xcom_pull(task_ids='featurize') or '' }}"
 
 
 def test_backfill_days_is_a_validated_run_parameter_defaulting_to_the_environment(dag):
@@ -187,35 +230,41 @@ def test_the_drift_gate_gets_force_and_triggered_by_from_the_run_parameters(dag,
     env |= {"RPS_PROJECT_DIR": str(tmp_path), "RPS_BIN": str(fake)}
     out = subprocess.run(["bash", "-c", task.bash_command], env=clean_environ() | env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "".join(f"{w}|" for w in shlex.split(f"drift --gate --out-dir reports/drift {expected}"))
+    drift = "".join(f"{w}|" for w in shlex.split(f"drift --gate --out-dir reports/drift {expected}"))
+    assert f"|{drift}push|" in out.stdout, out.stdout
     assert not (tmp_path / "pwned").exists()
 
 
-def rps_invocation(bash_command: str) -> tuple[str, list[str]]:
-    """The rps subcommand of a task and the flags it passes."""
-    words = shlex.split(bash_command.split('"$RPS_BIN"', 1)[1].replace("$", "\\$"))
-    return words[0], sorted({w.split("=")[0] for w in words[1:] if w.startswith("--")})
+def rps_invocations(bash_command: str) -> list[tuple[str, list[str]]]:
+    """Each rps call of a task (pull, the command, push): its subcommand and the flags it passes."""
+    calls = []
+    for part in bash_command.split('"$RPS_BIN"')[1:]:
+        words = shlex.split(part.split(" && ")[0].replace("$", "\\$"))
+        calls.append((words[0], sorted({w.split("=")[0] for w in words[1:] if w.startswith("--")})))
+    return calls
 
 
 @pytest.mark.parametrize("task_id", ORDER)
-def test_every_task_calls_an_existing_rps_command_with_existing_flags(dag, task_id):
-    command, flags = rps_invocation(dag.get_task(task_id).bash_command)
-    if task_id == "drift":  # passed only with retrain=always: ${RPS_FORCE_RETRAIN:+--force}
-        flags = sorted({*flags, "--force"})
-    assert command == task_id
-    # The CLI itself answers, as it would in the task (bin/rps needs the built dist/).
-    proc = run([RPS_BIN, command, "--help"], env=clean_environ(), check=False, timeout=120)
-    assert proc.returncode == 0, f"bin/rps {command} --help exited {proc.returncode}: {proc.stderr[-2000:]}"
-    for flag in flags:
-        assert re.search(rf"(^|\s){re.escape(flag)}[=\s]", proc.stdout), f"rps {command} has no {flag} flag"
+def test_every_task_calls_existing_rps_commands_with_existing_flags(dag, task_id):
+    calls = rps_invocations(dag.get_task(task_id).bash_command)
+    assert task_id in [command for command, _ in calls]
+    assert {command for command, _ in calls} <= {task_id, "pull", "push"}
+    for command, flags in calls:
+        if command == "drift":  # passed only with retrain=always: ${RPS_FORCE_RETRAIN:+--force}
+            flags = sorted({*flags, "--force"})
+        # The CLI itself answers, as it would in the task (bin/rps needs the built dist/).
+        proc = run([RPS_BIN, command, "--help"], env=clean_environ(), check=False, timeout=120)
+        assert proc.returncode == 0, f"bin/rps {command} --help exited {proc.returncode}: {proc.stderr[-2000:]}"
+        for flag in flags:
+            assert re.search(rf"(^|\s){re.escape(flag)}[=\s]", proc.stdout), f"rps {command} has no {flag} flag"
 
 
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "fetch"),
-        ({"RPS_BACKFILL_DAYS": "365"}, "fetch --backfill-days 365"),
-        ({"RPS_CSV_FILE": "/tmp/my obs.csv"}, "fetch --file /tmp/my obs.csv"),
+        ({}, "fetch push --raw-only"),
+        ({"RPS_BACKFILL_DAYS": "365"}, "fetch --backfill-days 365 push --raw-only"),
+        ({"RPS_CSV_FILE": "/tmp/my obs.csv"}, "fetch --file /tmp/my obs.csv push --raw-only"),
     ],
 )
 def test_fetch_passes_backfill_and_csv_file_through_only_when_set(dag, tmp_path, env, expected):

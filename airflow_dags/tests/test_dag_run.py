@@ -77,18 +77,28 @@ def test_replay_run_succeeds_and_records_data_and_model(first_run, airflow, proj
     assert [m["observedUntil"] for m in metas] == ["2026-04-10T00:00:00.000Z"], metas
     assert metas[0]["request"]["params"]["hours"] == 24 * BACKFILL_DAYS
 
-    # Data: raw + processed objects in S3, the dataset version committed to git in dvc.lock.
+    # Data: raw + processed objects in S3; the dataset version recorded in S3 (CURRENT.json, with
+    # its DVC md5) and on the MLflow run, never committed to git by the DAG.
     assert any(k.startswith("raw/replay/") for k in stack.s3_keys("raw/")), "no raw/ objects"
-    processed = stack.s3_keys("processed/")
-    assert any(k.endswith("/dataset.parquet") for k in processed), processed
-    version = locked_dataset_md5(project)
-    assert version and version == md5(project.dir / "data/processed/dataset.parquet")
-    assert project.git("log", "-1", "--format=%s") == f"data: dataset {version} (rps push)"
-    assert project.git("status", "--porcelain", "--", "dvc.lock") == ""
+    assert any(k.endswith(".quality.json") for k in stack.s3_keys("raw/")), "check's reports not stored"
+    current = json.loads(stack.s3_get("processed/CURRENT.json"))
+    dataset = project.dir / "data/processed/dataset.parquet"
+    assert current["sha256"] == hashlib.sha256(dataset.read_bytes()).hexdigest()
+    assert current["dvcMd5"] == md5(dataset)
+    processed = stack.s3_keys(f"processed/{current['sha256']}/")
+    assert {f"processed/{current['sha256']}/{n}" for n in ("dataset.parquet", "dataset.json", "version.json")} <= set(
+        processed
+    )
+    assert locked_dataset_md5(project) is None, "the DAG must not commit dvc.lock"
+    assert project.git("log", "-1", "--format=%s") == "scratch project"
+    assert any(k.endswith("/reports/drift/drift.json") for k in stack.s3_keys("runs/"))
 
     # Model: a finished MLflow run, a registered version, promoted to champion (no champion before).
     state = mlflow_state(stack)
     assert list(state["runs"].values()) == ["FINISHED"], state
+    train_run = stack.mlflow("runs/get", {"run_id": next(iter(state["runs"]))})["run"]
+    tags = {t["key"]: t["value"] for t in train_run["data"]["tags"]}
+    assert tags["rps.data_version"] == current["dvcMd5"] and tags["rps.data_versioned_by_dvc"] == "true", tags
     assert state["versions"] == [1], state
     assert state["aliases"].get("challenger") == 1 and state["aliases"].get("champion") == 1, state
     # The gate let the first model through, and promote recorded why on the version.
@@ -148,7 +158,9 @@ def write_bad_csv(path: Path, hours: int = 200, null_every: int = 20) -> None:
             writer.writerow(row)
 
 
-def test_bad_data_fails_the_gate_and_nothing_downstream_runs(first_run, airflow, project, stack, tmp_path):
+def test_bad_data_fails_the_gate_nothing_downstream_runs_and_the_sink_is_told(
+    first_run, airflow, project, stack, alerts_sink, tmp_path
+):
     head_before = project.git("rev-parse", "HEAD")
     lock_before = locked_dataset_md5(project)
     dataset = project.dir / "data/processed/dataset.parquet"
@@ -158,7 +170,8 @@ def test_bad_data_fails_the_gate_and_nothing_downstream_runs(first_run, airflow,
 
     bad = tmp_path / "bad observations.csv"
     write_bad_csv(bad)
-    proc, _ = run_dag(airflow, BAD_RUN, {"RPS_SOURCE": "csv", "RPS_CSV_FILE": str(bad)})
+    env = {"RPS_SOURCE": "csv", "RPS_CSV_FILE": str(bad), "RPS_ALERT_SINK_URL": alerts_sink.url}
+    proc, _ = run_dag(airflow, BAD_RUN, env)
 
     assert proc.returncode != 0, "dags test must fail when the gate fails"
     assert "DagRun failed" in proc.stderr
@@ -167,10 +180,18 @@ def test_bad_data_fails_the_gate_and_nothing_downstream_runs(first_run, airflow,
     assert states == {"fetch": "success", "check": "failed"} | dict.fromkeys(ORDER[2:], "upstream_failed"), states
     assert '"$RPS_BIN" check' in proc.stdout
     for task in ORDER[2:]:
-        assert f'"$RPS_BIN" {task}' not in proc.stdout, f"{task} ran after a failed gate"
+        assert f"starting task_id={task}" not in proc.stdout, f"{task} ran after a failed gate"
+        assert f'"$RPS_BIN" {task} ' not in proc.stdout.replace('"$RPS_BIN" push --raw-only', ""), task
     # Nothing after the gate ran: same git HEAD, same dataset version, same dataset, same models.
     assert project.git("rev-parse", "HEAD") == head_before
     assert locked_dataset_md5(project) == lock_before
     assert (md5(dataset) if dataset.exists() else None) == dataset_before
     assert stack.s3_keys("processed/") == processed_before
     assert mlflow_state(stack) == models_before
+    # The failed task reached the alert sink as an Alertmanager-style alert.
+    failed = [a for a in alerts_sink.alerts() if a["labels"].get("alertname") == "RpsDagTaskFailed"]
+    assert [a["labels"]["task_id"] for a in failed] == ["check"], alerts_sink.alerts()
+    assert failed[0]["status"] == "firing" and failed[0]["labels"]["dag_id"] == DAG_ID
+    # (`airflow dags test` names its run manual__<now>.)
+    assert failed[0]["labels"]["run_id"].startswith("manual__")
+    assert failed[0]["annotations"]["summary"] == f"{DAG_ID}.check failed in run {failed[0]['labels']['run_id']}"

@@ -32,6 +32,7 @@ def services(tmp_path_factory, stack, project):
         "RPS_SOURCE": "replay",
         "RPS_BACKFILL_DAYS": "120",
         "RPS_DAG_RETRIES": "0",
+        "RPS_DAG_GIT_COMMIT": "true",
     }
     try:
         yield env, port
@@ -62,6 +63,7 @@ def test_start_trigger_and_wait_status_and_stop(services, project):
     for task in ("fetch", "check", "featurize", "profile", "push", "forecast", "drift", "train", "compare", "promote"):
         assert f"] {task:<10} success" in waited.stdout, task  # one progress line per state change
     assert "run success" in waited.stdout
+    # RPS_DAG_GIT_COMMIT=true (set above): the single-host opt-in commits dvc.lock to the checkout.
     assert project.git("log", "-1", "--format=%s").startswith("data: dataset ")
     with urlopen(f"http://127.0.0.1:{port}/api/v2/dags/rps_pipeline/dagRuns", timeout=30) as resp:
         runs = json.load(resp)["dag_runs"]

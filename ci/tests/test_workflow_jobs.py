@@ -332,11 +332,11 @@ def test_the_champion_comes_from_the_base_branch_code_and_the_challenger_from_th
     assert champion["tags"]["rps.code_version"] == lab.shas[BASE]
     assert champion["params"]["model.nEstimators"] == str(BASE_FOREST["n_estimators"])
     assert champion["params"]["model.maxDepth"] == str(BASE_FOREST["max_depth"])
-    # v2 by the DAG in the PR checkout, whose `rps push` first committed dvc.lock on top of the PR head.
+    # v2 by the DAG in the PR checkout, at the PR head: the DAG never commits dvc.lock (the data
+    # version is recorded in S3 and on the MLflow run).
     pr = job.workspace
-    assert challenger["tags"]["rps.code_version"] == git(pr, "rev-parse", "HEAD")
-    assert git(pr, "rev-parse", "HEAD^") == lab.shas[WIN]
-    assert git(pr, "log", "-1", "--format=%s").startswith("data: dataset ")
+    assert challenger["tags"]["rps.code_version"] == git(pr, "rev-parse", "HEAD") == lab.shas[WIN]
+    assert challenger["tags"]["rps.data_versioned_by_dvc"] == "true"
     assert challenger["params"]["model.nEstimators"] == str(PARAMS["model"]["n_estimators"])
     # Both saw the same replay clock: the base's fetch and the DAG's data interval end.
     base_meta = [json.loads(p.read_text()) for p in (pr / ".rps/ci-base/data/raw/replay").rglob("*.meta.json")]

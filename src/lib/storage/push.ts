@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {readdir} from 'node:fs/promises'
+import {mkdir, readdir} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
 import {commitAndPushStage, gitCommitLock, lockedMd5} from '../dvc/dvc.js'
@@ -11,6 +11,7 @@ import {isTempName} from '../util/atomic-file.js'
 import {withLock} from '../util/lock.js'
 import {workDir} from '../util/project.js'
 import {ensureBucket, listKeys, s3Client, s3Settings, uploadFile} from './s3.js'
+import {pushLive, pushReports, recordDataVersion} from './task-state.js'
 
 export const DATASET_STAGE = 'featurize'
 
@@ -20,6 +21,16 @@ export interface PushOptions {
   dvc?: boolean
   /** Commit dvc.lock to git after a successful push. */
   gitCommit?: boolean
+  /** Store raw files only (no processed dataset, no DVC): what fetch and check hand on. */
+  rawOnly?: boolean
+  /** Also store `reports` under runs/<key>/ (the run's drift decision, compare report, ...). */
+  runKey?: string
+  /** Report files or folders to store with runKey (default: reports). */
+  reports?: string[]
+  /** Also store the prediction log and live errors under live/. */
+  live?: boolean
+  /** Store nothing but the reports and/or live state asked for. */
+  stateOnly?: boolean
   onProgress?: (line: string) => void
 }
 
@@ -29,8 +40,13 @@ export interface PushResult {
   /** Raw bodies that no longer matched their bodySha256: moved to data/quarantine, not uploaded. */
   quarantined: QuarantineRecord[]
   processed: string[]
+  /** sha256 of the processed dataset (its key processed/<sha256>/), when it was stored. */
+  datasetSha256: string | null
+  /** The dataset's DVC md5, when DVC versioned it. */
   dataVersion: string | null
   gitCommit: string | null
+  reports: string[]
+  live: string[]
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -62,6 +78,11 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
   const client = s3Client(settings)
   const progress = options.onProgress ?? (() => {})
   await ensureBucket(client, settings)
+  const reports = options.runKey ? await pushReports(client, settings, options.runKey, options.reports?.length ? options.reports : ['reports']) : []
+  const live = options.live ? await pushLive(client, settings, env) : []
+  if (reports.length + live.length > 0) progress(`state: ${reports.length} report file(s), ${live.length} live file(s)`)
+  const empty = {bucket: settings.bucket, raw: {uploaded: 0, alreadyStored: 0, quarantined: 0}, quarantined: [], processed: [], datasetSha256: null, dataVersion: null, gitCommit: null, reports, live}
+  if (options.stateOnly) return empty
 
   const rawRoot = join(dataDir(env), 'raw')
   const stored = new Set(await listKeys(client, settings, 'raw/'))
@@ -84,17 +105,21 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
     uploaded++
   }
   progress(`raw: ${uploaded} uploaded, ${alreadyStored} already stored${quarantined.length ? `, ${quarantined.length} quarantined` : ''}`)
+  const raw = {uploaded, alreadyStored, quarantined: quarantined.length}
+  if (options.rawOnly) return {...empty, raw, quarantined}
 
   // One published version, read and recorded under the dataset lock: featurize cannot swap it
   // between the upload (keyed by its sha256) and the DVC commit.
   const root = processedRoot(env)
   const processed: string[] = []
+  let datasetSha256: string | null = null
   let dataVersion: string | null = null
   let gitCommit: string | null = null
   await withLock(DATASET_LOCK, {env, command: 'rps push', onWait: (h) => progress(`waiting for the dataset lock held by ${h.command} (pid ${h.pid})`)}, async () => {
     const set = await openDataset(root)
     if (!set) return
     const digest = set.manifest.files['dataset.parquet']!
+    datasetSha256 = digest.sha256
     for (const name of [...DATASET_FILES, MANIFEST]) {
       const file = join(set.dir, name)
       if (!existsSync(file)) continue
@@ -106,6 +131,10 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
     if (options.dvc === false) return
     if (set.version !== 'flat') await syncDvcView(root, set)
     const cwd = workDir()
+    // A worker that restored only the dataset version (rps pull) has no raw files: DVC refuses a
+    // stage whose dependency is missing. The outputs' md5 is the data version; the deps' hashes in
+    // that worker's scratch dvc.lock are not recorded anywhere.
+    await mkdir(rawRoot, {recursive: true})
     await commitAndPushStage(cwd, DATASET_STAGE, env).catch((error: unknown) => {
       throw asTransportError(error)
     })
@@ -114,9 +143,11 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
       throw new RpsError(`dvc recorded dataset md5 ${dataVersion} but the published version ${set.version} has md5 ${digest.md5}`, {code: 'DVC_MISMATCH'})
     }
     progress(`dvc: dataset version ${dataVersion}`)
+    // The version by name in S3 for workers that share nothing else (rps pull --data-version current).
+    await recordDataVersion(client, settings, {sha256: digest.sha256, dvcMd5: dataVersion, recordedAt: new Date().toISOString()})
     if (options.gitCommit !== false) {
       gitCommit = (await gitCommitLock(cwd, `data: dataset ${dataVersion} (rps push)`)) ?? null
     }
   })
-  return {bucket: settings.bucket, raw: {uploaded, alreadyStored, quarantined: quarantined.length}, quarantined, processed, dataVersion, gitCommit}
+  return {...empty, raw, quarantined, processed, datasetSha256, dataVersion, gitCommit}
 }
