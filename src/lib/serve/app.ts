@@ -26,6 +26,12 @@ function tokenMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** Every path and its methods (express answers HEAD wherever it answers GET). */
+export const ROUTES: Record<string, string[]> = {
+  '/health': ['GET', 'HEAD'], '/ready': ['GET', 'HEAD'], '/model': ['GET', 'HEAD'], '/metrics': ['GET', 'HEAD'], '/openapi.json': ['GET', 'HEAD'],
+  '/predict': ['POST'], '/admin/reload': ['POST'],
+}
+
 /** Builds the HTTP app; never listens (server.ts owns the port). */
 export function createApp(deps: AppDeps): express.Express {
   const app = express()
@@ -62,7 +68,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({
       ...model.identity, target: m.target, horizonHours: m.horizonHours, targetMode: m.targetMode,
       dataVersion: m.dataVersion, codeVersion: m.codeVersion, trainedAt: m.trainedAt, metrics: m.metrics,
-      features: m.features, minObservations: model.minObservations, example: model.example(),
+      features: m.features, minObservations: model.minObservations, maxObservations: model.maxObservations, example: model.example(),
     })
   })
 
@@ -86,9 +92,9 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({error: 'no model loaded'})
       return
     }
-    const instances = model.checkRequest(req.body)
+    const request = model.checkRequest(req.body)
     if (deps.debugDelayMs) await new Promise((r) => setTimeout(r, deps.debugDelayMs))
-    const {predictions, oodFeatures, issuedAt, current} = model.predict(instances)
+    const {predictions, oodFeatures, issuedAt, current} = model.predict(request)
     deps.metrics.recordPredictionRequest(predictions.length, oodFeatures)
     res.json({predictions})
     if (deps.predictionLog) {
@@ -117,6 +123,13 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(422).json({error: `new model rejected: ${(error as Error).message}`, serving: deps.holder.current?.identity ?? null})
     }
   })
+
+  // A known path with a method it does not serve: 405 naming the ones it does.
+  for (const [path, allow] of Object.entries(ROUTES)) {
+    app.all(path, (req, res) => {
+      res.set('Allow', allow.join(', ')).status(405).json({error: `${req.method} is not allowed on ${path}; use ${allow.join(' or ')}`})
+    })
+  }
 
   app.use((_req, res) => {
     res.status(404).json({error: 'not found'})
