@@ -5,7 +5,11 @@ import type {PredictionLogWriter, PredictionRecord} from '../live/prediction-log
 import type {ServiceMetrics} from './metrics.js'
 import type {ModelHolder} from './model-holder.js'
 import {openApiDocument} from './openapi.js'
+import {jsonShapeProblem} from './json-shape.js'
 import {InputError} from './served-model.js'
+
+/** A valid body nests 5 deep (body, instances, instance, observations, row). */
+const MAX_JSON_DEPTH = 8
 
 export interface AppDeps {
   holder: ModelHolder
@@ -81,7 +85,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(openApiDocument(deps.holder.current, deps.version, deps.bodyLimit))
   })
 
-  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: 'application/json'}), async (req, res) => {
+  const verify = (_req: Request, _res: Response, buf: Buffer) => {
+    const model = deps.holder.current
+    const problem = jsonShapeProblem(buf, 2 * (model?.features.length ?? 64) + 16, MAX_JSON_DEPTH, Math.max(model?.limits.maxInstances ?? 1000, model?.maxObservations ?? 100))
+    if (problem) throw new InputError(`invalid request: ${problem} (no valid request has one)`)
+  }
+  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: 'application/json', verify}), async (req, res) => {
     if (!req.is('application/json')) {
       res.status(415).json({error: 'send the request as application/json'})
       return
@@ -137,6 +146,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use((err: Error & {type?: string; status?: number}, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof InputError) res.status(400).json({error: err.message})
+    else if (err.type === 'entity.verify.failed') res.status(400).json({error: err.message})
     else if (err.type === 'entity.parse.failed') res.status(400).json({error: `body is not valid JSON: ${err.message}`})
     else if (err.type === 'entity.too.large') res.status(413).json({error: `body larger than ${deps.bodyLimit}`})
     else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') res.status(415).json({error: err.message})

@@ -135,7 +135,7 @@ export class ServedModel {
           if (!this.validateObservations(instance)) {
             const e = this.validateObservations.errors?.[0]
             if (e && e.instancePath === '/observations' && (e.keyword === 'minItems' || e.keyword === 'maxItems')) {
-              problems.push(`${where}/observations: need ${this.minObservations} to ${this.maxObservations} consecutive hourly observations, got ${(instance.observations as unknown[]).length}`)
+              problems.push(`${where}/observations: need ${this.minObservations} to ${this.maxObservations} consecutive hourly observations, got ${((instance as {observations: unknown[]}).observations).length}`)
             } else collect(problems, this.validateObservations, where)
           }
           continue
