@@ -9,8 +9,9 @@ export PATH="$ROOT/.rps/tools/bin:$ROOT/bin:$PATH"
 
 stage() { echo "== $*" >&2; }
 
-stage "install: Python tools (MLflow, DVC), MinIO, Chromium, Prometheus + Alertmanager"
+stage "install: Python tools (MLflow, DVC), schemathesis, MinIO, Chromium, Prometheus + Alertmanager"
 scripts/install-python.sh
+scripts/install-schemathesis.sh
 scripts/install-minio.sh
 scripts/install-chromium.sh
 scripts/install-monitoring.sh

@@ -93,7 +93,9 @@ describe('rps serve', function () {
     ['no instances field', () => ({rows: []}), 400, /missing instances/],
     ['bad JSON', () => '{"instances": [', 400, /not valid JSON/],
     ['a body over the limit', () => JSON.stringify({instances: Array.from({length: 150}, () => example)}), 413, /larger than 64kb/],
-    ['an observation time that is not an hour', () => ({instances: [{observations: Array.from({length: 25}, (_, h) => ({time: `2026-01-02T${String(h % 24).padStart(2, '0')}:${h === 24 ? 30 : '00'}:00Z`}))}]}), 400, /must match pattern/],
+    ['an observation time that is not an hour', () => ({instances: [{observations: Array.from({length: 25}, (_, h) => ({
+      time: `2026-01-02T${String(h % 24).padStart(2, '0')}:${h === 24 ? 30 : '00'}:00Z`, ...Object.fromEntries(fixture.summary.features.slice(0, 8).map((v) => [v, 1])),
+    }))}]}), 400, /observations\/24\/time: must match pattern/],
   ]
   for (const [name, make, status, reason] of BAD) {
     it(`when the request has ${name}, then it answers ${status} with a reason`, async () => {

@@ -112,9 +112,9 @@ export class ServedModel {
     }
   }
 
-  /** Bytes of a body of maxInstances feature instances whose numbers take 24 characters (-1.2345678901234567e-300). */
+  /** Bytes of a body of maxInstances feature instances whose numbers take 24 characters (-1.234567890123456e-300). */
   largestFeatureBody(): number {
-    const one = JSON.stringify({features: Object.fromEntries(this.features.map((f) => [f, -1.2345678901234567e-300]))}).length + 1
+    const one = JSON.stringify({features: Object.fromEntries(this.features.map((f) => [f, -1.234567890123456e-300]))}).length + 1
     return one * this.limits.maxInstances + 64
   }
 
