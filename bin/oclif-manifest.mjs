@@ -1,7 +1,8 @@
 /* global process, console */
-// Writes oclif.manifest.json (after `tsc`, from dist/): with it oclif imports only the command that
-// runs; without it, every command module (and so nodejs-polars, the AWS SDK, vega...) is imported at
-// every start, e.g. by `rps serve`, which needs none of them.
+// Build step of `npm run build` (kept in bin/: every image's build stage copies bin/). Writes
+// oclif.manifest.json from dist/: with it oclif imports only the command that runs; without it,
+// every command module (and so nodejs-polars, the AWS SDK, vega...) is imported at every start,
+// e.g. by `rps serve`, which needs none of them.
 import {Config} from '@oclif/core'
 import {writeFileSync, renameSync} from 'node:fs'
 import {join, dirname} from 'node:path'
