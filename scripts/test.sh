@@ -11,8 +11,9 @@ stage() { echo "== $*" >&2; }
 # Logs without a terminal (CI) get no colour codes from the tools that honour NO_COLOR.
 if [[ ! -t 2 && -z "${FORCE_COLOR:-}" ]]; then export NO_COLOR="${NO_COLOR:-1}"; fi
 
-stage "install: Python tools (MLflow, DVC), MinIO, Chromium, Prometheus + Alertmanager"
+stage "install: Python tools (MLflow, DVC), schemathesis, MinIO, Chromium, Prometheus + Alertmanager"
 scripts/install-python.sh
+scripts/install-schemathesis.sh
 scripts/install-minio.sh
 scripts/install-chromium.sh
 scripts/install-monitoring.sh

@@ -44,7 +44,7 @@ rps_live_error_* gauges.`
     port: Flags.integer({summary: 'Port (default: $RPS_API_PORT, else 8000).', env: 'RPS_API_PORT', default: 8000, min: 0, max: 65_535}),
     'poll-seconds': Flags.integer({summary: 'How often to check the alias for a new version (0: never).', default: 30, min: 0}),
     'max-instances': Flags.integer({summary: 'Most instances in one /predict request.', default: 1000, min: 1}),
-    'body-limit': Flags.string({summary: 'Largest accepted request body.', default: '1mb'}),
+    'body-limit': Flags.string({summary: 'Largest accepted request body (default: what --max-instances feature instances of the model take, full-precision numbers).'}),
     'prediction-log': Flags.string({summary: 'Append predictions made from observations to this JSON-lines log (default: $RPS_PREDICTION_LOG; unset: no log).', env: 'RPS_PREDICTION_LOG'}),
     'live-errors-file': Flags.string({summary: 'Live errors written by rps forecast, exposed as rps_live_error_* (default: $RPS_LIVE_ERRORS_FILE, else reports/live/live-errors.json).', env: 'RPS_LIVE_ERRORS_FILE'}),
     'drift-report': Flags.string({summary: 'Drift report written by rps drift, exposed as rps_drift_* (default: $RPS_DRIFT_REPORT, else reports/drift/drift.json).', env: 'RPS_DRIFT_REPORT'}),
@@ -60,7 +60,7 @@ rps_live_error_* gauges.`
     metrics.watchDriftReport(flags['drift-report'] ?? join(workDir(), 'reports/drift/drift.json'), log)
     const holder = new ModelHolder({
       modelDir: flags['model-dir'], alias: flags.alias, registeredName: modelSection(params).registered_name,
-      limits: {maxInstances: flags['max-instances'], maxObservations: 24 * 31},
+      limits: {maxInstances: flags['max-instances']},
     }, metrics, log)
     try {
       await holder.reload()
@@ -73,8 +73,10 @@ rps_live_error_* gauges.`
     })
     const predictionLog = flags['prediction-log'] ? new PredictionLogWriter(flags['prediction-log'], log, () => metrics.predictionLogFailures.inc()) : undefined
     if (predictionLog) log(`logging predictions made from observations to ${predictionLog.path}`)
+    const bodyLimit = flags['body-limit'] ?? `${Math.ceil(holder.current!.largestFeatureBody() / 1024)}kb`
+    log(`request bodies up to ${bodyLimit}, ${flags['max-instances']} instances`)
     const app = createApp({
-      holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit: flags['body-limit'], version: rpsVersion(), log,
+      holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit, version: rpsVersion(), log,
       predictionLog, debugDelayMs: flags['debug-delay-ms'],
     })
     const running = await listen(app, flags.host, flags.port)

@@ -76,7 +76,7 @@ describe('rps serve', function () {
     assert.equal(res.json.predictions[0].prediction, expected)
     const short = await postJson(`${serve.url}/predict`, {instances: [{observations: observations.slice(-10)}]})
     assert.equal(short.status, 400)
-    assert.match(short.json.error, /need at least \d+ consecutive hourly observations/)
+    assert.match(short.json.error, /need 25 to 100 consecutive hourly observations, got 10/)
   })
 
   const BAD: [string, unknown, number, RegExp][] = [
@@ -89,11 +89,13 @@ describe('rps serve', function () {
     ['NaN', () => `{"instances":[{"features":{"temperature_2m":NaN}}]}`, 400, /not valid JSON/],
     ['Infinity via 1e999', () => JSON.stringify({instances: [example]}).replace(/"temperature_2m":[-0-9.e]+/, '"temperature_2m":1e999'), 400, /temperature_2m.*finite/],
     ['an empty batch', () => ({instances: []}), 400, /must NOT have fewer than 1 items/],
-    ['an oversized batch', () => ({instances: Array.from({length: 201}, () => ({}))}), 400, /must NOT have more than 200 items/],
+    ['an oversized batch', () => ({instances: Array.from({length: 201}, () => ({}))}), 400, /more than 200 items/],
     ['no instances field', () => ({rows: []}), 400, /missing instances/],
     ['bad JSON', () => '{"instances": [', 400, /not valid JSON/],
     ['a body over the limit', () => JSON.stringify({instances: Array.from({length: 150}, () => example)}), 413, /larger than 64kb/],
-    ['an observation time that is not an hour', () => ({instances: [{observations: [{time: '2026-01-01T00:30:00Z', temperature_2m: 1}]}]}), 400, /not a whole UTC hour/],
+    ['an observation time that is not an hour', () => ({instances: [{observations: Array.from({length: 25}, (_, h) => ({
+      time: `2026-01-02T${String(h % 24).padStart(2, '0')}:${h === 24 ? 30 : '00'}:00Z`, ...Object.fromEntries(fixture.summary.features.slice(0, 8).map((v) => [v, 1])),
+    }))}]}), 400, /observations\/24\/time: must match pattern/],
   ]
   for (const [name, make, status, reason] of BAD) {
     it(`when the request has ${name}, then it answers ${status} with a reason`, async () => {

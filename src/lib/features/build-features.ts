@@ -2,9 +2,11 @@ import pl from 'nodejs-polars'
 
 import type {HourlyTable} from './hourly-table.js'
 import type {FeatureConfig} from './config.js'
+import {featureColumns, featurePlan, featureRow} from './feature-row.js'
+
+export {featureNames} from './feature-row.js'
 
 const HOUR_MS = 3_600_000
-const DAY_MS = 86_400_000
 
 /** Column names of the outputs that are not model inputs. */
 export const TIME_COLUMN = 'time'
@@ -14,29 +16,9 @@ export const TARGET_VALUE_COLUMN = 'target_value'
 /** The seasonal-naive forecast of target(t+h): the observation 24 h before the target time. */
 export const SEASONAL_COLUMN = 'seasonal_value'
 
-/** The model's input columns, in order, for a configuration. */
-export function featureNames(cfg: FeatureConfig): string[] {
-  const names = [...cfg.variables]
-  for (const v of cfg.lagVariables) for (const k of cfg.lags) names.push(`${v}_lag_${k}`)
-  for (const v of cfg.rollingVariables) {
-    for (const w of cfg.rollingWindows) names.push(`${v}_mean_${w}`, `${v}_std_${w}`)
-  }
-  for (const [v, ks] of Object.entries(cfg.diffs)) for (const k of ks) names.push(`${v}_diff_${k}`)
-  if (cfg.cyclic.includes('hour_of_day')) names.push('hour_sin', 'hour_cos')
-  if (cfg.cyclic.includes('day_of_year')) names.push('doy_sin', 'doy_cos')
-  return names
-}
-
-function dayOfYearFraction(ms: number): number {
-  const d = new Date(ms)
-  const start = Date.UTC(d.getUTCFullYear(), 0, 1)
-  const end = Date.UTC(d.getUTCFullYear() + 1, 0, 1)
-  return (Math.floor((ms - start) / DAY_MS) + 0.5) / ((end - start) / DAY_MS)
-}
-
 /**
- * The one feature function, used by `rps featurize` for training and by the server for online
- * prediction. Input: an hourly table (regular grid, oldest first). Every feature at row t is
+ * The training table: the features of every row (computed by featureRow, the definition the
+ * server also uses, see feature-row.ts), the label and the reference forecasts. Input: an hourly table (regular grid, oldest first). Every feature at row t is
  * computed from rows at or before t only (trailing lags, windows and differences); the label
  * `y` (and `target_value`) look `horizon` hours ahead and are null where that is unknown.
  */
@@ -44,57 +26,56 @@ export function buildFeatures(table: HourlyTable, cfg: FeatureConfig): pl.DataFr
   for (let i = 1; i < table.time.length; i++) {
     if (table.time[i]! - table.time[i - 1]! !== HOUR_MS) throw new Error('buildFeatures needs a regular hourly grid (see regularize())')
   }
+  const plan = featurePlan(cfg)
+  const columns = cfg.variables.map((v) => toFloat64(table.columns[v], table.time.length))
+  const features = featureColumns(plan, columns, table.time)
   const base = pl.DataFrame({
     [TIME_COLUMN]: pl.Series(TIME_COLUMN, table.time, pl.Float64),
-    ...Object.fromEntries(cfg.variables.map((v) => [v, pl.Series(v, table.columns[v] ?? table.time.map(() => null), pl.Float64)])),
+    [cfg.target]: pl.Series(cfg.target, table.columns[cfg.target] ?? table.time.map(() => null), pl.Float64),
   })
-  const exprs: pl.Expr[] = cfg.variables.map((v) => pl.col(v))
-  for (const v of cfg.lagVariables) for (const k of cfg.lags) exprs.push(pl.col(v).shift(k).alias(`${v}_lag_${k}`))
-  for (const v of cfg.rollingVariables) {
-    for (const w of cfg.rollingWindows) {
-      exprs.push(pl.col(v).rollingMean({windowSize: w, minPeriods: w}).alias(`${v}_mean_${w}`))
-      exprs.push(pl.col(v).rollingStd({windowSize: w, minPeriods: w}).alias(`${v}_std_${w}`))
-    }
-  }
-  for (const [v, ks] of Object.entries(cfg.diffs)) for (const k of ks) exprs.push(pl.col(v).minus(pl.col(v).shift(k)).alias(`${v}_diff_${k}`))
-  const cyclic: Record<string, pl.Series> = {}
-  if (cfg.cyclic.includes('hour_of_day')) {
-    const angle = table.time.map((t) => (2 * Math.PI * (((Math.floor(t / HOUR_MS) % 24) + 24) % 24)) / 24)
-    cyclic.hour_sin = pl.Series('hour_sin', angle.map(Math.sin), pl.Float64)
-    cyclic.hour_cos = pl.Series('hour_cos', angle.map(Math.cos), pl.Float64)
-  }
-  if (cfg.cyclic.includes('day_of_year')) {
-    const angle = table.time.map((t) => 2 * Math.PI * dayOfYearFraction(t))
-    cyclic.doy_sin = pl.Series('doy_sin', angle.map(Math.sin), pl.Float64)
-    cyclic.doy_cos = pl.Series('doy_cos', angle.map(Math.cos), pl.Float64)
-  }
   const future = pl.col(cfg.target).shift(-cfg.horizonHours)
   const label = cfg.targetMode === 'delta' ? future.minus(pl.col(cfg.target)) : future
-  let out = base.select(
-    pl.col(TIME_COLUMN),
-    ...exprs,
+  const targets = base.select(
     label.alias(LABEL_COLUMN),
     future.alias(TARGET_VALUE_COLUMN),
     pl.col(TIME_COLUMN).plus(cfg.horizonHours * HOUR_MS).alias(TARGET_TIME_COLUMN),
     pl.col(cfg.target).shift(24 - cfg.horizonHours).alias(SEASONAL_COLUMN),
   )
-  for (const s of Object.values(cyclic)) out = out.withColumn(s)
-  return out.select(TIME_COLUMN, ...featureNames(cfg), LABEL_COLUMN, TARGET_VALUE_COLUMN, TARGET_TIME_COLUMN, SEASONAL_COLUMN)
+  return pl.DataFrame([
+    base.getColumn(TIME_COLUMN),
+    ...plan.names.map((name, f) => pl.Series(name, withNulls(features[f]!), pl.Float64)),
+    ...targets.getColumns(),
+  ])
+}
+
+function toFloat64(values: (number | null)[] | undefined, n: number): Float64Array {
+  const out = new Float64Array(n).fill(Number.NaN)
+  if (values) for (let i = 0; i < n; i++) out[i] = values[i] ?? Number.NaN
+  return out
+}
+
+/** polars reads a missing value as null, never NaN (trainingRows drops rows with nulls). */
+function withNulls(values: Float64Array): (number | null)[] {
+  const out: (number | null)[] = new Array(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = Number.isNaN(values[i]!) ? null : values[i]!
+  return out
+}
+
+/**
+ * The features of the newest hour of `table` (featureNames order), and the names whose value is
+ * missing or not finite there: what `rps forecast` predicts from (the server does the same on its request).
+ */
+export function newestHourFeatures(table: HourlyTable, cfg: FeatureConfig): {values: (number | null)[]; missing: string[]} {
+  const plan = featurePlan(cfg)
+  const n = table.time.length
+  const columns = cfg.variables.map((v) => toFloat64(table.columns[v], n))
+  const row = new Float64Array(plan.names.length).fill(Number.NaN)
+  if (n > 0) featureRow(plan, columns, n - 1, table.time[n - 1]!, row)
+  const values = Array.from(row, (v) => (Number.isFinite(v) ? v : null))
+  return {values, missing: plan.names.filter((_, j) => values[j] === null)}
 }
 
 /** Rows usable for training: every feature and the label known. */
-/**
- * The features of the newest hour of `table` (featureNames order), and the names whose value is
- * missing or not finite there: what serving and `rps forecast` predict from.
- */
-export function newestHourFeatures(table: HourlyTable, cfg: FeatureConfig): {values: (number | null)[]; missing: string[]} {
-  const df = buildFeatures(table, cfg)
-  const last = df.height - 1
-  const names = featureNames(cfg)
-  const values = names.map((f) => df.getColumn(f).get(last) as number | null)
-  return {values, missing: names.filter((_, j) => typeof values[j] !== 'number' || !Number.isFinite(values[j]))}
-}
-
 export function trainingRows(features: pl.DataFrame): pl.DataFrame {
   return features.dropNulls()
 }

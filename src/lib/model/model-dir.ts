@@ -9,7 +9,8 @@ import type {PsiReference} from '../drift/psi-reference.js'
 import type {FeatureConfig} from '../features/config.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import type {FeatureStats} from './feature-stats.js'
-import {type ForestJson, loadForest, predictForest} from './forest.js'
+import {flattenForest, predictFlat} from './flat-forest.js'
+import type {ForestJson} from './forest-core.js'
 import type {Scores} from './metrics.js'
 
 export const MODEL_FORMAT = 'rps-forest/1'
@@ -49,6 +50,8 @@ export interface LoadedModel {
   meta: ModelMeta
   /** Predictions of target(t+h) for rows of features (in meta.features order) whose current target is `current`. */
   predict(X: number[][], current: number[]): number[]
+  /** One prediction from `meta.features.length` values of `x` starting at `offset`; allocates nothing (the server's path). */
+  predictOne(x: ArrayLike<number>, current: number, offset?: number): number
 }
 
 /** Writes the model directory atomically: a temp folder renamed into place. */
@@ -103,15 +106,21 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
 
 /** A usable model from its parts, without touching disk (training scores and the simulation use it). */
 export function modelFromForest(dir: string, meta: ModelMeta, forestJson: ForestJson): LoadedModel {
-  const forest = loadForest(forestJson)
   const width = meta.features.length
+  // Flattened once here: every prediction (training scores, compare, drift, serve) walks the same arrays.
+  const forest = flattenForest(forestJson, width)
+  const delta = meta.targetMode === 'delta'
+  const predictOne = (x: ArrayLike<number>, current: number, offset = 0) => {
+    const raw = predictFlat(forest, x, offset)
+    return delta ? current + raw : raw
+  }
   return {
     dir,
     meta,
     predict(X, current) {
       for (const row of X) if (row.length !== width) throw new Error(`expected ${width} features, got ${row.length}`)
-      const raw = predictForest(forest, X)
-      return meta.targetMode === 'delta' ? raw.map((d, i) => current[i]! + d) : raw
+      return X.map((row, i) => predictOne(row, current[i]!))
     },
+    predictOne,
   }
 }

@@ -5,7 +5,11 @@ import type {PredictionLogWriter, PredictionRecord} from '../live/prediction-log
 import type {ServiceMetrics} from './metrics.js'
 import type {ModelHolder} from './model-holder.js'
 import {openApiDocument} from './openapi.js'
+import {jsonShapeProblem} from './json-shape.js'
 import {InputError} from './served-model.js'
+
+/** A valid body nests 5 deep (body, instances, instance, observations, row). */
+const MAX_JSON_DEPTH = 8
 
 export interface AppDeps {
   holder: ModelHolder
@@ -24,6 +28,12 @@ function tokenMatches(given: string, expected: string): boolean {
   const a = Buffer.from(given)
   const b = Buffer.from(expected)
   return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** Every path and its methods (express answers HEAD wherever it answers GET). */
+export const ROUTES: Record<string, string[]> = {
+  '/health': ['GET', 'HEAD'], '/ready': ['GET', 'HEAD'], '/model': ['GET', 'HEAD'], '/metrics': ['GET', 'HEAD'], '/openapi.json': ['GET', 'HEAD'],
+  '/predict': ['POST'], '/admin/reload': ['POST'],
 }
 
 /** Builds the HTTP app; never listens (server.ts owns the port). */
@@ -62,7 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({
       ...model.identity, target: m.target, horizonHours: m.horizonHours, targetMode: m.targetMode,
       dataVersion: m.dataVersion, codeVersion: m.codeVersion, trainedAt: m.trainedAt, metrics: m.metrics,
-      features: m.features, minObservations: model.minObservations, example: model.example(),
+      features: m.features, minObservations: model.minObservations, maxObservations: model.maxObservations, example: model.example(),
     })
   })
 
@@ -75,7 +85,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(openApiDocument(deps.holder.current, deps.version, deps.bodyLimit))
   })
 
-  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: 'application/json'}), async (req, res) => {
+  const verify = (_req: Request, _res: Response, buf: Buffer) => {
+    const model = deps.holder.current
+    const problem = jsonShapeProblem(buf, 2 * (model?.features.length ?? 64) + 16, MAX_JSON_DEPTH, Math.max(model?.limits.maxInstances ?? 1000, model?.maxObservations ?? 100))
+    if (problem) throw new InputError(`invalid request: ${problem} (no valid request has one)`)
+  }
+  app.post('/predict', express.json({limit: deps.bodyLimit, strict: false, type: 'application/json', verify}), async (req, res) => {
     if (!req.is('application/json')) {
       res.status(415).json({error: 'send the request as application/json'})
       return
@@ -86,9 +101,9 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({error: 'no model loaded'})
       return
     }
-    const instances = model.checkRequest(req.body)
+    const request = model.checkRequest(req.body)
     if (deps.debugDelayMs) await new Promise((r) => setTimeout(r, deps.debugDelayMs))
-    const {predictions, oodFeatures, issuedAt, current} = model.predict(instances)
+    const {predictions, oodFeatures, issuedAt, current} = model.predict(request)
     deps.metrics.recordPredictionRequest(predictions.length, oodFeatures)
     res.json({predictions})
     if (deps.predictionLog) {
@@ -118,12 +133,20 @@ export function createApp(deps: AppDeps): express.Express {
     }
   })
 
+  // A known path with a method it does not serve: 405 naming the ones it does.
+  for (const [path, allow] of Object.entries(ROUTES)) {
+    app.all(path, (req, res) => {
+      res.set('Allow', allow.join(', ')).status(405).json({error: `${req.method} is not allowed on ${path}; use ${allow.join(' or ')}`})
+    })
+  }
+
   app.use((_req, res) => {
     res.status(404).json({error: 'not found'})
   })
 
   app.use((err: Error & {type?: string; status?: number}, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof InputError) res.status(400).json({error: err.message})
+    else if (err.type === 'entity.verify.failed') res.status(400).json({error: err.message})
     else if (err.type === 'entity.parse.failed') res.status(400).json({error: `body is not valid JSON: ${err.message}`})
     else if (err.type === 'entity.too.large') res.status(413).json({error: `body larger than ${deps.bodyLimit}`})
     else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') res.status(415).json({error: err.message})

@@ -3,7 +3,7 @@ import {MlflowClient} from '../mlflow/client.js'
 import {loadModelDir} from '../model/model-dir.js'
 import {downloadVersion, promotionTrigger, readRegistryStamp} from '../model/registry.js'
 import type {ServiceMetrics} from './metrics.js'
-import {ServedModel} from './served-model.js'
+import {type ServeLimits, ServedModel} from './served-model.js'
 
 export interface ModelSourceConfig {
   /** A local model directory (what the Docker image bakes in). */
@@ -11,7 +11,7 @@ export interface ModelSourceConfig {
   /** Otherwise: this alias of the registered model, through MLflow. */
   alias: string
   registeredName: string
-  limits: {maxInstances: number; maxObservations: number}
+  limits: ServeLimits
   env?: NodeJS.ProcessEnv
 }
 
@@ -38,7 +38,7 @@ async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): 
 
 /** A new model must load and answer its own example with a finite number before it serves. */
 export function validateServedModel(candidate: ServedModel): void {
-  const {predictions} = candidate.predict([candidate.example()])
+  const {predictions} = candidate.predict(candidate.checkRequest({instances: [candidate.example()]}))
   const value = predictions[0]?.prediction
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new RpsError(`model ${candidate.identity.name} v${candidate.identity.version} answers its example with ${String(value)}`, {code: 'MODEL_INVALID'})
 }

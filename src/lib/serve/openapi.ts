@@ -10,30 +10,41 @@ export function openApiDocument(model: ServedModel | undefined, version: string,
   const error = (description: string) => ({description, content: {'application/json': {schema: {$ref: '#/components/schemas/Error'}}}})
   return {
     openapi: '3.1.0',
-    info: {title: 'rps forecast API', version, description: `Forecasts ${model?.model.meta.target ?? 'the target'} ${model?.model.meta.horizonHours ?? '?'} h ahead. Request bodies are limited to ${bodyLimit}.`},
+    info: {
+      title: 'rps forecast API', version,
+      description: `Forecasts ${model?.model.meta.target ?? 'the target'} ${model?.model.meta.horizonHours ?? '?'} h ahead. Request bodies are limited to ${bodyLimit} (413 above). `
+        + 'Observations instances: consecutive whole UTC hours, oldest first (x-rps-consecutive-hours: row k is the first row\'s hour + k h, a constraint JSON Schema cannot state); every other constraint is in the schemas. '
+        + 'A wrong method on a known path answers 405 with an Allow header.',
+    },
     paths: {
       '/predict': {
         post: {
           operationId: 'predict',
-          requestBody: {required: true, content: {'application/json': {schema: {$ref: '#/components/schemas/PredictRequest'}, example: model ? {instances: [model.example()]} : undefined}}},
+          requestBody: {
+            required: true,
+            content: {'application/json': {
+              schema: {$ref: '#/components/schemas/PredictRequest'},
+              ...(model ? {examples: {features: {value: {instances: [model.example()]}}, observations: {value: {instances: [model.exampleObservations()]}}}} : {}),
+            }},
+          },
           responses: {
             200: {description: 'Predictions, one per instance', content: {'application/json': {schema: {$ref: '#/components/schemas/PredictResponse'}}}},
-            400: error('Invalid input: bad JSON, wrong types, missing or unknown features, too few observations'),
+            400: error('Invalid input, with the reason: bad JSON, wrong types, missing or unknown features, non-finite numbers, too few or too many instances or observations, observation times that are not consecutive whole UTC hours'),
             413: error('Body over the size limit'),
             415: error('Not application/json'),
             503: error('No model loaded'),
           },
         },
       },
-      '/health': {get: {operationId: 'health', responses: {200: {description: 'The process is alive', content: {'application/json': {schema: {type: 'object', properties: {status: {const: 'ok'}}}}}}}}},
-      '/ready': {get: {operationId: 'ready', responses: {200: {description: 'A model is loaded'}, 503: error('No model loaded')}}},
-      '/model': {get: {operationId: 'model', responses: {200: {description: 'The model being served'}, 503: error('No model loaded')}}},
+      '/health': {get: {operationId: 'health', responses: {200: {description: 'The process is alive', content: {'application/json': {schema: {type: 'object', required: ['status'], properties: {status: {const: 'ok'}}}}}}}}},
+      '/ready': {get: {operationId: 'ready', responses: {200: {description: 'A model is loaded', content: {'application/json': {schema: {type: 'object', required: ['ready'], properties: {ready: {const: true}, model: {type: 'object'}}}}}}, 503: error('No model loaded')}}},
+      '/model': {get: {operationId: 'model', responses: {200: {description: 'The model being served', content: {'application/json': {schema: {type: 'object', required: ['name', 'version', 'features'], properties: {name: {type: 'string'}, version: {type: 'string'}, features: {type: 'array', items: {type: 'string'}}, minObservations: {type: 'integer'}, maxObservations: {type: 'integer'}}}}}}, 503: error('No model loaded')}}},
       '/metrics': {get: {operationId: 'metrics', responses: {200: {description: 'Prometheus metrics', content: {'text/plain': {schema: {type: 'string'}}}}}}},
-      '/openapi.json': {get: {operationId: 'openapi', responses: {200: {description: 'This document'}}}},
+      '/openapi.json': {get: {operationId: 'openapi', responses: {200: {description: 'This document', content: {'application/json': {schema: {type: 'object'}}}}}}},
       '/admin/reload': {
         post: {
           operationId: 'reload', security: [{bearer: []}],
-          responses: {200: {description: 'Reloaded (or unchanged)'}, 401: error('Missing or wrong bearer token'), 403: error('No admin token configured'), 422: error('The new model was rejected; the old one keeps serving')},
+          responses: {200: {description: 'Reloaded (or unchanged)', content: {'application/json': {schema: {type: 'object', required: ['changed', 'version'], properties: {changed: {type: 'boolean'}, version: {type: 'string'}}}}}}, 401: error('Missing or wrong bearer token'), 403: error('No admin token configured'), 422: error('The new model was rejected; the old one keeps serving')},
         },
       },
     },
@@ -53,7 +64,7 @@ export function openApiDocument(model: ServedModel | undefined, version: string,
                 properties: {
                   prediction: {type: 'number'},
                   target_time: {type: ['string', 'null'], description: 'newest observation + horizon (null for explicit features)'},
-                  model: {type: 'object', properties: {name: {type: 'string'}, version: {type: 'string'}}},
+                  model: {type: 'object', required: ['name', 'version'], properties: {name: {type: 'string'}, version: {type: 'string'}}},
                   out_of_distribution: {type: 'array', items: {type: 'string'}},
                 },
               },

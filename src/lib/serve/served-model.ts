@@ -1,8 +1,8 @@
 import {Ajv, type ValidateFunction} from 'ajv'
 
-import {newestHourFeatures} from '../features/build-features.js'
-import {regularize} from '../features/hourly-table.js'
+import {type FeaturePlan, featurePlan, featureRow} from '../features/feature-row.js'
 import type {LoadedModel} from '../model/model-dir.js'
+import {HOUR_TIME_PATTERN, parseHourTime} from './hour-time.js'
 
 const HOUR_MS = 3_600_000
 
@@ -15,7 +15,7 @@ export interface ModelIdentity {
 
 export interface Observation {
   time: string
-  [variable: string]: number | string | null
+  [variable: string]: number | string
 }
 
 export type Instance = {features: Record<string, number>} | {observations: Observation[]}
@@ -27,6 +27,10 @@ export interface Prediction {
   out_of_distribution: string[]
 }
 
+export interface ServeLimits {
+  maxInstances: number
+}
+
 export class InputError extends Error {
   constructor(message: string) {
     super(message)
@@ -34,27 +38,61 @@ export class InputError extends Error {
   }
 }
 
-/** A loaded model plus what serving needs: request schema, OOD bounds, an example instance. */
+/**
+ * Observations an instance must / may hold, from the model's feature configuration: the newest
+ * hour's features read `lookback` hours before it, so at least lookback + 1 rows; at most four
+ * times that, which bounds the work and the span of one instance.
+ */
+export function observationBounds(plan: FeaturePlan): {min: number; max: number} {
+  const min = plan.lookback + 1
+  return {min, max: 4 * min}
+}
+
+/** A request that passed every check: instances as sent, plus the first hour of each observations instance. */
+export interface CheckedRequest {
+  instances: Instance[]
+  firstHour: number[]
+}
+
+/** A loaded model plus what serving needs: request schema, OOD bounds, an example instance, scratch buffers. */
 export class ServedModel {
   readonly features: string[]
+  readonly plan: FeaturePlan
+  readonly minObservations: number
+  readonly maxObservations: number
   readonly requestSchema: RequestSchema
   private readonly validateEnvelope: ValidateFunction
   private readonly validateFeatures: ValidateFunction
   private readonly validateObservations: ValidateFunction
+  private readonly low: Float64Array
+  private readonly high: Float64Array
+  private readonly targetIndex: number
+  // Reused by every request: the event loop runs one request's feature work at a time.
+  private readonly columns: Float64Array[]
+  private readonly row: Float64Array
 
-  constructor(readonly model: LoadedModel, readonly identity: ModelIdentity, readonly limits: {maxInstances: number; maxObservations: number}) {
-    this.features = model.meta.features
-    this.requestSchema = predictRequestSchema(model, limits)
-    const ajv = new Ajv({allErrors: true, strict: false})
+  constructor(readonly model: LoadedModel, readonly identity: ModelIdentity, readonly limits: ServeLimits) {
+    const meta = model.meta
+    this.features = meta.features
+    this.plan = featurePlan(meta.featureConfig)
+    if (JSON.stringify(this.plan.names) !== JSON.stringify(this.features)) throw new Error('the model\'s feature list does not match its feature configuration')
+    const bounds = observationBounds(this.plan)
+    this.minObservations = bounds.min
+    this.maxObservations = bounds.max
+    this.requestSchema = predictRequestSchema(model, limits, bounds)
+    // allErrors only where the error count is bounded by the model (feature names), never by the body.
+    const all = new Ajv({allErrors: true, strict: false})
+    const first = new Ajv({allErrors: false, strict: false})
     const envelope = {...this.requestSchema, properties: {instances: {...this.requestSchema.properties.instances, items: {type: 'object'}}}}
-    this.validateEnvelope = ajv.compile(envelope)
-    this.validateFeatures = ajv.compile(this.requestSchema.featureInstance)
-    this.validateObservations = ajv.compile(this.requestSchema.observationInstance)
-  }
-
-  get minObservations(): number {
-    const cfg = this.model.meta.featureConfig
-    return Math.max(24, ...cfg.lags, ...cfg.rollingWindows, ...Object.values(cfg.diffs).flat(), 24 - cfg.horizonHours) + 1
+    this.validateEnvelope = first.compile(envelope)
+    this.validateFeatures = all.compile(this.requestSchema.featureInstance)
+    this.validateObservations = first.compile(this.requestSchema.observationInstance)
+    this.low = Float64Array.from(this.features, (f) => meta.trainingStats[f]!.min)
+    this.high = Float64Array.from(this.features, (f) => meta.trainingStats[f]!.max)
+    this.targetIndex = this.features.indexOf(meta.target)
+    if (this.targetIndex < 0) throw new Error(`the target ${meta.target} is not one of the model's features`)
+    this.columns = this.plan.variables.map(() => new Float64Array(this.plan.lookback + 1))
+    this.row = new Float64Array(this.features.length)
   }
 
   /** A valid instance built from the training means: used by /model, deploy checks and reload validation. */
@@ -62,101 +100,178 @@ export class ServedModel {
     return {features: Object.fromEntries(this.features.map((f) => [f, Number(this.model.meta.trainingStats[f]!.mean.toFixed(4))]))}
   }
 
-  /** Validates a request body; throws InputError with every problem listed. */
-  checkRequest(body: unknown): Instance[] {
-    const problems: string[] = []
-    const collect = (validate: ValidateFunction, prefix: string) => {
-      const missing = new Map<string, string[]>()
-      const unknown = new Map<string, string[]>()
-      const add = (map: Map<string, string[]>, where: string, name: string) => map.set(where, [...(map.get(where) ?? []), name])
-      for (const e of validate.errors ?? []) {
-        const where = `${prefix}${e.instancePath}` || 'body'
-        if (e.keyword === 'additionalProperties') add(unknown, where, String(e.params.additionalProperty))
-        else if (e.keyword === 'required') add(missing, where, String(e.params.missingProperty))
-        else problems.push(`${where}: ${e.message}`)
-      }
-      const list = (names: string[]) => names.slice(0, 6).join(', ') + (names.length > 6 ? `, … (${names.length} in all)` : '')
-      for (const [where, names] of missing) problems.push(`${where}: missing ${list(names)}`)
-      for (const [where, names] of unknown) problems.push(`${where}: unknown ${list(names)}`)
+  /** A valid observations instance: the fewest hours, every variable at its training mean, ending 2026-01-01T00:00:00Z. */
+  exampleObservations(): {observations: Observation[]} {
+    const end = Date.UTC(2026, 0, 1)
+    const stats = this.model.meta.trainingStats
+    return {
+      observations: Array.from({length: this.minObservations}, (_, k) => ({
+        time: new Date(end - (this.minObservations - 1 - k) * HOUR_MS).toISOString().replace('.000Z', 'Z'),
+        ...Object.fromEntries(this.plan.variables.map((v) => [v, Number(stats[v]!.mean.toFixed(2))])),
+      })),
     }
-    if (!this.validateEnvelope(body)) collect(this.validateEnvelope, '')
-    else {
-      // Each instance is checked against the branch its keys choose, so errors name the real problem.
-      ;(body as {instances: object[]}).instances.forEach((instance, i) => {
-        const validate = 'observations' in instance && !('features' in instance) ? this.validateObservations : this.validateFeatures
-        if (!validate(instance)) collect(validate, `/instances/${i}`)
-      })
-    }
-    if (!problems.length) {
-      ;(body as {instances: Record<string, unknown>[]}).instances.forEach((instance, i) => {
-        const values = 'features' in instance ? Object.entries(instance.features as Record<string, number>) : []
-        for (const [name, value] of values) if (!Number.isFinite(value)) problems.push(`/instances/${i}/features/${name}: must be a finite number`)
-        for (const [h, o] of ((instance.observations ?? []) as Record<string, unknown>[]).entries()) {
-          for (const [name, value] of Object.entries(o)) if (typeof value === 'number' && !Number.isFinite(value)) problems.push(`/instances/${i}/observations/${h}/${name}: must be a finite number`)
-        }
-      })
-    }
-    if (problems.length) throw new InputError(`invalid request: ${[...new Set(problems)].slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`)
-    return (body as {instances: Instance[]}).instances
   }
 
-  /** `issuedAt[i]`: the observation hour instance i was predicted from (observation instances only; the prediction log needs it). */
-  predict(instances: Instance[]): {predictions: Prediction[]; oodFeatures: string[]; issuedAt: (string | null)[]; current: number[]} {
-    const rows: number[][] = []
-    const current: number[] = []
-    const targetTimes: (string | null)[] = []
-    const issuedAt: (string | null)[] = []
-    for (const [i, instance] of instances.entries()) {
-      if ('features' in instance) {
-        rows.push(this.features.map((f) => instance.features[f]!))
-        current.push(instance.features[this.model.meta.target]!)
-        targetTimes.push(null)
-        issuedAt.push(null)
-      } else {
-        const built = this.featuresFromObservations(instance.observations, i)
-        rows.push(built.row)
-        current.push(built.current)
-        targetTimes.push(built.targetTime)
-        issuedAt.push(built.issuedAt)
+  /** Bytes of a body of maxInstances feature instances whose numbers take 24 characters (-1.234567890123456e-300). */
+  largestFeatureBody(): number {
+    const one = JSON.stringify({features: Object.fromEntries(this.features.map((f) => [f, -1.234567890123456e-300]))}).length + 1
+    return one * this.limits.maxInstances + 64
+  }
+
+  /**
+   * Validates a request body before any feature work: shape and types (the published schema),
+   * finite numbers, and for observations whole UTC hours, consecutive and oldest first (so their
+   * count bounds their span). Throws InputError naming the first problems.
+   */
+  checkRequest(body: unknown): CheckedRequest {
+    const problems: string[] = []
+    if (!this.validateEnvelope(body)) collect(problems, this.validateEnvelope, '')
+    else {
+      const instances = (body as {instances: Record<string, unknown>[]}).instances
+      for (let i = 0; i < instances.length && problems.length < 8; i++) {
+        const instance = instances[i]!
+        const where = `/instances/${i}`
+        if ('observations' in instance && !('features' in instance)) {
+          if (!this.validateObservations(instance)) {
+            const e = this.validateObservations.errors?.[0]
+            if (e && e.instancePath === '/observations' && (e.keyword === 'minItems' || e.keyword === 'maxItems')) {
+              problems.push(`${where}/observations: need ${this.minObservations} to ${this.maxObservations} consecutive hourly observations, got ${((instance as {observations: unknown[]}).observations).length}`)
+            } else collect(problems, this.validateObservations, where)
+          }
+          continue
+        }
+        const features = instance.features
+        // The validator lists every unknown name: cap their number by the model's, not the body's.
+        if (features && typeof features === 'object' && Object.keys(features).length > 2 * this.features.length) {
+          problems.push(`${where}/features: ${Object.keys(features).length} properties, the model has ${this.features.length} features`)
+          continue
+        }
+        if (!this.validateFeatures(instance)) collect(problems, this.validateFeatures, where)
       }
     }
-    const values = this.model.predict(rows, current)
-    const oodAll = new Set<string>()
-    const predictions = values.map((prediction, i) => {
-      const ood = this.outOfDistribution(rows[i]!)
-      ood.forEach((f) => oodAll.add(f))
-      return {prediction, target_time: targetTimes[i]!, model: {name: this.identity.name, version: this.identity.version}, out_of_distribution: ood}
-    })
-    return {predictions, oodFeatures: [...oodAll], issuedAt, current}
+    if (problems.length) throw invalid(problems)
+    const instances = (body as {instances: Instance[]}).instances
+    const firstHour: number[] = new Array(instances.length).fill(Number.NaN)
+    for (let i = 0; i < instances.length && problems.length < 8; i++) {
+      const instance = instances[i]!
+      if ('features' in instance) {
+        for (const name of this.features) if (!Number.isFinite(instance.features[name])) problems.push(`/instances/${i}/features/${name}: must be a finite number`)
+      } else {
+        const checked = this.checkObservations(instance.observations, i)
+        if (typeof checked === 'string') problems.push(checked)
+        else firstHour[i] = checked
+      }
+    }
+    if (problems.length) throw invalid(problems)
+    return {instances, firstHour}
+  }
+
+  /** The first hour (ms), or the problem: times are whole UTC hours, consecutive, oldest first; values finite. */
+  private checkObservations(observations: Observation[], i: number): number | string {
+    const n = observations.length
+    const first = parseHourTime(observations[0]!.time)
+    const last = parseHourTime(observations[n - 1]!.time)
+    if (Number.isNaN(first)) return `/instances/${i}/observations/0/time: '${observations[0]!.time}' is not a UTC hour (YYYY-MM-DDTHH:00:00Z)`
+    if (Number.isNaN(last)) return `/instances/${i}/observations/${n - 1}/time: '${observations[n - 1]!.time}' is not a UTC hour (YYYY-MM-DDTHH:00:00Z)`
+    // Checked before looking at the rows in between: a far-off timestamp costs nothing.
+    if (last - first !== (n - 1) * HOUR_MS) {
+      return `/instances/${i}/observations: ${n} rows must be ${n} consecutive hours, oldest first (at most ${this.maxObservations}), but they run from ${observations[0]!.time} to ${observations[n - 1]!.time}`
+    }
+    for (let h = 1; h < n - 1; h++) {
+      if (parseHourTime(observations[h]!.time) !== first + h * HOUR_MS) {
+        return `/instances/${i}/observations/${h}/time: expected ${new Date(first + h * HOUR_MS).toISOString().replace('.000Z', 'Z')} (consecutive hours, oldest first), got '${observations[h]!.time}'`
+      }
+    }
+    for (let h = n - 1 - this.plan.lookback; h < n; h++) {
+      for (const v of this.plan.variables) {
+        if (!Number.isFinite(observations[h]![v])) return `/instances/${i}/observations/${h}/${v}: must be a finite number`
+      }
+    }
+    return first
+  }
+
+  /** Predictions for a checked request. `issuedAt[i]`: the observation hour instance i was predicted from (observation instances only). */
+  predict(request: CheckedRequest): {predictions: Prediction[]; oodFeatures: string[]; issuedAt: (string | null)[]; current: number[]} {
+    const {instances, firstHour} = request
+    const width = this.features.length
+    const row = this.row
+    const model = {name: this.identity.name, version: this.identity.version}
+    const predictions: Prediction[] = new Array(instances.length)
+    const issuedAt: (string | null)[] = new Array(instances.length)
+    const current: number[] = new Array(instances.length)
+    let oodAll: Set<string> | undefined
+    for (let i = 0; i < instances.length; i++) {
+      const instance = instances[i]!
+      let targetTime: string | null = null
+      if ('features' in instance) {
+        const values = instance.features
+        for (let f = 0; f < width; f++) row[f] = values[this.features[f]!]!
+        issuedAt[i] = null
+      } else {
+        const newest = this.observationFeatures(instance.observations, firstHour[i]!, row)
+        targetTime = new Date(newest + this.model.meta.horizonHours * HOUR_MS).toISOString()
+        issuedAt[i] = new Date(newest).toISOString()
+      }
+      current[i] = row[this.targetIndex]!
+      const ood = this.outOfDistribution(row)
+      if (ood.length) {
+        oodAll ??= new Set()
+        for (const f of ood) oodAll.add(f)
+      }
+      predictions[i] = {prediction: this.model.predictOne(row, current[i]!), target_time: targetTime, model, out_of_distribution: ood}
+    }
+    return {predictions, oodFeatures: oodAll ? [...oodAll] : [], issuedAt, current}
+  }
+
+  /**
+   * The features of the newest hour of a checked observations instance, written into `out` by the
+   * training definition (featureRow) from the last lookback + 1 rows; returns that hour (ms).
+   */
+  observationFeatures(observations: Observation[], firstHour: number, out: Float64Array): number {
+    const n = observations.length
+    const span = this.plan.lookback + 1
+    const start = n - span
+    const variables = this.plan.variables
+    for (let j = 0; j < variables.length; j++) {
+      const column = this.columns[j]!
+      const v = variables[j]!
+      for (let h = 0; h < span; h++) column[h] = observations[start + h]![v] as number
+    }
+    const newest = firstHour + (n - 1) * HOUR_MS
+    featureRow(this.plan, this.columns, span - 1, newest, out)
+    return newest
   }
 
   /** Features outside the range seen in training (min .. max of the training rows). */
-  outOfDistribution(row: number[]): string[] {
-    return this.features.filter((f, j) => {
-      const s = this.model.meta.trainingStats[f]!
-      return row[j]! < s.min || row[j]! > s.max
-    })
+  outOfDistribution(row: ArrayLike<number>): string[] {
+    let out: string[] | undefined
+    for (let f = 0; f < this.features.length; f++) {
+      const x = row[f]!
+      if (x < this.low[f]! || x > this.high[f]!) (out ??= []).push(this.features[f]!)
+    }
+    return out ?? NONE
   }
+}
 
-  /** The training feature function applied to recent hourly observations; the newest hour is predicted from. */
-  private featuresFromObservations(observations: Observation[], index: number): {row: number[]; current: number; targetTime: string; issuedAt: string} {
-    const cfg = this.model.meta.featureConfig
-    const rows = new Map<number, {collectedAt: string; values: Record<string, number | null>}>()
-    for (const o of observations) {
-      const ms = Date.parse(o.time)
-      if (Number.isNaN(ms) || ms % HOUR_MS !== 0) throw new InputError(`instances/${index}: observation time '${o.time}' is not a whole UTC hour (ISO 8601)`)
-      if (rows.has(ms)) throw new InputError(`instances/${index}: duplicate observation for ${o.time}`)
-      rows.set(ms, {collectedAt: '', values: Object.fromEntries(cfg.variables.map((v) => [v, typeof o[v] === 'number' ? (o[v] as number) : null]))})
-    }
-    const {table} = regularize(rows, cfg.variables, cfg.maxFillHours)
-    if (table.time.length < this.minObservations) {
-      throw new InputError(`instances/${index}: need at least ${this.minObservations} consecutive hourly observations, got ${table.time.length} hours`)
-    }
-    const {values: row, missing} = newestHourFeatures(table, cfg)
-    if (missing.length) throw new InputError(`instances/${index}: the newest hour lacks data for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} (gaps longer than ${cfg.maxFillHours} h are not filled)`)
-    const newest = table.time.at(-1)!
-    return {row: row as number[], current: table.columns[cfg.target]!.at(-1)!, targetTime: new Date(newest + cfg.horizonHours * HOUR_MS).toISOString(), issuedAt: new Date(newest).toISOString()}
+const NONE: string[] = []
+
+function collect(problems: string[], validate: ValidateFunction, prefix: string): void {
+  const missing = new Map<string, string[]>()
+  const unknown = new Map<string, string[]>()
+  const add = (map: Map<string, string[]>, where: string, name: string) => map.set(where, [...(map.get(where) ?? []), name])
+  for (const e of validate.errors ?? []) {
+    const where = `${prefix}${e.instancePath}` || 'body'
+    if (e.keyword === 'additionalProperties') add(unknown, where, String(e.params.additionalProperty))
+    else if (e.keyword === 'required') add(missing, where, String(e.params.missingProperty))
+    else problems.push(`${where}: ${e.message}`)
   }
+  const list = (names: string[]) => names.slice(0, 6).join(', ') + (names.length > 6 ? `, … (${names.length} in all)` : '')
+  for (const [where, names] of missing) problems.push(`${where}: missing ${list(names)}`)
+  for (const [where, names] of unknown) problems.push(`${where}: unknown ${list(names)}`)
+}
+
+function invalid(problems: string[]): InputError {
+  return new InputError(`invalid request: ${[...new Set(problems)].slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`)
 }
 
 export interface RequestSchema {
@@ -169,7 +284,7 @@ export interface RequestSchema {
 }
 
 /** The request schema for a model: the same objects the OpenAPI document publishes. */
-export function predictRequestSchema(model: LoadedModel, limits: {maxInstances: number; maxObservations: number}): RequestSchema {
+export function predictRequestSchema(model: LoadedModel, limits: ServeLimits, bounds: {min: number; max: number}): RequestSchema {
   const cfg = model.meta.featureConfig
   const featureInstance = {
     type: 'object', required: ['features'], additionalProperties: false,
@@ -184,10 +299,12 @@ export function predictRequestSchema(model: LoadedModel, limits: {maxInstances: 
     type: 'object', required: ['observations'], additionalProperties: false,
     properties: {
       observations: {
-        type: 'array', minItems: 1, maxItems: limits.maxObservations,
+        type: 'array', minItems: bounds.min, maxItems: bounds.max,
+        description: `${bounds.min} to ${bounds.max} consecutive hourly rows, oldest first (row k is the first row's hour + k h); every variable a finite number (fill gaps before sending). The newest hour is predicted from; its features read the previous ${bounds.min - 1} hours.`,
+        'x-rps-consecutive-hours': true,
         items: {
-          type: 'object', required: ['time', cfg.target], additionalProperties: false,
-          properties: {time: {type: 'string', description: 'UTC hour, ISO 8601'}, ...Object.fromEntries(cfg.variables.map((v) => [v, {type: ['number', 'null']}]))},
+          type: 'object', required: ['time', ...cfg.variables], additionalProperties: false,
+          properties: {time: {type: 'string', pattern: HOUR_TIME_PATTERN, description: 'a whole UTC hour, YYYY-MM-DDTHH:00:00Z'}, ...Object.fromEntries(cfg.variables.map((v) => [v, {type: 'number'}]))},
         },
       },
     },

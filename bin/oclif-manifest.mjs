@@ -1,0 +1,19 @@
+/* global process, console */
+// Build step of `npm run build` (kept in bin/: every image's build stage copies bin/). Writes
+// oclif.manifest.json from dist/: with it oclif imports only the command that runs; without it,
+// every command module (and so nodejs-polars, the AWS SDK, vega...) is imported at every start,
+// e.g. by `rps serve`, which needs none of them.
+import {Config} from '@oclif/core'
+import {writeFileSync, renameSync} from 'node:fs'
+import {join, dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const config = await Config.load({root, ignoreManifest: true})
+const plugin = config.getPluginsList().find((p) => p.root === root) ?? config.getPluginsList()[0]
+const manifest = plugin.manifest
+if (!manifest || Object.keys(manifest.commands).length === 0) throw new Error('oclif manifest: no commands found (build first)')
+const tmp = join(root, `.oclif.manifest.json.${process.pid}.tmp`)
+writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n')
+renameSync(tmp, join(root, 'oclif.manifest.json'))
+console.error(`oclif.manifest.json: ${Object.keys(manifest.commands).length} commands`)
