@@ -33,6 +33,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The command manifest: oclif then imports only the command that runs.
+COPY --from=build /src/oclif.manifest.json ./
 COPY package.json params.yaml ./
 COPY bin/run.js bin/rps ./bin/
 COPY schemas ./schemas
@@ -50,7 +52,7 @@ CMD ["--help"]
 
 # For docker-compose.yml only: the Airflow scheduler runs the DAG's `rps` tasks in its own
 # container, so it needs rps (above), Airflow (same pins as scripts/requirements-airflow.txt, plus
-# the Postgres driver and the Celery provider of the `celery` profile) and DVC for `rps push`
+# which carry the Postgres drivers and the Celery provider of the `celery` profile) and DVC for `rps push`
 # (scripts/requirements-stack.txt). Debian 12's python3 is 3.11, the version the pins were made on.
 FROM runtime AS airflow
 USER 0
@@ -62,7 +64,6 @@ RUN apt-get update \
 COPY scripts/requirements-airflow.txt scripts/requirements-stack.txt /opt/rps-requirements/
 RUN python3 -m venv /opt/venv-airflow \
  && /opt/venv-airflow/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/rps-requirements/requirements-airflow.txt \
-      apache-airflow-providers-celery==3.26.0 psycopg2-binary==2.9.13 \
  && python3 -m venv /opt/venv-stack \
  && /opt/venv-stack/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/rps-requirements/requirements-stack.txt \
  && mkdir -p /opt/airflow && chown 1000:1000 /opt/airflow
