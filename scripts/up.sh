@@ -16,6 +16,9 @@ export RPS_PROJECT_DIR="${RPS_PROJECT_DIR:-$ROOT}"
 # rps push (a DAG task) commits dvc.lock to the project's current branch; RPS_COMMIT_DATA=0 leaves it
 # modified and uncommitted. The Airflow services pass it to the tasks (set it before they start).
 export RPS_COMMIT_DATA="${RPS_COMMIT_DATA:-1}"
+# The DAG commits only where asked (production workers record data versions in S3 + MLflow alone):
+# on this single host, make up asks for it unless RPS_COMMIT_DATA=0.
+if [[ "$RPS_COMMIT_DATA" == 1 ]]; then export RPS_DAG_GIT_COMMIT="${RPS_DAG_GIT_COMMIT:-true}"; fi
 # Logs without a terminal (CI, `make up > log`) get no colour codes from the tools that honour NO_COLOR.
 if [[ ! -t 2 && -z "${FORCE_COLOR:-}" ]]; then export NO_COLOR="${NO_COLOR:-1}"; fi
 warn_default_creds   # once here: the marker it exports keeps the scripts below quiet
