@@ -60,7 +60,7 @@ describe('rps pull / push: task state by version in object storage', function ()
     assert.equal(pulled.json.raw.downloaded, 2, 'body and meta')
     await ok(['check'], checker)
     const quality = await ok(['push', '--raw-only', '--json'], checker)
-    assert.deepEqual(quality.json.raw, {uploaded: 1, alreadyStored: 2})
+    assert.deepEqual(quality.json.raw, {uploaded: 1, alreadyStored: 2, quarantined: 0})
     assert.equal(quality.json.processed.length, 0)
 
     // featurize: stores the dataset without DVC and prints its sha256 alone (the task's XCom).
@@ -92,7 +92,9 @@ describe('rps pull / push: task state by version in object storage', function ()
     assert.equal(current.json.dataVersion, sha256)
     assert.equal(current.json.dvcMd5, md5)
     assert.equal(await hash('sha256', join(trainer, 'data/processed/dataset.parquet')), sha256)
-    const record = JSON.parse(await readFile(join(trainer, 'data/processed/version.json'), 'utf8'))
+    // Restored as a published version of the dataset store: its record sits in the version's directory.
+    const {version} = JSON.parse(await readFile(join(trainer, 'data/processed/CURRENT'), 'utf8')) as {version: string}
+    const record = JSON.parse(await readFile(join(trainer, 'data/processed/versions', version, 'version.json'), 'utf8'))
     assert.deepEqual([record.sha256, record.dvcMd5], [sha256, md5])
     // DVC itself has the version too.
     assert.ok(existsSync(join(pusher, '.dvc/cache')))
