@@ -148,13 +148,15 @@ def main(argv: list[str]) -> int:
         if err.code == 409 and os.environ.get("RPS_AIRFLOW_FOLLOW_EXISTING") == "1":
             # make up again within the hour: this hour's run exists; follow it instead of failing.
             iso = quote(body["logical_date"])
-            found = call("GET", f"/dags/{quote(dag_id)}/dagRuns?logical_date_gte={iso}&logical_date_lte={iso}", token=tok)
+            runs_of_hour = f"/dags/{quote(dag_id)}/dagRuns?logical_date_gte={iso}&logical_date_lte={iso}"
+            found = call("GET", runs_of_hour, token=tok)
             existing = (found.get("dag_runs") or [None])[0]
         if existing:
             run, run_id = existing, existing["dag_run_id"]
-            say(f"this interval's run {run_id} already exists ({run['state']}): following it instead of triggering another")
+            say(f"this interval's run {run_id} already exists ({run['state']}): following it, not triggering another")
             if run["state"] == "failed":
-                call("POST", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/clear", {"dry_run": False, "only_failed": True}, token=tok)
+                clear = f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/clear"
+                call("POST", clear, {"dry_run": False, "only_failed": True}, token=tok)
                 say(f"cleared the failed tasks of {run_id}: they run again")
         else:
             if err.code == 409:
