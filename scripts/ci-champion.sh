@@ -65,5 +65,12 @@ step "$dir" "${fetch[@]}"
 step "$dir" bin/rps check
 step "$dir" bin/rps featurize
 step "$dir" bin/rps train
-step "$dir" bin/rps promote
+# The reference is whatever the base branch trains, by construction, not by a comparison: on a
+# registry that already has a champion (a reused local one) the gate of rps promote would refuse it,
+# so it is forced with its reason (a base whose rps predates the gate has no --force and no gate).
+promote=(bin/rps promote)
+if ((dry_run)) || (cd "$dir" && bin/rps promote --help 2>/dev/null | grep -q -- '--force'); then
+  promote+=(--force --reason "CI reference champion: the base branch's model trained by scripts/ci-champion.sh")
+fi
+step "$dir" "${promote[@]}"
 if ((dry_run == 0)); then log "done: @champion set from $dir"; fi

@@ -30,7 +30,9 @@ npx tsc --noEmit -p .
 
 stage "mocha: unit and integration"
 # mocha colours its marks even into a log file under CI=true: plain text off a terminal.
-if [[ -t 1 ]]; then npx mocha; else npx mocha --no-color; fi
+mocha_flags=()
+[[ -t 1 ]] || mocha_flags=(--no-color)
+npx mocha "${mocha_flags[@]}"
 
 stage "monitoring: promtool/amtool checks, rule tests, alert delivery"
 scripts/test-monitoring.sh

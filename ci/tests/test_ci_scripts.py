@@ -115,7 +115,7 @@ def test_when_the_registry_is_local_then_ci_champion_trains_and_promotes_in_the_
         f"+ (cd {base} && bin/rps check)",
         f"+ (cd {base} && bin/rps featurize)",
         f"+ (cd {base} && bin/rps train)",
-        f"+ (cd {base} && bin/rps promote)",
+        f"+ (cd {base} && bin/rps promote --force --reason CI\\ reference\\ champion:\\ the\\ base\\ branch\\'s\\ model\\ trained\\ by\\ scripts/ci-champion.sh)",
     ]
 
 
