@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs'
-import {mkdir, readdir} from 'node:fs/promises'
+import {mkdir} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
 import {commitAndPushStage, gitCommitLock, lockedMd5} from '../dvc/dvc.js'
@@ -7,11 +7,10 @@ import {RpsError, TransportError} from '../errors.js'
 import {DATASET_FILES, DATASET_LOCK, MANIFEST, dvcViewPath, openDataset, processedRoot, syncDvcView} from '../features/dataset-store.js'
 import {dataDir, metaPathFor} from '../raw/store.js'
 import {type QuarantineRecord, readVerifiedRaw} from '../raw/verify.js'
-import {isTempName} from '../util/atomic-file.js'
 import {withLock} from '../util/lock.js'
 import {workDir} from '../util/project.js'
 import {ensureBucket, listKeys, s3Client, s3Settings, uploadFile} from './s3.js'
-import {pushLive, pushReports, recordDataVersion} from './task-state.js'
+import {listFiles, pushLive, pushReports, recordDataVersion} from './task-state.js'
 
 export const DATASET_STAGE = 'featurize'
 
@@ -47,16 +46,6 @@ export interface PushResult {
   gitCommit: string | null
   reports: string[]
   live: string[]
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = []
-  for (const entry of await readdir(dir, {withFileTypes: true}).catch(() => [])) {
-    const full = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...(await listFiles(full)))
-    else if (!isTempName(entry.name)) out.push(full)
-  }
-  return out
 }
 
 /** `dvc push` is the remote step: its failure is a transport failure (exit 4), like the S3 uploads'. */

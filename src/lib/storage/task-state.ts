@@ -157,7 +157,8 @@ export async function pullRaw(client: S3Client, settings: S3Settings, source: st
   return {downloaded, merged: skipped}
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** Every file under dir, recursively, leaving out temp names (writes still in progress). */
+export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = []
   for (const entry of await readdir(dir, {withFileTypes: true}).catch(() => [])) {
     const full = join(dir, entry.name)
