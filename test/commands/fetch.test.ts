@@ -229,13 +229,18 @@ describe('rps fetch', function () {
   })
 
   it('when the process is killed while writing, then no partial raw file is left under its final name', async function () {
-    // A large archive answer takes long enough to write that the kill lands mid-write.
-    const {params: bigParams} = await scratch()
+    // A large archive answer takes long enough to write that the kill lands mid-write. Building
+    // that answer can take seconds on a loaded runner: the request timeout must not end the run first.
+    const {params: bigParams} = await scratch((p) => {
+      p.fetch.timeout_ms = 120_000
+    })
     const out = join(dir, 'data/raw/open-meteo/greensboro-nc')
     await mkdir(out, {recursive: true})
     const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'fetch', '--source', 'open-meteo', '--backfill-days', '20000', '--params', bigParams], {
-      env: {...process.env, ...env}, stdio: 'ignore',
+      env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'pipe'],
     })
+    let stderr = ''
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const killedOnTemp = await new Promise<boolean>((resolve) => {
       const watcher = watch(out, (_event, name) => {
         if (name && name.endsWith('.tmp')) {
@@ -250,7 +255,7 @@ describe('rps fetch', function () {
       })
     })
     await new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.on('exit', resolve) : resolve(undefined)))
-    assert.ok(killedOnTemp, 'the writer was killed while its temp file existed')
+    assert.ok(killedOnTemp, `the writer was killed while its temp file existed (it exited first: ${stderr.trim()})`)
     const names = await readdir(out)
     assert.deepEqual(names.filter((n) => !n.endsWith('.tmp')), [], `only temp files may remain, found ${names.join(', ')}`)
     const check = await rps(['check', '--source', 'open-meteo', '--params', params], env)
