@@ -49,6 +49,7 @@ integration: install
 	npx mocha --spec 'dist/test/integration/**/*.test.js'
 
 bench: install
+	scripts/install-python.sh && scripts/install-bench-tools.sh
 	npm run -s bench
 
 # MinIO + MLflow only (Python and the MinIO binary): nothing to compile.

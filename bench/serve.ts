@@ -14,6 +14,7 @@ import {
 } from './support/common.js'
 import {forestParamsOf, modelSectionOf, writeMatrix} from './support/model-data.js'
 import {REPLAY_START_MS, benchFeatureConfig, benchParams, replayModelRows} from './support/replay.js'
+import {type LoadResult, haveWrk, wrkLoad} from './support/wrk.js'
 
 const CONNECTIONS = 32
 const DURATION_S = Number(process.env.RPS_BENCH_SERVE_SECONDS ?? 5)
@@ -43,8 +44,16 @@ interface Point {
   latencyMs: {p50: number; p90: number; p99: number; max: number; mean: number}
 }
 
+type LoadGenerator = 'wrk' | 'autocannon'
+let generator: LoadGenerator = 'wrk'
+let loadTmp = ''
+
 /** One closed-loop load point: `connections` keep-alive connections, each one request at a time. */
-async function loadPoint(url: string, body: string, connections: number, seconds: number): Promise<Omit<Point, 'server' | 'payload' | 'instancesPerSecond'>> {
+function loadPoint(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  return generator === 'wrk' ? wrkLoad(loadTmp, url, body, connections, seconds) : autocannonLoad(url, body, connections, seconds)
+}
+
+async function autocannonLoad(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
   const latencies: number[] = []
   const result = await new Promise<autocannon.Result>((resolveRun, reject) => {
     const instance = autocannon({
@@ -139,6 +148,13 @@ async function featureCost(modelDir: string, body: string) {
 }
 
 export async function run(ctx: BenchContext): Promise<BenchOutput> {
+  loadTmp = ctx.tmp
+  // wrk by default (the issue's own measurements used it); autocannon runs in this Node process and
+  // takes most of a core from the servers it measures on a 2-core machine.
+  const wanted = (process.env.RPS_BENCH_LOAD ?? 'wrk') as LoadGenerator
+  if (wanted !== 'wrk' && wanted !== 'autocannon') throw new Error(`RPS_BENCH_LOAD must be wrk or autocannon, not '${wanted}'`)
+  if (wanted === 'wrk' && !(await haveWrk())) throw new Error('wrk is not installed: scripts/install-bench-tools.sh (Debian package wrk), or RPS_BENCH_LOAD=autocannon')
+  generator = wanted
   const params = benchParams()
   const cfg = benchFeatureConfig(params)
   const section = modelSectionOf(params)
@@ -359,7 +375,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   return {
     config: {
       connections: CONNECTIONS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, rounds: ROUNDS, soakSeconds: SOAK_S, batch: BATCH, pipelining: 1,
-      loadGenerator: 'autocannon (in the bench process, same 2-core machine); latency percentiles from exact per-response times; all servers up at once, rounds interleaved, ratios within a round then the median',
+      loadGenerator: `${generator === 'wrk' ? 'wrk 4 (one thread per load run, a separate process; latency percentiles from its HdrHistogram)' : 'autocannon (in the bench process; latency percentiles from exact per-response times)'}, same 2-core machine; all servers up at once, rounds interleaved, ratios within a round then the median`,
       model: {...forestParams, features: year.features.length, trainRows: split.train.X.length},
       servers: {
         rps: 'rps serve --model-dir <tmp> (bin/run.js, one Node process), POST /predict {"instances": [{"features": {...}}]}',

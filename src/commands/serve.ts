@@ -2,11 +2,11 @@ import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
 import {RpsCommand} from '../lib/cli/base-command.js'
-import {RpsError} from '../lib/errors.js'
+import {ExitCode, RpsError} from '../lib/errors.js'
 import {liveErrorsPath} from '../lib/live/live-errors.js'
 import {PredictionLogWriter} from '../lib/live/prediction-log.js'
 import {modelSection} from '../lib/model/settings.js'
-import {createApp} from '../lib/serve/app.js'
+import {createHandler, parseByteLimit} from '../lib/serve/app.js'
 import {ServiceMetrics} from '../lib/serve/metrics.js'
 import {referenceMae} from '../lib/model/model-dir.js'
 import {ModelHolder} from '../lib/serve/model-holder.js'
@@ -54,6 +54,13 @@ rps_live_error_* gauges.`
   async run(): Promise<ServeResult> {
     const {flags} = await this.parse(Serve)
     const params = this.loadParams(flags.params)
+    if (flags['body-limit'] !== undefined) {
+      try {
+        parseByteLimit(flags['body-limit'])
+      } catch (error) {
+        throw new RpsError(`--body-limit: ${(error as Error).message}`, {code: 'USAGE', exitCode: ExitCode.usage})
+      }
+    }
     const log = (line: string) => this.logToStderr(`[rps serve] ${new Date().toISOString()} ${line}`)
     const metrics = new ServiceMetrics()
     metrics.watchLiveErrors(flags['live-errors-file'] ?? liveErrorsPath(), log)
@@ -75,7 +82,7 @@ rps_live_error_* gauges.`
     if (predictionLog) log(`logging predictions made from observations to ${predictionLog.path}`)
     const bodyLimit = flags['body-limit'] ?? `${Math.ceil(holder.current!.largestFeatureBody() / 1024)}kb`
     log(`request bodies up to ${bodyLimit}, ${flags['max-instances']} instances`)
-    const app = createApp({
+    const app = createHandler({
       holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit, version: rpsVersion(), log,
       predictionLog, debugDelayMs: flags['debug-delay-ms'],
     })

@@ -66,6 +66,9 @@ export class ServiceMetrics {
   readonly driftModelAge: OptionalGauge
   readonly driftChecked: OptionalGauge
   private readonly window: boolean[] = []
+  private windowOod = 0
+  // One pair of labelled children per (route, method, status): found by a string key, not by hashing labels.
+  private readonly httpSeries = new Map<string, {duration: {observe(v: number): void}; count: {inc(): void}}>()
   private live: WatchedFile | undefined
   private drift: WatchedFile | undefined
   private validationMaeOf: () => number | undefined = () => undefined
@@ -207,6 +210,20 @@ export class ServiceMetrics {
     this.liveUpdated.setOrClear(undefined)
   }
 
+  /** Records one answered HTTP request under its route template ('unmatched' when none). */
+  recordHttp(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`
+    let series = this.httpSeries.get(key)
+    if (!series) {
+      const labels = {route, method, status: String(status)}
+      series = {duration: this.requestDuration.labels(labels), count: this.requests.labels(labels)}
+      // Bounded: routes are templates and methods/statuses few, but a client choosing methods must not grow it forever.
+      if (this.httpSeries.size < 1000) this.httpSeries.set(key, series)
+    }
+    series.duration.observe(seconds)
+    series.count.inc()
+  }
+
   /** Records one prediction request: whether any of its instances had an OOD feature. */
   recordPredictionRequest(instances: number, oodFeatures: string[]): void {
     this.predictions.inc(instances)
@@ -215,8 +232,9 @@ export class ServiceMetrics {
     if (ood) this.predictionRequestsOod.inc()
     for (const f of oodFeatures) this.featureOod.inc({feature: f})
     this.window.push(ood)
-    if (this.window.length > this.windowSize) this.window.shift()
-    this.oodRatio.set(this.window.filter(Boolean).length / this.window.length)
+    if (ood) this.windowOod++
+    if (this.window.length > this.windowSize && this.window.shift()) this.windowOod--
+    this.oodRatio.set(this.windowOod / this.window.length)
   }
 
   setModel(name: string, version: string, alias: string, trigger = 'unknown'): void {

@@ -1,5 +1,4 @@
-import type {Express} from 'express'
-import {type Server, createServer} from 'node:http'
+import {type RequestListener, type Server, createServer} from 'node:http'
 
 export interface RunningServer {
   server: Server
@@ -8,7 +7,7 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>
 }
 
-export async function listen(app: Express, host: string, port: number): Promise<RunningServer> {
+export async function listen(app: RequestListener, host: string, port: number): Promise<RunningServer> {
   const server = createServer(app)
   server.keepAliveTimeout = 5000
   server.requestTimeout = 30_000
