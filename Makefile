@@ -7,7 +7,7 @@ export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
 .PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
 	test-monitoring test-airflow ci-build dag-test-ci ci-champion ci-compare compare-gate \
-	image-cli image-serve serve-container image-push serve-logs clean
+	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs clean
 
 help:
 	@echo "make up    - install what is missing, start the stack, run the pipeline on the offline replay source, serve"
@@ -60,6 +60,9 @@ lint-infra:
 
 test-ci:
 	scripts/test-ci.sh
+
+test-workflow-jobs:
+	scripts/test-workflow-jobs.sh
 
 test-monitoring:
 	scripts/install-monitoring.sh

@@ -265,3 +265,16 @@ def test_infra_lint_passes_on_a_fresh_runner(runner):
     job = runner.job("ci-dev.yml", "infra")
     timed_run(job)
     assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
+
+
+def test_infra_lint_without_its_setup_go_step_fails_on_a_fresh_runner(runner):
+    # The mutation: the same job without actions/setup-go. Nothing on the runner image provides Go,
+    # so the CI tools cannot build actionlint and the job must go red.
+    definition = load_workflow("ci-dev.yml")
+    steps = definition["jobs"]["infra"]["steps"]
+    definition["jobs"]["infra"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-go@")]
+    assert len(definition["jobs"]["infra"]["steps"]) == len(steps) - 1
+    job = runner.job("ci-dev.yml", "infra", definition=definition)
+    timed_run(job)
+    assert outcomes(job)[-1] == ("make test-ci", "failure"), outcomes(job)
+    assert "go is not installed" in job.results[-1].output, job.results[-1].tail()
