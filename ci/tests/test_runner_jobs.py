@@ -278,3 +278,28 @@ def test_infra_lint_without_its_setup_go_step_fails_on_a_fresh_runner(runner):
     timed_run(job)
     assert outcomes(job)[-1] == ("make test-ci", "failure"), outcomes(job)
     assert "go is not installed" in job.results[-1].output, job.results[-1].tail()
+
+
+# dev-checks (npm ci, build, eslint, tsc, mocha unit) takes minutes on 2 cores: behind an opt-in so
+# that make test stays within its budget; make test runs the same commands on the host.
+DEV_CHECKS_ENV = "RPS_RUNNER_DEV_CHECKS"
+
+
+@pytest.mark.skipif(os.environ.get(DEV_CHECKS_ENV) != "1", reason=f"opt-in ({DEV_CHECKS_ENV}=1): several minutes")
+def test_dev_checks_passes_on_a_fresh_runner(runner):
+    job = runner.job("ci-dev.yml", "checks")
+    timed_run(job)
+    assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
+
+
+def test_dev_checks_without_its_setup_node_step_fails_on_a_fresh_runner(runner):
+    # The runner image has no Node: without setup-node, make install cannot even bootstrap one.
+    definition = load_workflow("ci-dev.yml")
+    steps = definition["jobs"]["checks"]["steps"]
+    definition["jobs"]["checks"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
+    assert len(definition["jobs"]["checks"]["steps"]) == len(steps) - 1
+    job = runner.job("ci-dev.yml", "checks", definition=definition)
+    timed_run(job)
+    assert outcomes(job)[1:] == [("make install", "failure"), ("make lint", "skipped"), ("make typecheck", "skipped"),
+                                 ("make unit", "skipped")], outcomes(job)
+    assert "npm is required to install Node 24" in job.results[1].output, job.results[1].tail()
