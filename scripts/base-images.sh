@@ -2,7 +2,7 @@
 # Local stand-ins for the official base images, built without Docker Hub (air gap, registry mirror,
 # this project's CI). Every Dockerfile keeps the official image as its default through a build arg;
 # this script builds the local equivalent and prints the arg that selects it.
-# Usage: scripts/base-images.sh [ensure] [node|python]...     (default: ensure node python)
+# Usage: scripts/base-images.sh [ensure] [debian|node|python]...  (default: ensure node python)
 #        scripts/base-images.sh names    the three image names of this recipe, nothing built
 #   Prints one KEY=VALUE line per image on stdout, e.g.
 #     NODE_IMAGE=rps-base/node:3f2a9c1d0b7e     (for Dockerfile, Dockerfile.serve)
@@ -173,8 +173,9 @@ exec 9>"$STATE/lock"
 flock 9 # one build per content tag even when several runs start at once
 for what in "$@"; do
   case "$what" in
+    debian) build_debian && echo "DEBIAN_IMAGE=$DEBIAN_IMAGE" ;;
     node) build_node && echo "NODE_IMAGE=$NODE_BASE" ;;
     python) build_python && echo "PYTHON_IMAGE=$PYTHON_BASE" ;;
-    *) echo "usage: $0 [ensure] [node|python]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [ensure] [debian|node|python]..." >&2; exit 2 ;;
   esac
 done

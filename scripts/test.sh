@@ -42,8 +42,11 @@ if [[ -x scripts/test-airflow.sh ]]; then
   scripts/test-airflow.sh
 fi
 
-stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests"
+stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests, jobs in runner containers"
 scripts/test-ci.sh
+
+stage "CI/CD: the model-gate, image-build and deliver jobs run for real against the stack"
+scripts/test-workflow-jobs.sh
 
 stage "README first run on a fresh clone: its make up, /predict requests and make down, every address it lists"
 python3 scripts/readme_first_run.py

@@ -12,6 +12,13 @@ so that a new workflow step cannot be silently left out of the tests.
 Local differences from a GitHub runner are explicit: `Local.env` (free ports, state dir) is laid
 over the evaluated env, and `Local.rewrite` replaces text in a `run` line (e.g. a fixed port);
 a rewrite that matches nothing is an error.
+
+Two places for the steps: on this machine (the default: `run` steps are host processes in a host
+workspace), or, with `container=`, in a running container that stands for a fresh runner (see
+ci/tests/test_runner_jobs.py): every `run` step is a `docker exec` of the same bash command in the
+workspace path inside the container, with the job's env passed as `-e` (the container's own env,
+e.g. its PATH, is the base env the test gives); GITHUB_WORKSPACE, RUNNER_TEMP and
+GITHUB_STEP_SUMMARY are paths inside the container, hashFiles() hashes the container's files.
 """
 
 from __future__ import annotations
@@ -139,6 +146,7 @@ class Job:
         local: Local,
         log_dir: Path,
         definition: dict | None = None,
+        container: str | None = None,
     ):
         self.workflow_name = workflow
         self.workflow = definition if definition is not None else load_workflow(workflow)
@@ -151,7 +159,10 @@ class Job:
         self.local = local
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.summary = log_dir / "step-summary.md"
+        self.container = container
+        # Inside the container: the runner's temp directory (the image creates it), as on GitHub.
+        self.runner_temp = Path("/home/runner/work/_temp") if container else log_dir
+        self.summary = self.runner_temp / "step-summary.md"
         self.failed = False
         self.results: list[StepResult] = []
         self._used_rewrites: set[str] = set()
@@ -163,6 +174,13 @@ class Job:
 
     def functions(self) -> dict[str, Callable]:
         def hash_files(*patterns: str) -> str:
+            if self.container:
+                script = 'cd "$1" && shift && shopt -s globstar nullglob && for p in "$@"; do for f in $p; do [[ -f $f ]] && sha256sum "$f"; done; done'
+                listing = subprocess.run(
+                    ["docker", "exec", self.container, "bash", "-c", script, "hash", str(self.workspace), *patterns],
+                    capture_output=True, text=True, check=True, timeout=60,
+                ).stdout
+                return str(abs(hash(listing))) if listing else ""
             hits = sorted(p for pat in patterns for p in self.workspace.glob(pat) if p.is_file())
             return str(abs(hash(tuple(p.read_bytes() for p in hits)))) if hits else ""
 
@@ -194,7 +212,7 @@ class Job:
             GITHUB_BASE_REF=self.github.get("base_ref", ""),
             GITHUB_REF=self.github.get("ref", ""),
             GITHUB_STEP_SUMMARY=str(self.summary),
-            RUNNER_TEMP=str(self.log_dir),
+            RUNNER_TEMP=str(self.runner_temp),
         )
         return env
 
@@ -268,11 +286,15 @@ class Job:
             remaining = max(1.0, deadline - time.monotonic())
             log = self.log_dir / f"{self.job_id}-{len(self.results):02d}-step{i}.log"
             with log.open("w") as f:
+                bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command]
+                if self.container:
+                    # The step's env only: nothing of this process leaks into the container.
+                    env_args = [a for k, v in sorted(env.items()) for a in ("-e", f"{k}={v}")]
+                    args, cwd, proc_env = ["docker", "exec", "-w", str(self.workspace), *env_args, self.container, *bash], None, None
+                else:
+                    args, cwd, proc_env = bash, self.workspace, env
                 try:
-                    proc = subprocess.run(
-                        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
-                        cwd=self.workspace, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=remaining, check=False,
-                    )
+                    proc = subprocess.run(args, cwd=cwd, env=proc_env, stdout=f, stderr=subprocess.STDOUT, timeout=remaining, check=False)
                     result.returncode = proc.returncode
                 except subprocess.TimeoutExpired:
                     result.returncode = -1

@@ -186,9 +186,13 @@ describe('rps serve', function () {
       const res = await postJson(`${logging.url}/predict`, {instances: [{observations}, {observations: older.observations}, example]})
       assert.equal(res.status, 200, JSON.stringify(res.json))
       assert.equal((await postJson(`${logging.url}/predict`, {instances: [example]})).status, 200)
+      // The log is appended after the answer: wait for its lines, not only for the file (a loaded
+      // runner can show the file before its content).
+      const logLines = async () => (existsSync(log) ? (await readFile(log, 'utf8')).split('\n').filter(Boolean) : [])
       const deadline = Date.now() + 10_000
-      while (!existsSync(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-      const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      while ((await logLines()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      await new Promise((r) => setTimeout(r, 200)) // a third line, if serve wrongly logged one, shows too
+      const lines = (await logLines()).map((l) => JSON.parse(l))
       assert.equal(lines.length, 2, 'one line per observation instance; feature instances have no target time')
       const t = `${hourly.time[last]}:00Z`
       assert.deepEqual({...lines[0], logged_at: undefined}, {

