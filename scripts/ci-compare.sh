@@ -78,6 +78,7 @@ publish() {
   why="$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-300)"
   echo "::warning title=Report not posted on the pull request::cml comment update exited $code (${why:-no output}). A pull request from a fork gets a read-only token. The report is in the job summary and the compare-report artifact; the gate step decides."
   if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    # shellcheck disable=SC2016 # markdown backticks, not expansions
     printf '\n> [!WARNING]\n> The report above could not be posted as a pull request comment (`cml comment update` exited %s: %s). It is also in the `compare-report` artifact. The verdict is the gate step'"'"'s, whatever happened to the comment.\n' "$code" "${why:-no output}" >> "$GITHUB_STEP_SUMMARY"
   fi
   return 0

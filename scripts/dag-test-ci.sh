@@ -16,7 +16,7 @@ cd "$ROOT"
 : "${RPS_REPLAY_AT:?set RPS_REPLAY_AT to the logical date of the run (ISO 8601 with offset)}"
 backfill_days="${RPS_BACKFILL_DAYS:-0}"
 [[ "$backfill_days" =~ ^[0-9]+$ ]] || { echo "dag-test-ci: RPS_BACKFILL_DAYS must be a whole number of days, got '$backfill_days'" >&2; exit 2; }
-: "${RPS_CANDIDATE_ALIAS:?set RPS_CANDIDATE_ALIAS to the pull request's candidate alias, e.g. pr-42 (ci-test.yml does)}"
+: "${RPS_CANDIDATE_ALIAS:?set RPS_CANDIDATE_ALIAS to the candidate alias of the pull request, e.g. pr-42 (ci-test.yml does)}"
 if [[ ! "$RPS_CANDIDATE_ALIAS" =~ ^[A-Za-z0-9_-]{1,100}$ || "$RPS_CANDIDATE_ALIAS" =~ ^(challenger|champion|previous-champion)$ ]]; then
   echo "dag-test-ci: RPS_CANDIDATE_ALIAS='$RPS_CANDIDATE_ALIAS': a CI run registers its model under its own alias (letters, digits, _ and -; not challenger, champion or previous-champion)" >&2
   exit 2

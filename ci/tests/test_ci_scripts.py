@@ -391,7 +391,8 @@ def test_when_the_candidate_alias_is_missing_or_production_then_dag_test_ci_exit
 
 def fake_promote(tmp_path: Path, exit_code: int, answer: dict) -> Path:
     script = tmp_path / "rps"
-    script.write_text(f"#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" > '{tmp_path}/args'\necho '{json.dumps(answer)}'\nexit {exit_code}\n")
+    (tmp_path / "answer.json").write_text(json.dumps(answer) + "\n")
+    script.write_text(f"#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" > '{tmp_path}/args'\ncat '{tmp_path}/answer.json'\nexit {exit_code}\n")
     script.chmod(0o755)
     return script
 
