@@ -78,8 +78,9 @@ Run parameters (trigger conf, e.g. `{"backfill_days": 365}` or
 | `backfill_days` | `RPS_BACKFILL_DAYS` | `fetch --backfill-days`: history for a first run (365); 0 = recent hours |
 | `retrain` | `auto` | `auto`: the drift gate decides; `always`: `drift --force`, a retrain is due |
 | `triggered_by` | `schedule` | who started the run (`manual`, `alert:<name>`, ...): `drift --triggered-by` |
-| `candidate_alias` | `challenger` | alias train registers under, compare scores and promote takes (`--from-alias`); CI passes `pr-<number>`, so a pull request's run never moves @challenger |
+| `candidate_alias` | `challenger` | `train --alias`, `compare --challenger`, `promote --from-alias`; CI: `pr-<n>` |
 
+CI passes `candidate_alias: pr-<number>`, so a pull request's run never moves `@challenger`.
 A forced retrain is recorded with the trigger `alert` when `triggered_by` starts with `alert:`, else
 `forced`; `triggered_by` is recorded with every drift decision.
 
@@ -295,7 +296,7 @@ with DAG(
             "challenger",
             type="string",
             pattern="^[A-Za-z0-9_-]{1,100}$",
-            description="Alias the new model is registered under and compared/promoted from (CI: pr-<number>, never champion).",
+            description="Alias the new model is registered under, compared and promoted from (CI: pr-<number>).",
         ),
     },
 ) as dag:
@@ -347,7 +348,8 @@ with DAG(
     promote = rps_task(
         "promote",
         f'pull --run "$RPS_RUN_KEY" --into {RUN_DIR}',
-        f'promote --from-alias "$RPS_CANDIDATE_ALIAS" --reason-file {RUN_DIR}/drift/drift.json --compare-report {RUN_DIR}/compare/report.json',
+        'promote --from-alias "$RPS_CANDIDATE_ALIAS"'
+        f" --reason-file {RUN_DIR}/drift/drift.json --compare-report {RUN_DIR}/compare/report.json",
         **NETWORK_RETRIES,
     )
 

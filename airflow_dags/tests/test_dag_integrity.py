@@ -131,8 +131,8 @@ def test_promote_records_the_decision_the_drift_gate_stored_for_this_run(dag):
     assert compare.bash_command.endswith('push --state-only --run "$RPS_RUN_KEY" --report reports/compare')
     into = re.search(r'pull --run "\$RPS_RUN_KEY" --into (\S+)', promote.bash_command)[1]
     assert promote.bash_command.endswith(
-        f'promote --from-alias "$RPS_CANDIDATE_ALIAS" --reason-file {into}/{out_dir.split('/')[-1]}/drift.json'
-        f" --compare-report {into}/compare/report.json"
+        'promote --from-alias "$RPS_CANDIDATE_ALIAS"'
+        f" --reason-file {into}/{out_dir.split('/')[-1]}/drift.json --compare-report {into}/compare/report.json"
     )
 
 
@@ -214,7 +214,8 @@ def test_the_candidate_alias_is_what_train_registers_compare_scores_and_promote_
 
     assert dag.params["candidate_alias"] == "challenger"
     assert dag.get_task("train").bash_command.endswith('train --alias "$RPS_CANDIDATE_ALIAS"')
-    assert '"$RPS_BIN" compare --lose-exit-code 99 --challenger "$RPS_CANDIDATE_ALIAS"' in dag.get_task("compare").bash_command
+    compare = dag.get_task("compare").bash_command
+    assert '"$RPS_BIN" compare --lose-exit-code 99 --challenger "$RPS_CANDIDATE_ALIAS"' in compare
     assert '"$RPS_BIN" promote --from-alias "$RPS_CANDIDATE_ALIAS"' in dag.get_task("promote").bash_command
     copy.deepcopy(dag.params)["candidate_alias"] = "pr-42"
     for bad in ("", "pr 42", "pr-42; rm -rf /"):
