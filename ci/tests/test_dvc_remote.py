@@ -3,6 +3,7 @@ up the stack's remote `storage`, and never overwrites a remote the user chose.""
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 from pathlib import Path
@@ -36,6 +37,24 @@ def dvc(repo: Path, tmp_path: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def config(repo: Path, tmp_path: Path) -> dict[str, str]:
+    """DVC's merged configuration (global, then project, then local), read from the files without
+    starting DVC (a second each): {"core.remote": ..., "remote.NAME.url": ...}."""
+    merged: dict[str, str] = {}
+    for path in (tmp_path / "xdg" / "dvc" / "config", repo / ".dvc" / "config", repo / ".dvc" / "config.local"):
+        parser = configparser.ConfigParser()
+        parser.read(path)
+        for section in parser.sections():
+            name = section.strip("'").replace('remote "', "remote.").rstrip('"')
+            merged.update({f"{name}.{k}": v for k, v in parser[section].items()})
+    return merged
+
+
+def local_config(repo: Path) -> str:
+    path = repo / ".dvc" / "config.local"
+    return path.read_text() if path.exists() else ""
+
+
 def setup(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return run(["scripts/dvc-remote.sh", str(repo)], env=env(tmp_path), timeout=120)
 
@@ -43,12 +62,12 @@ def setup(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_when_nothing_is_configured_then_storage_becomes_the_default_with_local_credentials(repo, tmp_path):
     result = setup(repo, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert dvc(repo, tmp_path, "config", "core.remote") == "storage"
-    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "s3://rps-data/dvc"
-    assert dvc(repo, tmp_path, "config", "--local", "remote.storage.endpointurl") == "http://127.0.0.1:9123"
+    conf = config(repo, tmp_path)
+    assert (conf["core.remote"], conf["remote.storage.url"]) == ("storage", "s3://rps-data/dvc")
+    assert conf["remote.storage.endpointurl"] == "http://127.0.0.1:9123"
     assert "endpointurl" not in (repo / ".dvc" / "config").read_text()  # only in the git-ignored config.local
-    config = (repo / ".dvc" / "config").read_text()
-    assert setup(repo, tmp_path).returncode == 0 and (repo / ".dvc" / "config").read_text() == config  # a re-run changes nothing
+    committed = (repo / ".dvc" / "config").read_text()
+    assert setup(repo, tmp_path).returncode == 0 and (repo / ".dvc" / "config").read_text() == committed  # a re-run changes nothing
 
 
 @pytest.mark.parametrize("level", ["--project", "--local", "--global"])
@@ -59,11 +78,12 @@ def test_when_the_user_set_another_default_remote_then_it_is_kept(repo, tmp_path
     result = setup(repo, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "default remote 'dagshub' is yours: kept" in result.stderr
-    assert dvc(repo, tmp_path, "config", "core.remote") == "dagshub"
-    assert dvc(repo, tmp_path, "config", "remote.dagshub.url") == "https://dagshub.com/me/rps.dvc"
+    conf = config(repo, tmp_path)
+    assert (conf["core.remote"], conf["remote.dagshub.url"]) == ("dagshub", "https://dagshub.com/me/rps.dvc")
+    assert "remote.dagshub.endpointurl" not in conf
     # The stack's remote is there too, for `dvc push -r storage`, but not the default.
-    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "s3://rps-data/dvc"
-    assert "endpointurl" not in dvc(repo, tmp_path, "config", "--list", "--local").replace("remote.storage.endpointurl", "")
+    assert conf["remote.storage.url"] == "s3://rps-data/dvc"
+    assert dvc(repo, tmp_path, "config", "core.remote") == "dagshub"  # as DVC itself resolves it
 
 
 def test_when_the_user_pointed_storage_elsewhere_then_its_url_and_credentials_are_untouched(repo, tmp_path):
@@ -72,8 +92,8 @@ def test_when_the_user_pointed_storage_elsewhere_then_its_url_and_credentials_ar
     result = setup(repo, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "remote storage points at https://dagshub.com/me/rps.dvc, not a bucket of this stack: it is yours" in result.stderr
-    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "https://dagshub.com/me/rps.dvc"
-    assert not (repo / ".dvc" / "config.local").exists() or "endpointurl" not in (repo / ".dvc" / "config.local").read_text()
+    assert config(repo, tmp_path)["remote.storage.url"] == "https://dagshub.com/me/rps.dvc"
+    assert "endpointurl" not in local_config(repo)
 
 
 def test_when_the_stack_bucket_changes_then_the_stack_remote_follows(repo, tmp_path):
@@ -81,4 +101,4 @@ def test_when_the_stack_bucket_changes_then_the_stack_remote_follows(repo, tmp_p
     dvc(repo, tmp_path, "remote", "add", "--project", "-d", "storage", "s3://old-bucket/dvc")
     result = setup(repo, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "s3://rps-data/dvc"
+    assert config(repo, tmp_path)["remote.storage.url"] == "s3://rps-data/dvc"

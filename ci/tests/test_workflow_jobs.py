@@ -147,7 +147,9 @@ class Lab:
         self.cml_log = root / "cml.jsonl"
         self.ports = {name: free_port() for name in ("minio", "console", "mlflow", "airflow", "serve", "registry")}
         # Fixed image names (a rerun replaces them, layers stay cached); a container per run.
-        self.image, self.cli_image = "rps-ci-test/app", "rps-ci-test/rps"
+        # RPS_CI_TEST_IMAGE_PREFIX keeps two clones sharing one Docker engine apart.
+        self.prefix = os.environ.get("RPS_CI_TEST_IMAGE_PREFIX", "rps-ci-test")
+        self.image, self.cli_image = f"{self.prefix}/app", f"{self.prefix}/rps"
         self.container = f"rps-ci-serve-{os.getpid()}"
         self.registry_host = f"127.0.0.1:{self.ports['registry']}"
         self.remote = f"{self.registry_host}/rps-ci/{self.image}"  # where make image-push puts it
@@ -662,7 +664,7 @@ def test_pushing_a_release_tag_that_exists_with_another_image_is_refused(deliver
     job, _ = deliver
     v = "v" + json.loads((ROOT / "package.json").read_text())["version"]
     released = (job.workspace / "build/image.digest").read_text().strip()
-    other = "rps-ci-test/other"
+    other = f"{lab.prefix}/other"
     env = clean_environ() | lab.local().env | {"RPS_IMAGE_NAME": other, "RPS_IMAGE_REGISTRY": f"{lab.registry_host}/rps-ci"}
     # The registry's rps-ci/other has no release yet: the first push goes through ...
     docker("tag", f"{lab.image}:{v}", f"{other}:{v}")
