@@ -343,8 +343,9 @@ def test_the_model_gate_job_runs_every_step_green_when_the_pull_request_wins(mod
 
 def test_the_champion_comes_from_the_base_branch_code_and_the_challenger_from_the_pr(model_gate, lab):
     job, _ = model_gate
-    # Production is read, never written: the PR's model is the candidate @pr-7, @challenger is not set.
-    assert lab.registry.aliases() == {"champion": "1", "pr-7": "2"}
+    # Production is read, never written: the PR's model is the candidate @pr-7; @challenger and
+    # @champion stay on v1, where the base's training (ci-champion.sh, local mode) put them.
+    assert lab.registry.aliases() == {"champion": "1", "challenger": "1", "pr-7": "2"}
     champion, challenger = lab.registry.run_of("1"), lab.registry.run_of("2")
     # v1 was trained by the base checkout (.rps/ci-base = branch test), with its params.yaml.
     assert champion["tags"]["rps.code_version"] == lab.shas[BASE]
@@ -450,7 +451,7 @@ def test_a_losing_candidate_from_a_fork_gets_its_report_and_the_gate_fails_thoug
     gate = results[-1]
     assert gate.returncode == 2  # make's status when its recipe (ci-compare.sh gate: exit 1) failed
     assert "compare-gate: FAILED: challenger_loses: challenger v3 is worse than champion v1" in gate.output
-    assert lab.registry.aliases() == {"champion": "1", "pr-7": "2", "pr-8": "3"}, "nothing in the gate promotes"
+    assert lab.registry.aliases() == {"champion": "1", "challenger": "1", "pr-7": "2", "pr-8": "3"}, "nothing in the gate promotes"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,18 +490,19 @@ def merged(second_push, lab):
     workspace = second_push[0].workspace
     job = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(7, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
     results = job.run()
+    # Read now: the refused run below writes the same file.
+    promoted = json.loads((workspace / "reports/promote/promote.json").read_text()) if results[-1].outcome == "success" else {}
     refused = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(8, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
     refused_results = refused.run(start=refused.index_of_run("make ci-promote"))
-    return job, results, refused, refused_results
+    return job, results, promoted, refused, refused_results
 
 
 def test_when_a_pull_request_is_merged_then_exactly_its_passed_candidate_is_promoted(merged, lab):
-    job, results, _, _ = merged
+    job, results, promote, _, _ = merged
     assert [r.outcome for r in results] == ["success"] * len(results), failed_steps(results)
     assert job.env["RPS_SHARED_REGISTRY"] == "true"
     aliases = lab.registry.aliases()
     assert {k: aliases[k] for k in ("champion", "previous-champion", "challenger")} == {"champion": "2", "previous-champion": "1", "challenger": "2"}
-    promote = json.loads((job.workspace / "reports/promote/promote.json").read_text())
     assert (promote["action"], promote["trigger"]) == ("promoted", "manual")
     assert re.fullmatch(r"pull request #7 merged into test; challenger v2 holdout RMSE \d+\.\d{3} vs champion v1 \d+\.\d{3} on \d+ rows", promote["reason"])
     assert "## Candidate `@pr-7` promoted" in job.summary.read_text()
@@ -510,7 +512,7 @@ def test_when_a_pull_request_is_merged_then_exactly_its_passed_candidate_is_prom
 
 
 def test_when_a_losing_candidate_is_merged_anyway_then_the_promotion_is_refused_in_red(merged, lab):
-    _, _, job, results = merged
+    _, _, _, job, results = merged
     [step] = results
     assert step.outcome == "failure"
     assert "::error title=Candidate @pr-8 not promoted::rps promote exited 10: refusing to promote" in step.output
@@ -566,7 +568,7 @@ def deliver(merged, lab):
     return job, results
 
 
-def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_verifies_by_digest(deliver, lab):
+def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_verifies_by_digest(deliver, merged, lab):
     job, results = deliver
     outcomes = [(r.run or r.uses.split("@")[0], r.outcome) for r in results]
     assert outcomes[-1] == ("make serve-logs", "skipped")  # if: failure()
