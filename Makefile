@@ -6,7 +6,7 @@ ROOT := $(CURDIR)
 export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
 .PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
-	test-monitoring test-airflow ci-build dag-test-ci ci-champion ci-compare compare-gate \
+	test-monitoring test-airflow ci-build dag-test-ci ci-champion ci-compare ci-report compare-gate ci-promote \
 	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs clean
 
 help:
@@ -88,8 +88,16 @@ ci-champion: ci-build
 ci-compare: ci-build
 	scripts/ci-compare.sh run
 
+# The CML comment of the report: a comment that cannot be posted (fork PRs) is a warning, never the verdict.
+ci-report:
+	scripts/ci-compare.sh publish
+
 compare-gate:
 	scripts/ci-compare.sh gate
+
+# A merged pull request's candidate (@pr-<n>) through rps promote's gate (scripts/ci-promote.sh).
+ci-promote: ci-build
+	scripts/ci-promote.sh
 
 image-cli:
 	scripts/docker-image.sh build-cli

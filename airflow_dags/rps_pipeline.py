@@ -22,7 +22,7 @@ task restores its inputs by version with `rps pull` and stores its outputs with 
 | push | `--data-version <XCom>` | DVC remote + `processed/CURRENT.json` (the next run's base) |
 | forecast | `--data-version <XCom> --live` | `live/` (prediction log, live errors) |
 | drift | `--data-version <XCom> --live` | `runs/<run_id>/reports/drift/drift.json` (the decision) |
-| train | `--data-version <XCom>` | MLflow (run, model version, @challenger) |
+| train | `--data-version <XCom>` | MLflow (run, model version, @challenger or the run's `candidate_alias`) |
 | compare | `--data-version <XCom>` | `runs/<run_id>/reports/compare/` |
 | promote | `--run <run_id>` (drift decision + compare report) | MLflow aliases |
 
@@ -78,7 +78,9 @@ Run parameters (trigger conf, e.g. `{"backfill_days": 365}` or
 | `backfill_days` | `RPS_BACKFILL_DAYS` | `fetch --backfill-days`: history for a first run (365); 0 = recent hours |
 | `retrain` | `auto` | `auto`: the drift gate decides; `always`: `drift --force`, a retrain is due |
 | `triggered_by` | `schedule` | who started the run (`manual`, `alert:<name>`, ...): `drift --triggered-by` |
+| `candidate_alias` | `challenger` | `train --alias`, `compare --challenger`, `promote --from-alias`; CI: `pr-<n>` |
 
+CI passes `candidate_alias: pr-<number>`, so a pull request's run never moves `@challenger`.
 A forced retrain is recorded with the trigger `alert` when `triggered_by` starts with `alert:`, else
 `forced`; `triggered_by` is recorded with every drift decision.
 
@@ -159,6 +161,8 @@ TASK_ENV = {
     # drift --force for this run only (run conf {"retrain": "always"}); empty = the gate decides.
     "RPS_FORCE_RETRAIN": "{{ 'true' if params.retrain == 'always' else '' }}",
     "RPS_TRIGGERED_BY": "{{ params.triggered_by }}",
+    # train --alias / compare --challenger / promote --from-alias (run conf {"candidate_alias": "pr-42"}).
+    "RPS_CANDIDATE_ALIAS": "{{ params.candidate_alias }}",
     # The key of this run's reports in S3 (runs/<run_id>/...).
     "RPS_RUN_KEY": "{{ run_id }}",
     # The dataset version featurize stored (its XCom: the sha256 of processed/<sha256>/).
@@ -288,6 +292,12 @@ with DAG(
             maxLength=200,
             description="Who started the run (schedule, manual, alert:<name>): recorded with the retrain decision.",
         ),
+        "candidate_alias": Param(
+            "challenger",
+            type="string",
+            pattern="^[A-Za-z0-9_-]{1,100}$",
+            description="Alias the new model is registered under, compared and promoted from (CI: pr-<number>).",
+        ),
     },
 ) as dag:
     fetch = rps_task(
@@ -325,12 +335,12 @@ with DAG(
         skip_on_exit_code=NO_RETRAIN_EXIT_CODE,
         **NETWORK_RETRIES,
     )
-    train = rps_task("train", PULL_VERSION, "train", **NETWORK_RETRIES)
+    train = rps_task("train", PULL_VERSION, 'train --alias "$RPS_CANDIDATE_ALIAS"', **NETWORK_RETRIES)
     # A losing challenger exits 99: the task is skipped, so is promote, and the run succeeds.
     compare = rps_task(
         "compare",
         PULL_VERSION,
-        f"compare --lose-exit-code {LOSE_EXIT_CODE}",
+        f'compare --lose-exit-code {LOSE_EXIT_CODE} --challenger "$RPS_CANDIDATE_ALIAS"',
         'push --state-only --run "$RPS_RUN_KEY" --report reports/compare',
         skip_on_exit_code=LOSE_EXIT_CODE,
         **NETWORK_RETRIES,
@@ -338,7 +348,8 @@ with DAG(
     promote = rps_task(
         "promote",
         f'pull --run "$RPS_RUN_KEY" --into {RUN_DIR}',
-        f"promote --reason-file {RUN_DIR}/drift/drift.json --compare-report {RUN_DIR}/compare/report.json",
+        'promote --from-alias "$RPS_CANDIDATE_ALIAS"'
+        f" --reason-file {RUN_DIR}/drift/drift.json --compare-report {RUN_DIR}/compare/report.json",
         **NETWORK_RETRIES,
     )
 

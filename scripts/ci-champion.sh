@@ -13,7 +13,11 @@
 #   there is no champion and the challenger wins by default).
 #   --dry-run prints the mode and the commands, runs nothing.
 # Env: RPS_REPLAY_AT (replay clock shared with the DAG run, so both models see the same hours),
-# RPS_BACKFILL_DAYS (history fetched on the first run), MLFLOW_TRACKING_URI.
+# RPS_BACKFILL_DAYS (history fetched on the first run), MLFLOW_TRACKING_URI, RPS_SHARED_REGISTRY
+# (true/false: whether MLFLOW_TRACKING_URI is the shared registry of the repository secrets; the
+# workflows set it; unset: a non-loopback URI is shared), RPS_CI_SHIPS_MODEL (true in the deliver
+# job: a champion trained here is what gets shipped, so it is announced as a GitHub error
+# annotation and in red in the job summary).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -40,9 +44,24 @@ step() {
 }
 
 uri="${MLFLOW_TRACKING_URI:-}"
-if [[ -n "$uri" && ! "$uri" =~ ^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/.*)?$ ]]; then
+case "${RPS_SHARED_REGISTRY:-}" in
+  true) shared=1 ;;
+  false) shared=0 ;;
+  "") if [[ -n "$uri" && ! "$uri" =~ ^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/.*)?$ ]]; then shared=1; else shared=0; fi ;;
+  *) log "RPS_SHARED_REGISTRY='$RPS_SHARED_REGISTRY': expected true or false"; exit 2 ;;
+esac
+if ((shared)); then
   log "remote registry ${uri%%\?*}: its @champion is the reference; nothing to train here"
   exit 0
+fi
+if [[ "${RPS_CI_SHIPS_MODEL:-}" == true ]]; then
+  # Said where a person looks: the annotation (job page, PR checks) and the summary, in red.
+  echo "::error title=Shipping a model trained on this runner::No shared registry (secret MLFLOW_TRACKING_URI unset): the image gets a champion trained and promoted right here from this commit, not one that passed a model gate. Set the registry secrets (docs/CICD.md) to ship the registry's @champion."
+  if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    # shellcheck disable=SC2016 # markdown backticks, not expansions
+    printf '%s\n' '## 🔴 Shipping a model trained on the runner' '' \
+      '> [!CAUTION]' '> No shared registry (secret `MLFLOW_TRACKING_URI` unset): the delivered image carries a champion trained and promoted **on this runner** from this commit, not a model that passed a pull request'"'"'s gate. Set the registry secrets (docs/CICD.md) to ship the registry'"'"'s `@champion`.' '' >> "$GITHUB_STEP_SUMMARY"
+  fi
 fi
 
 log "local registry ${uri:-http://127.0.0.1:5000 (default)}: training the champion from $dir"

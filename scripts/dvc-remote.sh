@@ -4,6 +4,12 @@
 #   .dvc/config        (committed)   the remote URL and `core.remote = storage`, nothing else
 #   .dvc/config.local  (git-ignored) endpointurl = $RPS_S3_ENDPOINT, access_key_id,
 #                                    secret_access_key, core.analytics = false; mode 600
+# A remote the user chose is theirs and left alone (so `make up` never overwrites it):
+#   - a default remote of another name (`dvc remote default NAME`, in .dvc/config, config.local or the
+#     global/system config): the default stays; `storage` is still added (not as default) with its
+#     local endpoint and credentials, for `dvc push -r storage`;
+#   - a `storage` remote whose URL is not of the form s3://BUCKET/dvc (e.g. DagsHub's https URL):
+#     its URL and credentials are not touched.
 # Usage: scripts/dvc-remote.sh [REPO_DIR]     (default: this repository)
 # Note: `dvc init` stages the three files it creates (.dvc/config, .dvc/.gitignore, .dvcignore)
 # with git; commit them. Needs scripts/install-python.sh. MinIO need not be running.
@@ -32,11 +38,18 @@ current="$("$dvc" config --project "remote.$REMOTE.url" 2>/dev/null || true)"
 if [[ -z "$current" ]]; then
   "$dvc" remote add --project "$REMOTE" "$URL"
   log "remote $REMOTE added: $URL"
+elif [[ "$current" != "$URL" && ! "$current" =~ ^s3://[^/]+/dvc$ ]]; then
+  log "remote $REMOTE points at $current, not a bucket of this stack: it is yours, left as it is (endpoint and credentials too)"
+  exit 0
 elif [[ "$current" != "$URL" ]]; then
   "$dvc" remote modify --project "$REMOTE" url "$URL"
   log "remote $REMOTE url changed: $current -> $URL"
 fi
-if [[ "$("$dvc" config --project core.remote 2>/dev/null || true)" != "$REMOTE" ]]; then
+# The default as DVC resolves it (system, global, project, local): one of another name is the user's.
+default="$("$dvc" config core.remote 2>/dev/null || true)"
+if [[ -n "$default" && "$default" != "$REMOTE" ]]; then
+  log "default remote '$default' is yours: kept (dvc push uses it; the stack's MinIO is 'dvc push -r $REMOTE', or 'dvc remote default $REMOTE' to switch)"
+elif [[ "$("$dvc" config --project core.remote 2>/dev/null || true)" != "$REMOTE" ]]; then
   "$dvc" remote default --project "$REMOTE"
   log "default remote: $REMOTE"
 fi

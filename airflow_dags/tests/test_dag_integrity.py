@@ -131,7 +131,8 @@ def test_promote_records_the_decision_the_drift_gate_stored_for_this_run(dag):
     assert compare.bash_command.endswith('push --state-only --run "$RPS_RUN_KEY" --report reports/compare')
     into = re.search(r'pull --run "\$RPS_RUN_KEY" --into (\S+)', promote.bash_command)[1]
     assert promote.bash_command.endswith(
-        f"promote --reason-file {into}/{out_dir.split('/')[-1]}/drift.json --compare-report {into}/compare/report.json"
+        'promote --from-alias "$RPS_CANDIDATE_ALIAS"'
+        f" --reason-file {into}/{out_dir.split('/')[-1]}/drift.json --compare-report {into}/compare/report.json"
     )
 
 
@@ -179,6 +180,7 @@ def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
         assert task.env["RPS_BACKFILL_DAYS"] == "{{ params.backfill_days or '' }}"
         assert task.env["RPS_FORCE_RETRAIN"] == "{{ 'true' if params.retrain == 'always' else '' }}"
         assert task.env["RPS_TRIGGERED_BY"] == "{{ params.triggered_by }}"
+        assert task.env["RPS_CANDIDATE_ALIAS"] == "{{ params.candidate_alias }}"
         assert task.env["RPS_RUN_KEY"] == "{{ run_id }}"
         assert task.env["RPS_DATA_VERSION"] == "{{ ti.xcom_pull(task_ids='featurize') or '' }}"
 
@@ -200,10 +202,25 @@ def test_retrain_and_triggered_by_are_validated_run_parameters(dag):
     params = copy.deepcopy(dag.params)
     conf = {"retrain": "always", "triggered_by": "alert:RpsLiveErrorHigh"}
     params.update(conf)
-    assert params.validate() == {"backfill_days": 0} | conf
+    assert params.validate() == {"backfill_days": 0, "candidate_alias": "challenger"} | conf
     for key, bad in (("retrain", "sometimes"), ("triggered_by", "")):
         with pytest.raises(ParamValidationError, match=f"Invalid input for param {key}"):
             copy.deepcopy(dag.params)[key] = bad
+
+
+def test_the_candidate_alias_is_what_train_registers_compare_scores_and_promote_takes(dag):
+    """CI's run conf {"candidate_alias": "pr-<n>"}: a pull request's run never moves @challenger."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    assert dag.params["candidate_alias"] == "challenger"
+    assert dag.get_task("train").bash_command.endswith('train --alias "$RPS_CANDIDATE_ALIAS"')
+    compare = dag.get_task("compare").bash_command
+    assert '"$RPS_BIN" compare --lose-exit-code 99 --challenger "$RPS_CANDIDATE_ALIAS"' in compare
+    assert '"$RPS_BIN" promote --from-alias "$RPS_CANDIDATE_ALIAS"' in dag.get_task("promote").bash_command
+    copy.deepcopy(dag.params)["candidate_alias"] = "pr-42"
+    for bad in ("", "pr 42", "pr-42; rm -rf /"):
+        with pytest.raises(ParamValidationError, match="Invalid input for param candidate_alias"):
+            copy.deepcopy(dag.params)["candidate_alias"] = bad
 
 
 @pytest.mark.parametrize(

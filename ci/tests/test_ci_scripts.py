@@ -293,3 +293,143 @@ def test_when_the_model_directory_is_outside_build_model_then_build_serve_refuse
         shutil.rmtree(ROOT / rel)
     assert result.returncode == 1
     assert f"RPS_MODEL_DIR must be build/model or below it: .dockerignore keeps every other path out of the build context (got {rel})" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# A pull request's candidate (docs/CICD.md): compare --challenger pr-<n>, the CML comment that may
+# be refused, the promotion when merged, and a model trained on the runner said in red.
+
+SHIMS = Path(__file__).resolve().parent / "shims"
+
+
+def test_when_a_candidate_alias_is_set_then_compare_scores_that_alias(tmp_path: Path):
+    env = compare_env(tmp_path, fake_rps(tmp_path, 0, "challenger_wins", True), RPS_CANDIDATE_ALIAS="pr-7")
+    assert run(["scripts/ci-compare.sh", "run"], env=env).returncode == 0
+    assert (tmp_path / "args").read_text().split() == ["compare", "--json", "--lose-exit-code", "10", "--challenger", "pr-7"]
+
+
+def publish_env(tmp_path: Path, rps: Path, token: str, **extra: str) -> dict[str, str]:
+    return compare_env(tmp_path, rps, PATH=f"{SHIMS}:{os.environ['PATH']}", REPO_TOKEN=token, GITHUB_REF="refs/pull/7/merge",
+                       FAKE_CML_LOG=str(tmp_path / "cml.jsonl"), GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), **extra)
+
+
+def comments(tmp_path: Path) -> list[dict]:
+    log = tmp_path / "cml.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_when_published_on_each_push_then_the_pull_request_has_one_comment_updated(tmp_path: Path):
+    env = publish_env(tmp_path, fake_rps(tmp_path, 0, "challenger_wins", True), "ghs_write")
+    run(["scripts/ci-compare.sh", "run"], env=env)
+    first = run(["scripts/ci-compare.sh", "publish"], env=env)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "compare" / "report.md").write_text("# report of the second push\n")
+    second = run(["scripts/ci-compare.sh", "publish"], env=env)
+    assert second.returncode == 0, second.stderr
+    recorded = comments(tmp_path)
+    assert [(c["action"], c["comment_id"], c["target"]) for c in recorded] == [("created", 1, "pr/7"), ("updated", 1, "pr/7")]
+    assert all(c["argv"] == ["comment", "update", "--watermark-title=rps model gate", str(tmp_path / "compare" / "report.md")] for c in recorded)
+    assert recorded[-1]["body"] == "# report of the second push\n"
+    assert "::warning" not in first.stdout + second.stdout
+
+
+@pytest.mark.parametrize(("code", "decision", "passed", "gate_code"), [(0, "challenger_wins", True, 0), (10, "challenger_loses", False, 1)])
+def test_when_the_comment_is_refused_then_publish_warns_and_the_gate_still_decides(tmp_path: Path, code, decision, passed, gate_code):
+    # A fork's pull request: GitHub's token is read-only, the comment is refused (403).
+    env = publish_env(tmp_path, fake_rps(tmp_path, code, decision, passed), "ghs_readonly_fork")
+    assert run(["scripts/ci-compare.sh", "run"], env=env).returncode == 0
+    published = run(["scripts/ci-compare.sh", "publish"], env=env)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("::warning title=Report not posted on the pull request::cml comment update exited 1 (fake cml: HttpError: Resource not accessible by integration (HTTP 403))")
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# report\n")  # the report itself, from the run step
+    assert "> [!WARNING]\n> The report above could not be posted as a pull request comment" in summary
+    assert comments(tmp_path) == []
+    assert run(["scripts/ci-compare.sh", "gate"], env=env).returncode == gate_code
+
+
+def test_when_there_is_no_report_then_publish_fails(tmp_path: Path):
+    result = run(["scripts/ci-compare.sh", "publish"], env=publish_env(tmp_path, tmp_path / "nope", "ghs_write"))
+    assert result.returncode == 1
+    assert "nothing to publish" in result.stderr
+
+
+@pytest.mark.parametrize(("shared", "uri", "trains"), [
+    ("true", "http://127.0.0.1:5000", False),  # the secret names a registry on loopback (tests, a tunnel): still shared
+    ("false", "https://dagshub.com/me/rps.mlflow", True),
+])
+def test_when_the_workflow_says_whether_the_registry_is_shared_then_ci_champion_follows_it(shared, uri, trains):
+    result = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(MLFLOW_TRACKING_URI=uri, RPS_SHARED_REGISTRY=shared))
+    assert result.returncode == 0, result.stderr
+    assert ("bin/rps train" in result.stdout) is trains
+    bad = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(RPS_SHARED_REGISTRY="yes"))
+    assert bad.returncode == 2 and "expected true or false" in bad.stderr
+
+
+@pytest.mark.parametrize("shared", ["false", "true"])
+def test_when_deliver_would_ship_a_model_trained_on_the_runner_then_it_says_so_in_red(tmp_path: Path, shared: str):
+    summary = tmp_path / "summary.md"
+    result = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(RPS_SHARED_REGISTRY=shared, RPS_CI_SHIPS_MODEL="true", GITHUB_STEP_SUMMARY=str(summary)))
+    assert result.returncode == 0, result.stderr
+    if shared == "true":  # the registry's @champion is shipped: nothing to say
+        assert "::error" not in result.stdout and not summary.exists()
+        return
+    assert result.stdout.startswith("::error title=Shipping a model trained on this runner::No shared registry")
+    text = summary.read_text()
+    assert text.startswith("## 🔴 Shipping a model trained on the runner\n") and "> [!CAUTION]" in text
+
+
+@pytest.mark.parametrize(("alias", "message"), [(None, "set RPS_CANDIDATE_ALIAS"), ("challenger", "not challenger, champion or previous-champion"),
+                                                ("champion", "not challenger"), ("pr 7", "RPS_CANDIDATE_ALIAS='pr 7'")])
+def test_when_the_candidate_alias_is_missing_or_production_then_dag_test_ci_exits_2_before_starting_anything(alias, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPS_", "AIRFLOW"))}
+    env |= {"RPS_REPLAY_AT": "2026-06-01T00:00:00+00:00"} | ({"RPS_CANDIDATE_ALIAS": alias} if alias else {})
+    result = run(["scripts/dag-test-ci.sh"], env=env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def fake_promote(tmp_path: Path, exit_code: int, answer: dict) -> Path:
+    script = tmp_path / "rps"
+    (tmp_path / "answer.json").write_text(json.dumps(answer) + "\n")
+    script.write_text(f"#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" > '{tmp_path}/args'\ncat '{tmp_path}/answer.json'\nexit {exit_code}\n")
+    script.chmod(0o755)
+    return script
+
+
+def promote_env(tmp_path: Path, rps: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPS_", "GITHUB_"))}
+    return env | {"RPS_BIN": str(rps), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "RPS_CANDIDATE_ALIAS": "pr-7", "RPS_PR_NUMBER": "7"} | extra
+
+
+def test_when_a_merged_candidate_passes_the_gate_then_ci_promote_promotes_it_by_alias(tmp_path: Path):
+    rps = fake_promote(tmp_path, 0, {"action": "promoted", "champion": "2", "previousChampion": "1"})
+    result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, RPS_SHARED_REGISTRY="true"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "args").read_text().splitlines() == ["promote", "--from-alias", "pr-7", "--reason", "pull request #7 merged into test", "--json"]
+    assert "ci-promote: promoted: @champion = v2 (previous v1) from @pr-7" in result.stderr
+    assert "## Candidate `@pr-7` promoted" in (tmp_path / "summary.md").read_text()
+
+
+def test_when_the_gate_refuses_a_merged_candidate_then_ci_promote_fails_red_with_the_reason(tmp_path: Path):
+    rps = fake_promote(tmp_path, 10, {"error": {"code": "PROMOTION_REFUSED", "message": "refusing to promote 'm' v3: rps compare decided challenger_loses"}})
+    result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, RPS_SHARED_REGISTRY="true"))
+    assert result.returncode == 10
+    assert result.stdout.startswith("::error title=Candidate @pr-7 not promoted::rps promote exited 10: refusing to promote 'm' v3: rps compare decided challenger_loses")
+    assert "## 🔴 Candidate `@pr-7` not promoted" in (tmp_path / "summary.md").read_text()
+
+
+def test_when_there_is_no_shared_registry_then_ci_promote_warns_and_promotes_nothing(tmp_path: Path):
+    rps = fake_promote(tmp_path, 0, {})
+    result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, RPS_SHARED_REGISTRY="false"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("::warning title=No shared registry: nothing promoted::")
+    assert not (tmp_path / "args").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [({"RPS_CANDIDATE_ALIAS": "challenger"}, "expected pr-<number>"), ({"RPS_SHARED_REGISTRY": ""}, "expected true or false")])
+def test_when_ci_promote_is_misconfigured_then_it_exits_2(tmp_path: Path, extra, message):
+    rps = fake_promote(tmp_path, 0, {})
+    result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, **({"RPS_SHARED_REGISTRY": "true"} | extra)))
+    assert result.returncode == 2
+    assert message in result.stderr

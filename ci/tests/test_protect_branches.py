@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import run
+from conftest import ROOT, run
 
 SCRIPT = "scripts/protect-branches"
 REPO = "acme/rps"
@@ -29,7 +29,7 @@ EXPECTED = {
             "checks": [{"context": "dev-checks"}, {"context": "infra-lint"}, {"context": "test-model-gate"}],
         },
         "enforce_admins": True,
-        "required_pull_request_reviews": {"required_approving_review_count": 1, "dismiss_stale_reviews": True},
+        "required_pull_request_reviews": {"required_approving_review_count": 1, "dismiss_stale_reviews": True, "require_code_owner_reviews": False},
         "restrictions": None,
         "allow_force_pushes": False,
         "allow_deletions": False,
@@ -41,7 +41,7 @@ EXPECTED = {
             "checks": [{"context": "dev-checks"}, {"context": "infra-lint"}, {"context": "image-build"}],
         },
         "enforce_admins": True,
-        "required_pull_request_reviews": {"required_approving_review_count": 1, "dismiss_stale_reviews": True},
+        "required_pull_request_reviews": {"required_approving_review_count": 1, "dismiss_stale_reviews": True, "require_code_owner_reviews": False},
         "restrictions": None,
         "allow_force_pushes": False,
         "allow_deletions": False,
@@ -51,7 +51,7 @@ EXPECTED = {
 
 
 def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL")}
+    base = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "RPS_REQUIRED_APPROVALS")}
     base.update(extra)
     return base
 
@@ -201,3 +201,53 @@ def test_when_the_api_is_unreachable_then_exit_1_with_curls_reason():
     result = run([SCRIPT, "--branch", "dev"], env=env(GITHUB_REPOSITORY=REPO, GITHUB_TOKEN="tok", GITHUB_API_URL="http://127.0.0.1:9"))
     assert result.returncode == 1
     assert "dev: request to http://127.0.0.1:9/repos/acme/rps/branches/dev/protection failed: curl: (7)" in result.stderr
+
+
+def reviews(stdout: str) -> dict[str, dict]:
+    return {u.split("/")[-2]: b["required_pull_request_reviews"] for _, u, b in parse_dry_run(stdout)}
+
+
+@pytest.mark.parametrize(("args", "extra", "count"), [
+    (["--approvals", "0"], {}, 0),  # a solo maintainer: GitHub never counts an author's own approval
+    ([], {"RPS_REQUIRED_APPROVALS": "0"}, 0),
+    (["--approvals", "2"], {"RPS_REQUIRED_APPROVALS": "0"}, 2),  # the flag wins over the environment
+])
+def test_when_approvals_are_configured_then_test_and_master_need_that_many_and_dev_none(args, extra, count):
+    result = run([SCRIPT, "--dry-run", *args], env=env(GITHUB_REPOSITORY=REPO, **extra))
+    assert result.returncode == 0, result.stderr
+    got = reviews(result.stdout)
+    assert got["test"]["required_approving_review_count"] == got["master"]["required_approving_review_count"] == count
+    assert got["dev"]["required_approving_review_count"] == 0
+    bodies = {u.split("/")[-2]: b for _, u, b in parse_dry_run(result.stdout)}
+    for branch in ("test", "master"):  # everything else stays: the PR, its checks, admins bound
+        assert {k: v for k, v in bodies[branch].items() if k != "required_pull_request_reviews"} == {
+            k: v for k, v in EXPECTED[branch].items() if k != "required_pull_request_reviews"}
+
+
+@pytest.mark.parametrize(("args", "extra", "message"), [
+    (["--approvals", "7"], {}, "--approvals='7': expected a whole number of approvals from 0 to 6"),
+    (["--approvals", "one"], {}, "--approvals='one'"),
+    (["--approvals"], {}, "--approvals needs a number"),
+    ([], {"RPS_REQUIRED_APPROVALS": "-1"}, "RPS_REQUIRED_APPROVALS='-1'"),
+    (["--approvals", "0", "--code-owners"], {}, "--code-owners needs --approvals 1 or more"),
+])
+def test_when_approvals_are_out_of_range_then_exit_2_and_nothing_is_sent(args, extra, message):
+    with FakeGitHub() as fake:
+        result = run([SCRIPT, *args], env=env(GITHUB_REPOSITORY=REPO, GITHUB_TOKEN="tok", GITHUB_API_URL=fake.url, **extra))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert fake.requests == []
+
+
+def test_when_code_owners_are_required_then_test_and_master_ask_for_their_review():
+    result = run([SCRIPT, "--dry-run", "--code-owners"], env=env(GITHUB_REPOSITORY=REPO))
+    assert result.returncode == 0, result.stderr
+    got = reviews(result.stdout)
+    assert got["test"]["require_code_owner_reviews"] is got["master"]["require_code_owner_reviews"] is True
+    assert "require_code_owner_reviews" not in got["dev"]
+
+
+def test_the_codeowners_placeholder_assigns_nobody_until_edited():
+    lines = [line.strip() for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines()]
+    assert [line for line in lines if line and not line.startswith("#")] == []  # a placeholder: every rule commented
+    assert any(line.startswith("# *") and "@" in line for line in lines)  # with an example to uncomment

@@ -6,18 +6,25 @@ ports. Only what cannot exist here is replaced: the `uses` actions (by the handl
 the local base images (scripts/base-images.sh: no Docker Hub here) and pushed to a real OCI
 registry on loopback (scripts/install-registry.sh) instead of Docker Hub.
 
-One stack serves the whole module, in file order (about 5 minutes on 2 shared cores):
-1. ci-test `test-model-gate` on a pull request `feature/bigger-forest` -> `test` whose base branch
+One stack serves the whole module, in file order (about 6 minutes on 2 shared cores):
+1. ci-test `test-model-gate` on pull request #7 `feature/bigger-forest` -> `test` whose base branch
    trains a small forest (3 trees of depth 4) and the PR the forest of params.yaml: every step,
-   from `make install` to `make compare-gate`; the challenger wins, the gate passes;
-2. a new push to a PR `feature/stump` (1 tree of depth 1): the steps from `make dag-test-ci` on,
-   against the same champion; the challenger loses, the report is still published, the gate fails;
-3. cd-master `image-build` on a pull request into master: the CLI and the serving image;
-4. cd-master `deliver` on a push to master: champion, export, image, run, verify, push, verify
-   the pushed image by digest; then the delivered container and image themselves: labels, Docker's
-   `healthy`, /ready and /predict (example and observations), non-root, a refused release
+   from `make install` to `make compare-gate`; the candidate @pr-7 wins, the gate passes, and
+   neither @challenger nor @champion moved;
+2. pull request #8 `feature/stump` (1 tree of depth 1) from a fork (read-only token): the steps from
+   `make dag-test-ci` on, against the same champion; the candidate @pr-8 loses, the comment is
+   refused, the report is in the summary and the artifact, the gate fails;
+3. a new push to #7: from `make ci-compare` on: its one comment is updated, the gate passes again;
+4. ci-test `test-promote-candidate` when #7 is merged: @pr-7 (v2) becomes @champion through rps
+   promote's gate; then #8 merged anyway: refused, nothing moves;
+5. cd-master `image-build` on a pull request into master, with the shared registry (the secret
+   set): the CLI and the serving image with the registry's champion;
+6. cd-master `deliver` on a push to master, shared registry: nothing trained on the runner, export
+   of @champion (the version #7's gate passed and its merge promoted), image, run, verify, push,
+   verify the pushed image by digest; then the delivered container and image themselves: labels,
+   Docker's `healthy`, /ready and /predict (example and observations), non-root, a refused release
    overwrite, broken images failing verify-deployment, `docker stop` under load;
-5. the same job with a broken image: verify fails, nothing is pushed, `make serve-logs` runs.
+7. the same job with a broken image: verify fails, nothing is pushed, `make serve-logs` runs.
 """
 
 from __future__ import annotations
@@ -140,7 +147,9 @@ class Lab:
         self.cml_log = root / "cml.jsonl"
         self.ports = {name: free_port() for name in ("minio", "console", "mlflow", "airflow", "serve", "registry")}
         # Fixed image names (a rerun replaces them, layers stay cached); a container per run.
-        self.image, self.cli_image = "rps-ci-test/app", "rps-ci-test/rps"
+        # RPS_CI_TEST_IMAGE_PREFIX keeps two clones sharing one Docker engine apart.
+        self.prefix = os.environ.get("RPS_CI_TEST_IMAGE_PREFIX", "rps-ci-test")
+        self.image, self.cli_image = f"{self.prefix}/app", f"{self.prefix}/rps"
         self.container = f"rps-ci-serve-{os.getpid()}"
         self.registry_host = f"127.0.0.1:{self.ports['registry']}"
         self.remote = f"{self.registry_host}/rps-ci/{self.image}"  # where make image-push puts it
@@ -299,8 +308,16 @@ def lab(tmp_path_factory):
 # 1. ci-test on a winning pull request: every step of the job.
 
 
-PR_GITHUB = {"event_name": "pull_request", "base_ref": BASE, "ref": "refs/pull/7/merge"}
+def pr_github(number: int, action: str = "synchronize", **extra) -> dict:
+    """The `github` context of a pull_request event (flat keys, as gha.py reads them)."""
+    return {"event_name": "pull_request", "base_ref": BASE, "ref": f"refs/pull/{number}/merge", "event.action": action,
+            "event.pull_request.number": str(number), **extra}
+
+
+PR_GITHUB = pr_github(7)
 PR_SECRETS = {"GITHUB_TOKEN": "ghs_fake_token_for_the_cml_shim"}
+# A pull request from a fork: GitHub's token is read-only (the CML shim refuses it with a 403).
+FORK_SECRETS = {"GITHUB_TOKEN": "ghs_readonly_fake_token_of_a_fork"}
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +335,7 @@ def test_the_model_gate_job_runs_every_step_green_when_the_pull_request_wins(mod
     wf_env = load_workflow("ci-test.yml")["env"]
     assert job.evaluated_env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
     assert job.env["RPS_REPLAY_AT"] == wf_env["RPS_REPLAY_AT"] and job.env["RPS_CI_CHAMPION_DIR"] == ".rps/ci-base"
+    assert (job.env["RPS_CANDIDATE_ALIAS"], job.env["RPS_SHARED_REGISTRY"]) == ("pr-7", "false")
     # make install built once; the later steps did not compile again (scripts/ci-build.sh).
     later = [r for r in results if r.run in ("make ci-champion", "make dag-test-ci", "make ci-compare")]
     assert all("ci-build: dist/ is newer than every source: not rebuilt" in r.output for r in later), [r.tail(20) for r in later]
@@ -325,8 +343,9 @@ def test_the_model_gate_job_runs_every_step_green_when_the_pull_request_wins(mod
 
 def test_the_champion_comes_from_the_base_branch_code_and_the_challenger_from_the_pr(model_gate, lab):
     job, _ = model_gate
-    aliases = lab.registry.aliases()
-    assert (aliases.get("champion"), aliases.get("challenger")) == ("1", "2"), aliases
+    # Production is read, never written: the PR's model is the candidate @pr-7; @challenger and
+    # @champion stay on v1, where the base's training (ci-champion.sh, local mode) put them.
+    assert lab.registry.aliases() == {"champion": "1", "challenger": "1", "pr-7": "2"}
     champion, challenger = lab.registry.run_of("1"), lab.registry.run_of("2")
     # v1 was trained by the base checkout (.rps/ci-base = branch test), with its params.yaml.
     assert champion["tags"]["rps.code_version"] == lab.shas[BASE]
@@ -352,10 +371,11 @@ def test_the_dag_run_is_green_trains_and_only_marks_compare_and_promote(model_ga
     # Every task succeeded (a task added later, e.g. a drift gate before train, must succeed too).
     assert set(DAG_ORDER) <= set(tasks) and set(tasks.values()) == {"success"}, tasks
     # The run parameters CI passes: the history, `retrain: always` (the drift gate never skips training) and who asked.
-    assert conf == {"backfill_days": int(job.env["RPS_BACKFILL_DAYS"]), "retrain": "always", "triggered_by": "ci"}, conf
+    assert conf == {"backfill_days": int(job.env["RPS_BACKFILL_DAYS"]), "retrain": "always", "triggered_by": "ci", "candidate_alias": "pr-7"}, conf
     dag = next(r for r in results if r.run == "make dag-test-ci")
     ran = [t for t in DAG_ORDER if f'"$RPS_BIN" {t}' in dag.output]
     assert ran == DAG_ORDER[: DAG_ORDER.index("compare")], "fetch .. train run, compare and promote are only marked"
+    assert f"{MODEL_NAME} v2 @pr-7: holdout RMSE" in dag.output, "the DAG's train registered the candidate alias"
 
 
 def test_the_compare_report_is_written_published_and_kept(model_gate, lab):
@@ -363,7 +383,7 @@ def test_the_compare_report_is_written_published_and_kept(model_gate, lab):
     out = job.workspace / "reports" / "compare"
     report = json.loads((out / "report.json").read_text())
     assert (report["decision"], report["passed"]) == ("challenger_wins", True)
-    assert (report["challenger"]["version"], report["champion"]["version"]) == ("2", "1")
+    assert (report["challenger"]["version"], report["challenger"]["alias"], report["champion"]["version"]) == ("2", "pr-7", "1")
     assert report["challenger"]["scores"]["rmse"] < report["champion"]["scores"]["rmse"]
     assert (out / "exit-code").read_text().strip() == "0"
     plots = sorted(out.glob("*.png"))
@@ -373,7 +393,8 @@ def test_the_compare_report_is_written_published_and_kept(model_gate, lab):
     # The job summary got the report; CML (the fake) posted it with every plot; the artifact has it all.
     assert markdown in job.summary.read_text()
     [comment] = lab.cml_comments()
-    assert comment["argv"] == ["comment", "create", "reports/compare/report.md"] and comment["body"] == markdown
+    assert comment["argv"] == ["comment", "update", "--watermark-title=rps model gate", "reports/compare/report.md"]
+    assert (comment["target"], comment["action"], comment["body"]) == ("pr/7", "created", markdown)
     assert sorted(p["url"].split("/")[-1] for p in comment["published"]) == [p.name for p in plots]
     assert {"reports/compare/report.md", "reports/compare/report.json"} <= set(job.artifacts)
 
@@ -386,7 +407,7 @@ def test_the_gate_step_passes_on_a_win(model_gate):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. A losing pull request on the same stack: from `make dag-test-ci` to the gate.
+# 2. A losing pull request from a fork on the same stack: from `make dag-test-ci` to the gate.
 
 
 @pytest.fixture(scope="module")
@@ -396,32 +417,106 @@ def losing_gate(model_gate, lab):
     workspace = first.workspace
     git(workspace, "fetch", "-q", "origin", LOSE)
     git(workspace, "checkout", "-q", "-B", LOSE, "FETCH_HEAD")
-    job = lab.job("ci-test.yml", "model-gate", workspace, {**PR_GITHUB, "head_ref": LOSE}, PR_SECRETS)
+    job = lab.job("ci-test.yml", "model-gate", workspace, pr_github(8, head_ref=LOSE), FORK_SECRETS)
     results = job.run(start=job.index_of_run("make dag-test-ci"))
     return job, results
 
 
-def test_a_losing_challenger_publishes_its_report_and_fails_the_gate(losing_gate, lab):
+def test_a_losing_candidate_from_a_fork_gets_its_report_and_the_gate_fails_though_no_comment_could_be_posted(losing_gate, lab):
     job, results = losing_gate
     outcomes = {r.run or r.uses.split("@")[0]: r.outcome for r in results}
     assert outcomes == {
         "make dag-test-ci": "success",
         "make ci-compare": "success",  # a lost comparison is a verdict, not an error
         "iterative/setup-cml": "success",
-        "cml comment create reports/compare/report.md": "success",
+        "make ci-report": "success",  # the refused comment is a warning, not the verdict
         "actions/upload-artifact": "success",
         "make compare-gate": "failure",
     }, failed_steps(results)
     report = json.loads((job.workspace / "reports/compare/report.json").read_text())
     assert (report["decision"], report["passed"]) == ("challenger_loses", False)
-    assert (report["challenger"]["version"], report["champion"]["version"]) == ("3", "1")
+    assert (report["challenger"]["version"], report["challenger"]["alias"], report["champion"]["version"]) == ("3", "pr-8", "1")
     assert lab.registry.run_of("3")["params"]["model.nEstimators"] == str(STUMP["n_estimators"])
     assert (job.workspace / "reports/compare/exit-code").read_text().strip() == "10"
-    assert lab.cml_comments()[-1]["body"] == (job.workspace / "reports/compare/report.md").read_text()
+    # GitHub refused the comment (the fork's read-only token): a warning on the job page, the
+    # report in the summary and the artifact, and no comment on #8.
+    publish = next(r for r in results if r.run == "make ci-report")
+    assert "::warning title=Report not posted on the pull request::cml comment update exited 1" in publish.output
+    assert "Resource not accessible by integration (HTTP 403)" in publish.output
+    markdown = (job.workspace / "reports/compare/report.md").read_text()
+    summary = job.summary.read_text()
+    assert markdown in summary and "could not be posted as a pull request comment" in summary
+    assert {"reports/compare/report.md", "reports/compare/report.json"} <= set(job.artifacts)
+    assert [c["target"] for c in lab.cml_comments()] == ["pr/7"]
     gate = results[-1]
     assert gate.returncode == 2  # make's status when its recipe (ci-compare.sh gate: exit 1) failed
     assert "compare-gate: FAILED: challenger_loses: challenger v3 is worse than champion v1" in gate.output
-    assert lab.registry.aliases()["champion"] == "1", "nothing in the gate promotes"
+    assert lab.registry.aliases() == {"champion": "1", "challenger": "1", "pr-7": "2", "pr-8": "3"}, "nothing in the gate promotes"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. A new push to #7 (same model): the compare, the one comment updated, the gate.
+
+
+@pytest.fixture(scope="module")
+def second_push(losing_gate, lab):
+    job_ = losing_gate[0]
+    workspace = job_.workspace
+    git(workspace, "checkout", "-q", WIN)
+    job = lab.job("ci-test.yml", "model-gate", workspace, {**PR_GITHUB, "head_ref": WIN}, PR_SECRETS)
+    results = job.run(start=job.index_of_run("make ci-compare"))
+    return job, results
+
+
+def test_a_new_push_updates_the_one_comment_of_the_pull_request(second_push, lab):
+    job, results = second_push
+    assert [r.outcome for r in results] == ["success"] * len(results), failed_steps(results)
+    comments = lab.cml_comments()
+    assert [(c["target"], c["action"], c["comment_id"]) for c in comments] == [("pr/7", "created", 1), ("pr/7", "updated", 1)]
+    assert comments[-1]["body"] == (job.workspace / "reports/compare/report.md").read_text()
+    assert "compare-gate: passed: challenger_wins: challenger v2 vs champion v1" in results[-1].output
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. #7 merged: its candidate promoted through rps promote's gate; #8 merged anyway: refused.
+
+# The registry secret set: the jobs treat MLFLOW_TRACKING_URI as the shared registry (here the lab's
+# MLflow, which Local.env points MLFLOW_TRACKING_URI at; part 3 of issue 15 would make it a second stack).
+SHARED_SECRETS = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+
+
+@pytest.fixture(scope="module")
+def merged(second_push, lab):
+    workspace = second_push[0].workspace
+    job = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(7, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
+    results = job.run()
+    # Read now: the refused run below writes the same file.
+    promoted = json.loads((workspace / "reports/promote/promote.json").read_text()) if results[-1].outcome == "success" else {}
+    refused = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(8, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
+    refused_results = refused.run(start=refused.index_of_run("make ci-promote"))
+    return job, results, promoted, refused, refused_results
+
+
+def test_when_a_pull_request_is_merged_then_exactly_its_passed_candidate_is_promoted(merged, lab):
+    job, results, promote, _, _ = merged
+    assert [r.outcome for r in results] == ["success"] * len(results), failed_steps(results)
+    assert job.env["RPS_SHARED_REGISTRY"] == "true"
+    aliases = lab.registry.aliases()
+    assert {k: aliases[k] for k in ("champion", "previous-champion", "challenger")} == {"champion": "2", "previous-champion": "1", "challenger": "2"}
+    assert (promote["action"], promote["trigger"]) == ("promoted", "manual")
+    assert re.fullmatch(r"pull request #7 merged into test; challenger v2 holdout RMSE \d+\.\d{3} vs champion v1 \d+\.\d{3} on \d+ rows", promote["reason"])
+    assert "## Candidate `@pr-7` promoted" in job.summary.read_text()
+    # The model gate does not run on a closed pull request, the promotion only on a merged one.
+    assert not lab.job("ci-test.yml", "model-gate", job.workspace, pr_github(7, "closed", **{"event.pull_request.merged": True}), {}).runs_for_event()
+    assert not lab.job("ci-test.yml", "promote-candidate", job.workspace, pr_github(9, "closed", **{"event.pull_request.merged": False}), {}).runs_for_event()
+
+
+def test_when_a_losing_candidate_is_merged_anyway_then_the_promotion_is_refused_in_red(merged, lab):
+    _, _, _, job, results = merged
+    [step] = results
+    assert step.outcome == "failure"
+    assert "::error title=Candidate @pr-8 not promoted::rps promote exited 10: refusing to promote" in step.output
+    assert lab.registry.aliases()["champion"] == "2"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,9 +534,9 @@ def image_config(ref: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def image_build(lab):
+def image_build(merged, lab):
     workspace = lab.checkout("master-pr", WIN)
-    job = lab.job("cd-master.yml", "image-build", workspace, {"event_name": "pull_request", "base_ref": MASTER}, {})
+    job = lab.job("cd-master.yml", "image-build", workspace, {"event_name": "pull_request", "base_ref": MASTER}, SHARED_SECRETS)
     results = job.run()
     return job, results
 
@@ -464,24 +559,29 @@ def test_the_image_build_job_builds_the_cli_and_the_serving_image(image_build, l
 
 
 @pytest.fixture(scope="module")
-def deliver(lab):
+def deliver(merged, lab):
     workspace = lab.checkout("master", MASTER)
-    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token"}
+    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **SHARED_SECRETS}
     job = lab.job("cd-master.yml", "deliver", workspace, {"event_name": "push", "ref": "refs/heads/master"}, secrets,
                   **{"http://127.0.0.1:8000": f"http://127.0.0.1:{lab.ports['serve']}"})
     results = job.run()
     return job, results
 
 
-def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_verifies_by_digest(deliver, lab):
+def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_verifies_by_digest(deliver, merged, lab):
     job, results = deliver
     outcomes = [(r.run or r.uses.split("@")[0], r.outcome) for r in results]
     assert outcomes[-1] == ("make serve-logs", "skipped")  # if: failure()
     assert all(o == "success" for _, o in outcomes[:-1]), failed_steps(results)
     assert job.unused_rewrites() == set()
-    # make ci-champion on master: this checkout's own model, trained and promoted in the local registry.
+    # The shared registry: nothing trained on the runner, and nothing said in red about it; the
+    # exported @champion is the version #7's gate passed (its report.json) and its merge promoted.
+    champion_step = next(r for r in results if r.run == "make ci-champion")
+    assert "nothing to train here" in champion_step.output and "::error" not in champion_step.output
     champion = lab.registry.aliases()["champion"]
-    assert lab.registry.run_of(champion)["tags"]["rps.code_version"] == lab.shas[MASTER]
+    passed = json.loads((merged[0].workspace / "reports/compare/report.json").read_text())
+    assert champion == passed["challenger"]["version"] == "2" and passed["passed"] is True
+    assert lab.registry.run_of(champion)["tags"]["rps.code_version"] == lab.shas[WIN]
     registry = json.loads((job.workspace / "build/model/registry.json").read_text())
     assert registry == {"name": MODEL_NAME, "version": champion, "alias": "champion"}
     verify = next(r for r in results if (r.run or "").startswith("scripts/verify-deployment http"))
@@ -508,7 +608,7 @@ def test_the_delivered_image_carries_revision_version_and_model_labels(deliver, 
     assert labels["org.opencontainers.image.revision"] == lab.shas[MASTER]
     assert labels["org.opencontainers.image.version"] == v
     assert labels["model.name"] == MODEL_NAME
-    assert labels["model.version"] == lab.registry.aliases()["champion"]
+    assert labels["model.version"] == lab.registry.aliases()["champion"] == "2"  # the version that passed the gate and was promoted
     assert labels["model.data_version"] == model["dataVersion"] and len(model["dataVersion"]) >= 8
 
 
@@ -566,7 +666,7 @@ def test_pushing_a_release_tag_that_exists_with_another_image_is_refused(deliver
     job, _ = deliver
     v = "v" + json.loads((ROOT / "package.json").read_text())["version"]
     released = (job.workspace / "build/image.digest").read_text().strip()
-    other = "rps-ci-test/other"
+    other = f"{lab.prefix}/other"
     env = clean_environ() | lab.local().env | {"RPS_IMAGE_NAME": other, "RPS_IMAGE_REGISTRY": f"{lab.registry_host}/rps-ci"}
     # The registry's rps-ci/other has no release yet: the first push goes through ...
     docker("tag", f"{lab.image}:{v}", f"{other}:{v}")
@@ -710,10 +810,10 @@ def test_the_deliver_job_pushes_nothing_when_the_container_does_not_answer_and_s
 # ---------------------------------------------------------------------------------------------
 # The issue's "done when": every step of these jobs ran (or, for an action, was handled) above.
 
-JOBS_RUN_HERE = {("ci-test.yml", "model-gate"), ("cd-master.yml", "image-build"), ("cd-master.yml", "deliver")}
+JOBS_RUN_HERE = {("ci-test.yml", "model-gate"), ("ci-test.yml", "promote-candidate"), ("cd-master.yml", "image-build"), ("cd-master.yml", "deliver")}
 
 
-def test_every_step_of_the_jobs_run_here_was_executed_by_one_of_the_tests_above(model_gate, losing_gate, image_build, deliver, broken_deliver, lab):
+def test_every_step_of_the_jobs_run_here_was_executed_by_one_of_the_tests_above(model_gate, losing_gate, second_push, merged, image_build, deliver, broken_deliver, lab):
     executed: dict[tuple[str, str], set[int]] = {}
     for job in lab.jobs:
         executed.setdefault((job.workflow_name, job.job_id), set()).update(r.index for r in job.results if r.outcome != "skipped")

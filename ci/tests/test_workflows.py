@@ -87,7 +87,7 @@ def test_when_an_action_is_used_then_it_is_pinned_to_a_commit_with_its_version_i
 
 
 def test_when_a_step_runs_a_command_then_it_is_a_make_target_an_rps_command_or_a_named_tool():
-    allowed = re.compile(r"^(make [a-z][a-z0-9-]*|bin/rps [a-z-]+( .*)?|scripts/verify-deployment .+|cml comment create .+)$")
+    allowed = re.compile(r"^(make [a-z][a-z0-9-]*|bin/rps [a-z-]+( .*)?|scripts/verify-deployment .+)$")
     for name, job, step in all_steps():
         if "run" in step:
             lines = [line for line in step["run"].strip().splitlines() if line.strip()]
@@ -112,7 +112,7 @@ def test_when_ci_test_then_dag_compare_report_and_gate_come_in_that_order():
     dag = index_of(s, r"^make dag-test-ci$")
     compare = index_of(s, r"^make ci-compare$")
     setup_cml = index_of(s, r"iterative/setup-cml@")
-    comment = index_of(s, r"^cml comment create reports/compare/report\.md$")
+    comment = index_of(s, r"^make ci-report$")
     gate = index_of(s, r"^make compare-gate$")
     assert stack < dag < compare < setup_cml < comment < gate
     assert gate == len(s) - 1, "the gate is the last step"
@@ -120,9 +120,9 @@ def test_when_ci_test_then_dag_compare_report_and_gate_come_in_that_order():
 
 def test_when_ci_test_then_the_report_is_published_even_when_an_earlier_step_failed():
     s = steps("ci-test.yml", "model-gate")
-    for i in (index_of(s, r"iterative/setup-cml@"), index_of(s, r"^cml comment create")):
+    for i in (index_of(s, r"iterative/setup-cml@"), index_of(s, r"^make ci-report$")):
         assert "always()" in s[i]["if"]
-    assert s[index_of(s, r"^cml comment create")]["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert s[index_of(s, r"^make ci-report$")]["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
     assert load("ci-test.yml")["permissions"]["pull-requests"] == "write"
 
 
@@ -132,6 +132,29 @@ def test_when_ci_test_then_the_gate_is_not_guarded_so_a_lost_comparison_fails_th
     assert "if" not in gate  # default success(): runs after a successful compare, fails the job on a loss
     compare = s[index_of(s, r"^make ci-compare$")]
     assert "if" not in compare
+
+
+def test_when_ci_test_then_the_gate_runs_on_pull_request_updates_and_the_promotion_only_on_a_merge():
+    wf = load("ci-test.yml")
+    assert wf["on"]["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
+    jobs = wf["jobs"]
+    assert jobs["model-gate"]["if"] == "github.event.action != 'closed'"
+    assert jobs["promote-candidate"]["if"] == "github.event.action == 'closed' && github.event.pull_request.merged == true"
+    assert jobs["promote-candidate"]["concurrency"] == {"group": "rps-promote-test", "cancel-in-progress": False}
+    assert [x.get("run") for x in jobs["promote-candidate"]["steps"] if "run" in x] == ["make install", "make ci-promote"]
+    # The candidate's alias comes from the pull request; production's aliases are never named.
+    assert wf["env"]["RPS_CANDIDATE_ALIAS"] == "pr-${{ github.event.pull_request.number || github.run_id }}"
+    assert not re.search(r"--alias (challenger|champion)|--challenger (challenger|champion)", (WORKFLOWS / "ci-test.yml").read_text())
+
+
+@pytest.mark.parametrize("name", ["ci-test.yml", "cd-master.yml"])
+def test_when_the_registry_secret_is_set_then_the_jobs_know_the_registry_is_shared(name: str):
+    assert load(name)["env"]["RPS_SHARED_REGISTRY"] == "${{ secrets.MLFLOW_TRACKING_URI != '' && 'true' || 'false' }}"
+
+
+def test_when_deliver_runs_without_a_shared_registry_then_the_model_trained_on_the_runner_is_announced():
+    assert load("cd-master.yml")["jobs"]["deliver"]["env"]["RPS_CI_SHIPS_MODEL"] == "true"
+    assert "RPS_CI_SHIPS_MODEL" not in load("cd-master.yml")["jobs"]["image-build"].get("env", {})
 
 
 def test_when_cd_master_delivers_then_it_exports_builds_runs_verifies_and_only_then_pushes():

@@ -15,18 +15,23 @@ export default class Compare extends RpsCommand {
 observation history, scores them and the naive baselines on identical rows (the most recent
 model.holdout_days), and writes report.md (metrics table, deltas, plots) and report.json. The report is
 written first; then the exit code: 0 when the challenger wins (or there is no champion yet), 10 (or
---lose-exit-code) when its RMSE exceeds the champion's by more than compare.tolerance_rmse.`
+--lose-exit-code) when its RMSE exceeds the champion's by more than compare.tolerance_rmse.
+--challenger scores the version behind another alias (a pull request's candidate, e.g. pr-42) instead
+of @challenger. The verdict is also recorded on the scored version (tag rps.compare_report), where
+rps promote --from-alias finds it; nothing else in the registry is written.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --out-dir reports/compare --json',
     '<%= config.bin %> <%= command.id %> --lose-exit-code 99   # Airflow: skip promote instead of failing',
+    '<%= config.bin %> <%= command.id %> --challenger pr-42   # CI: the pull request\'s candidate against production\'s @champion',
   ]
 
   static flags = {
     'out-dir': Flags.string({summary: 'Folder for report.md, report.json and the plots (default: reports/compare).'}),
     tolerance: Flags.string({summary: 'Allowed RMSE increase in °C (default: params.yaml compare.tolerance_rmse).'}),
     'lose-exit-code': Flags.integer({summary: 'Exit code when the challenger loses.', default: 10, min: 1, max: 255}),
+    challenger: Flags.string({summary: 'Alias of the version to score against @champion (e.g. pr-42).', default: 'challenger'}),
   }
 
   async run(): Promise<CompareCommandResult> {
@@ -37,10 +42,10 @@ written first; then the exit code: 0 when the challenger wins (or there is no ch
     if (tolerance !== undefined && !(tolerance >= 0)) this.error('--tolerance must be a number >= 0', {exit: 2})
     const ctx: {result?: CompareResult} = {}
     await runSteps([{title: 'Comparing challenger and champion', run: async (c) => {
-      c.result = await compareModels(params, {outDir, toleranceRmse: tolerance})
+      c.result = await compareModels(params, {outDir, toleranceRmse: tolerance, challengerAlias: flags.challenger})
     }}], ctx, {quiet: this.jsonEnabled()})
     const r = ctx.result!
-    this.note(`${r.decision}: challenger v${r.challenger.version} RMSE ${r.challenger.scores.rmse.toFixed(3)}${r.champion ? ` vs champion v${r.champion.version} ${r.champion.scores.rmse.toFixed(3)}` : ''} on ${r.holdout.rows} rows; report ${r.report.markdown}`)
+    this.note(`${r.decision}: challenger v${r.challenger.version}${r.challenger.alias === 'challenger' ? '' : ` (@${r.challenger.alias})`} RMSE ${r.challenger.scores.rmse.toFixed(3)}${r.champion ? ` vs champion v${r.champion.version} ${r.champion.scores.rmse.toFixed(3)}` : ''} on ${r.holdout.rows} rows; report ${r.report.markdown}`)
     if (!r.passed) process.exitCode = flags['lose-exit-code']
     return r
   }

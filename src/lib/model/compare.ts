@@ -13,7 +13,7 @@ import {type ModelRows, selectRows, toModelRows} from './dataset.js'
 import {type Scores, score} from './metrics.js'
 import type {LoadedModel} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
-import {ALIASES, type RegistryModel, loadAlias} from './registry.js'
+import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias} from './registry.js'
 import {modelSection} from './settings.js'
 
 const HOUR_MS = 3_600_000
@@ -25,7 +25,8 @@ export interface CompareResult {
   decision: Decision
   passed: boolean
   registeredModel: string
-  challenger: {version: string; runId: string | undefined; scores: Scores}
+  /** `alias`: the alias the challenger was read from (challenger, or a candidate such as pr-42). */
+  challenger: {version: string; alias: string; runId: string | undefined; scores: Scores}
   champion: {version: string; runId: string | undefined; scores: Scores} | null
   baselines: {persistence: Scores; seasonal: Scores}
   holdout: {start: string; end: string; rows: number}
@@ -113,7 +114,12 @@ export interface CompareOptions {
   env?: NodeJS.ProcessEnv
   outDir: string
   toleranceRmse?: number
+  /** The alias to score against @champion (default challenger; a pull request's candidate: pr-<number>). */
+  challengerAlias?: string
 }
+
+/** MLflow tag values hold at most 5,000 characters: the report without its local paths fits. */
+const MAX_TAG_CHARS = 4900
 
 /** Challenger vs champion on the same freshest holdout; the report is written before any verdict is acted on. */
 export async function compareModels(params: Params, options: CompareOptions): Promise<CompareResult> {
@@ -121,8 +127,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const section = modelSection(params)
   const tolerance = options.toleranceRmse ?? ((params.compare as {tolerance_rmse?: number} | undefined)?.tolerance_rmse ?? 0)
   const client = MlflowClient.fromEnv(env)
-  const challenger = await loadAlias(client, section.registered_name, ALIASES.challenger)
-  if (!challenger) throw new RpsError(`no @${ALIASES.challenger} version of '${section.registered_name}'`, {code: 'NO_CHALLENGER', suggestions: ['run: rps train']})
+  const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
+  const challenger = await loadAlias(client, section.registered_name, alias)
+  if (!challenger) throw new RpsError(`no @${alias} version of '${section.registered_name}'`, {code: 'NO_CHALLENGER', suggestions: [alias === ALIASES.challenger ? 'run: rps train' : `run: rps train --alias ${alias}`]})
   const champion: RegistryModel | undefined = await loadAlias(client, section.registered_name, ALIASES.champion)
   const scored = await scoreOnSameHoldout(challenger.model, champion?.model, section.holdout_days, env)
   const rows = scored.rows
@@ -147,7 +154,7 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
     decision,
     passed: decision !== 'challenger_loses',
     registeredModel: section.registered_name,
-    challenger: {version: challenger.version.version, runId: challenger.version.run_id, scores: challengerScores},
+    challenger: {version: challenger.version.version, alias, runId: challenger.version.run_id, scores: challengerScores},
     champion: champion ? {version: champion.version.version, runId: champion.version.run_id, scores: championScores!} : null,
     baselines: {persistence: score(rows.actual, rows.current), seasonal: score(rows.actual, rows.seasonal)},
     holdout: {start: new Date(rows.time[0]! + h).toISOString(), end: new Date(rows.time.at(-1)! + h).toISOString(), rows: rows.time.length},
@@ -160,5 +167,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   await writeFileAtomic(markdown, markdownReport(base, plots))
   await writeFileAtomic(json, JSON.stringify(result, null, 2) + '\n')
   if (!existsSync(markdown)) throw new Error(`report not written: ${relative(process.cwd(), markdown)}`)
+  // Recorded on the version it scored (never on the champion): a later `rps promote --from-alias`,
+  // in another job or on another machine, gates on exactly this verdict.
+  const recorded = JSON.stringify(base)
+  if (decision !== 'same_version' && recorded.length <= MAX_TAG_CHARS) await client.setModelVersionTag(section.registered_name, challenger.version.version, COMPARE_REPORT_TAG, recorded)
   return result
 }

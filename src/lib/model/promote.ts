@@ -5,7 +5,7 @@ import type {Params} from '../config/params.js'
 import type {RetrainTrigger} from '../drift/page-hinkley.js'
 import {RpsError} from '../errors.js'
 import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
-import {ALIASES, PROMOTION_TAGS} from './registry.js'
+import {ALIASES, COMPARE_REPORT_TAG, PROMOTION_TAGS, candidateAlias} from './registry.js'
 import {modelSection} from './settings.js'
 
 /** Why a version became champion: a retrain trigger of `rps drift`, or a person (manual). */
@@ -43,6 +43,12 @@ export interface PromoteOptions {
   force?: boolean
   /** report.json of `rps compare`: the gate reads it, and its RMSEs join the reason. */
   compareReport?: string
+  /**
+   * Promote the version behind this alias (a pull request's candidate, e.g. pr-42) instead of
+   * @challenger. Without `compareReport`, the gate reads the comparison `rps compare` recorded
+   * on that version. Once through the gate, @challenger points at it too.
+   */
+  fromAlias?: string
   env?: NodeJS.ProcessEnv
 }
 
@@ -99,11 +105,31 @@ interface CompareReportDoc {
 /** `rps compare`'s exit code for a losing challenger; `rps promote` refuses with the same one. */
 export const GATE_REFUSED_EXIT = 10
 
+/** A comparison recorded on a model version by `rps compare` (tag rps.compare_report), instead of a file. */
+export interface RecordedReport {
+  /** Where it was read from, for messages: "the tag rps.compare_report of v4". */
+  where: string
+  json: string | undefined
+}
+
+/** A report.json path, a recorded report, or none. */
+export type ReportSource = string | RecordedReport | undefined
+
+async function readReport(source: ReportSource): Promise<{where: string; doc?: CompareReportDoc}> {
+  if (source === undefined) return {where: '(none given)'}
+  if (typeof source === 'string') return existsSync(source) ? {where: source, doc: (await readJson(source, 'compare report')) as CompareReportDoc} : {where: source}
+  if (!source.json) return {where: source.where}
+  try {
+    return {where: source.where, doc: JSON.parse(source.json) as CompareReportDoc}
+  } catch (error) {
+    throw new RpsError(`cannot read the compare report in ${source.where}: ${(error as Error).message}`, {code: 'BAD_INPUT'})
+  }
+}
+
 /** "challenger v2 holdout RMSE 2.412 vs champion v1 3.871 on 72 rows", when the report scored `version`. */
-export async function compareSummary(path: string | undefined, version: string): Promise<string | undefined> {
-  if (!path || !existsSync(path)) return undefined
-  const r = (await readJson(path, 'compare report')) as CompareReportDoc
-  return summarize(r, version)
+export async function compareSummary(source: ReportSource, version: string): Promise<string | undefined> {
+  const {doc} = await readReport(source)
+  return doc ? summarize(doc, version) : undefined
 }
 
 function summarize(r: CompareReportDoc, version: string): string | undefined {
@@ -128,11 +154,11 @@ export interface GateVerdict {
  * (an older challenger, or a champion that changed since) never opens it. With no champion at
  * all there is nothing to protect: the first model passes without a report.
  */
-export async function compareGate(path: string | undefined, name: string, target: ModelVersion, champion: ModelVersion | undefined): Promise<GateVerdict> {
+export async function compareGate(source: ReportSource, name: string, target: ModelVersion, champion: ModelVersion | undefined): Promise<GateVerdict> {
   if (!champion) return {passed: true, reason: 'no champion yet'}
   const pair = `challenger v${target.version} vs champion v${champion.version}`
-  if (!path || !existsSync(path)) return {passed: false, reason: `no comparison report at ${path ?? '(none given)'} for ${pair}`}
-  const r = (await readJson(path, 'compare report')) as CompareReportDoc
+  const {where: path, doc: r} = await readReport(source)
+  if (!r) return {passed: false, reason: `no comparison report at ${path} for ${pair}`}
   const numbers = summarize(r, r?.challenger?.version ?? '') ?? 'no scores'
   const stale = (what: string) => ({passed: false, reason: `${path} is not a comparison of ${pair} (${what}; it compared ${numbers})`})
   if (r?.registeredModel !== undefined && r.registeredModel !== name) return stale(`it is about '${r.registeredModel}'`)
@@ -197,21 +223,31 @@ export async function promote(params: Params, options: PromoteOptions = {}): Pro
   const champion = await client.getVersionByAlias(name, ALIASES.champion)
   if (options.rollback) return rollback(client, name, champion, options.reason)
   if (options.force && !options.reason?.trim()) throw new RpsError('--force needs --reason "why": the override is recorded', {code: 'BAD_INPUT', exitCode: 2})
-  const targetVersion = options.version ?? (await client.getVersionByAlias(name, ALIASES.challenger))?.version
-  if (!targetVersion) throw new RpsError(`'${name}' has no @${ALIASES.challenger} to promote`, {code: 'NO_CHALLENGER', suggestions: ['run: rps train && rps compare']})
+  if (options.version !== undefined && options.fromAlias !== undefined) throw new RpsError('give --version or --from-alias, not both', {code: 'BAD_INPUT', exitCode: 2})
+  const from = candidateAlias(options.fromAlias ?? ALIASES.challenger)
+  const targetVersion = options.version ?? (await client.getVersionByAlias(name, from))?.version
+  if (!targetVersion) {
+    const suggestions = from === ALIASES.challenger ? ['run: rps train && rps compare'] : [`run: rps train --alias ${from} && rps compare --challenger ${from}`]
+    throw new RpsError(`'${name}' has no @${from} to promote`, {code: from === ALIASES.challenger ? 'NO_CHALLENGER' : 'NO_CANDIDATE', suggestions})
+  }
   const target = await client.getModelVersion(name, targetVersion)
   if (champion?.version === targetVersion) {
     return {registeredModel: name, action: 'unchanged', champion: targetVersion, previousChampion: (await client.getVersionByAlias(name, ALIASES.previous))?.version ?? null, trigger: null, reason: null, log: []}
   }
-  const gate = await compareGate(options.compareReport, name, target, champion)
+  const report: ReportSource = options.fromAlias !== undefined && options.compareReport === undefined
+    ? {where: `the comparison recorded on v${targetVersion} (tag ${COMPARE_REPORT_TAG})`, json: target.tags?.find((t) => t.key === COMPARE_REPORT_TAG)?.value}
+    : options.compareReport
+  const gate = await compareGate(report, name, target, champion)
   if (!gate.passed && !options.force) throw new PromotionRefusedError(name, targetVersion, gate.reason)
   let why: {trigger: PromotionTrigger; reason: string}
   if (options.force) why = {trigger: 'forced', reason: gate.passed ? options.reason! : `${options.reason!} (forced past the gate: ${gate.reason})`}
   else why = options.reason === undefined ? await reasonFromDriftFile(options.reasonFile) : {trigger: 'manual', reason: options.reason}
-  const compared = gate.passed ? await compareSummary(options.compareReport, targetVersion) : undefined
+  const compared = gate.passed ? await compareSummary(report, targetVersion) : undefined
   const reason = compared ? `${why.reason}; ${compared}` : why.reason
   const entry: PromotionEntry = {at: new Date().toISOString(), action: 'promote', from: champion?.version ?? null, to: targetVersion, trigger: why.trigger, reason}
   await tagPromotion(client, name, targetVersion, entry)
+  // A candidate that passed becomes the challenger it now is, so the registry reads as after a DAG promotion.
+  if (options.fromAlias !== undefined && from !== ALIASES.challenger) await client.setAlias(name, ALIASES.challenger, targetVersion)
   if (champion) await client.setAlias(name, ALIASES.previous, champion.version)
   await client.setAlias(name, ALIASES.champion, targetVersion)
   return {registeredModel: name, action: 'promoted', champion: targetVersion, previousChampion: champion?.version ?? null, trigger: why.trigger, reason, log: await appendLog(client, name, entry)}

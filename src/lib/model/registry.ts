@@ -11,6 +11,25 @@ export const REGISTRY_STAMP_FILE = 'registry.json'
 
 export const ALIASES = {challenger: 'challenger', champion: 'champion', previous: 'previous-champion'} as const
 
+/** The version tag where `rps compare` records its report (compact JSON) on the challenger it scored. */
+export const COMPARE_REPORT_TAG = 'rps.compare_report'
+
+/**
+ * A name `rps train --alias` may register under and `rps compare --challenger` / `rps promote
+ * --from-alias` may read: MLflow's alias syntax (letters, digits, _ and -, not `latest` nor
+ * `v<digits>`), and never production's own @champion / @previous-champion, which only rps promote
+ * moves. Returns the alias; a bad one is a usage error (exit 2).
+ */
+export function candidateAlias(alias: string): string {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(alias) || /^v\d+$/i.test(alias) || alias.toLowerCase() === 'latest') {
+    throw new RpsError(`invalid alias '${alias}': use letters, digits, _ and - (not 'latest' nor v<digits>), e.g. pr-42`, {code: 'BAD_INPUT', exitCode: 2})
+  }
+  if (alias === ALIASES.champion || alias === ALIASES.previous) {
+    throw new RpsError(`@${alias} is production's: only rps promote moves it; train and compare a candidate under another alias (e.g. pr-42)`, {code: 'BAD_INPUT', exitCode: 2})
+  }
+  return alias
+}
+
 /** Written by `rps export-model` beside a model directory's files: which registry version it is. */
 export interface RegistryStamp {
   name: string

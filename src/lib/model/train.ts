@@ -19,6 +19,7 @@ import {checkEnoughHistory, fitModel} from './fit.js'
 import {type ModelMeta, loadModelDir, writeModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
 import {closeStaleRuns, mlflowPatienceMs, ownerTags} from './run-state.js'
+import {candidateAlias} from './registry.js'
 import {type ModelSection, forestParams as toForestParams, modelSection} from './settings.js'
 
 export const CHALLENGER = 'challenger'
@@ -28,6 +29,8 @@ export interface TrainOptions {
   /** Where the model directory is also kept locally (default build/model). */
   outDir?: string
   overrides?: Partial<Pick<ModelSection, 'n_estimators' | 'max_depth' | 'max_samples' | 'workers' | 'seed'>>
+  /** The alias the new version gets (default challenger); a pull request's candidate, e.g. pr-42, leaves @challenger alone. */
+  alias?: string
   onProgress?: (line: string) => void
 }
 
@@ -70,7 +73,7 @@ function flattenMetrics(metrics: ModelMeta['metrics'], timestamp: number): Metri
 
 /**
  * Trains on data/processed/dataset.parquet with a time-ordered split, logs everything to one
- * MLflow run, registers a model version and points @challenger at it. A failure marks the run
+ * MLflow run, registers a model version and points @challenger (or `alias`) at it. A failure marks the run
  * FAILED (waiting up to RPS_MLFLOW_PATIENCE_S for MLflow to answer again) and leaves no new
  * version behind. RUNNING runs of earlier trainings whose process is gone are closed FAILED
  * first. The local copy (build/model) is written beside its place and renamed into it only after
@@ -80,6 +83,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   const env = options.env ?? process.env
   const progress = options.onProgress ?? (() => {})
   const section = {...modelSection(params), ...options.overrides}
+  const alias = candidateAlias(options.alias ?? CHALLENGER)
   const published = await requireDataset(datasetLocation(env))
   const summary = await readSummary<DatasetSummary>(published)
   const cfg = featureConfig(params)
@@ -182,17 +186,17 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     await writeModelDir(pending, forest, meta, run.run_id)
 
     await client.ensureRegisteredModel(section.registered_name)
-    previousChallenger = (await client.getVersionByAlias(section.registered_name, CHALLENGER))?.version
+    previousChallenger = (await client.getVersionByAlias(section.registered_name, alias))?.version
     created = await client.createModelVersion(section.registered_name, `${run.artifact_uri}/model`, run.run_id, {
       data_version: version.md5, code_version: code, holdout_rmse: holdout.model!.rmse.toFixed(4),
     })
-    await client.setAlias(section.registered_name, CHALLENGER, created.version)
+    await client.setAlias(section.registered_name, alias, created.version)
     await client.terminateRun(run.run_id, 'FINISHED')
     await replaceDir(pending, outDir)
-    progress(`registered ${section.registered_name} v${created.version} @${CHALLENGER}`)
+    progress(`registered ${section.registered_name} v${created.version} @${alias}`)
     return {
       runId: run.run_id, experimentId: experiment.experiment_id, registeredModel: section.registered_name, version: created.version,
-      alias: CHALLENGER, modelDir: outDir, dataVersion: version.md5, trainingSeconds, metrics: meta.metrics, holdoutSkillVsBestBaseline: holdoutSkill,
+      alias, modelDir: outDir, dataVersion: version.md5, trainingSeconds, metrics: meta.metrics, holdoutSkillVsBestBaseline: holdoutSkill,
       closedStaleRuns: closed.map((c) => c.runId),
     }
   } catch (error) {
@@ -201,7 +205,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     const patiently = (fn: () => Promise<unknown>) => client.whenBack(fn, Math.max(0, deadline - Date.now()), (reason, ms) => progress(`MLflow unreachable (${reason}); retrying in ${(ms / 1000).toFixed(1)} s to close run ${run.run_id}`)).catch(() => undefined)
     if (created) {
       await patiently(() => client.deleteModelVersion(section.registered_name, created!.version))
-      if (previousChallenger) await patiently(() => client.setAlias(section.registered_name, CHALLENGER, previousChallenger!))
+      if (previousChallenger) await patiently(() => client.setAlias(section.registered_name, alias, previousChallenger!))
     }
     await patiently(() => client.terminateRun(run.run_id, 'FAILED'))
     throw error

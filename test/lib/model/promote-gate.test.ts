@@ -52,4 +52,12 @@ describe('the promotion gate (compare report vs the registry\'s current aliases)
     assert.equal((await compareGate(undefined, 'm', v('1'), undefined)).passed, true)
     assert.equal((await compareGate(await file(report('7', '6', false)), 'm', v('1'), undefined)).passed, true)
   })
+
+  it('when the report is the one rps compare recorded on the version, then the gate reads it like a file, and its absence refuses', async () => {
+    const recorded = (doc: unknown) => ({where: 'the comparison recorded on v4 (tag rps.compare_report)', json: doc === undefined ? undefined : JSON.stringify(doc)})
+    assert.deepEqual(await compareGate(recorded(report('4', '3', true)), 'm', v('4'), v('3')), {passed: true, reason: 'challenger v4 holdout RMSE 2.400 vs champion v3 2.635 on 72 rows'})
+    assert.match((await compareGate(recorded(report('4', '2', true)), 'm', v('4'), v('3'))).reason, /^the comparison recorded on v4 \(tag rps\.compare_report\) is not a comparison of challenger v4 vs champion v3 \(its champion was v2/)
+    assert.match((await compareGate(recorded(undefined), 'm', v('4'), v('3'))).reason, /^no comparison report at the comparison recorded on v4 \(tag rps\.compare_report\) for challenger v4 vs champion v3$/)
+    await assert.rejects(compareGate({where: 'tag', json: '{not json'}, 'm', v('4'), v('3')), /cannot read the compare report in tag/)
+  })
 })
