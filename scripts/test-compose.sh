@@ -56,10 +56,17 @@ mv "$env_file.tmp" "$env_file"
 phase "images: rps (cli), rps-airflow, rps-stack on the local bases"
 node_arg="$(scripts/base-images.sh ensure node)"
 python_arg="$(scripts/base-images.sh ensure python)"
-RPS_CLI_IMAGE_NAME="$IMG_PREFIX/rps" RPS_BASE_IMAGES=local scripts/docker-image.sh build-cli >&2
+build_log="$STATE/$PROJECT.build.log"
+built() { # built WHAT COMMAND...: run a build into $build_log, its tail on failure
+  local start=$SECONDS
+  "${@:2}" >"$build_log" 2>&1 || { tail -n 40 "$build_log" >&2; die "building $1 failed"; }
+  log "$1: $((SECONDS - start))s"
+}
+built "$IMG_PREFIX/rps (make image-cli)" env RPS_CLI_IMAGE_NAME="$IMG_PREFIX/rps" RPS_BASE_IMAGES=local scripts/docker-image.sh build-cli
 app_version="v$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -n 1)"
-docker build -q -f Dockerfile --target airflow --build-arg "$node_arg" -t "$IMG_PREFIX/rps-airflow:local" . >/dev/null
-docker build -q -f docker/stack.Dockerfile --build-arg "$python_arg" -t "$IMG_PREFIX/rps-stack:local" . >/dev/null
+built "$IMG_PREFIX/rps-airflow" docker build -f Dockerfile --target airflow --build-arg "$node_arg" -t "$IMG_PREFIX/rps-airflow:local" .
+built "$IMG_PREFIX/rps-stack" docker build -f docker/stack.Dockerfile --build-arg "$python_arg" -t "$IMG_PREFIX/rps-stack:local" .
+rm -f "$build_log"
 {
   echo "RPS_APP_IMAGE=$IMG_PREFIX/rps:$app_version"
   echo "RPS_AIRFLOW_IMAGE=$IMG_PREFIX/rps-airflow:local"
