@@ -11,7 +11,7 @@ if [[ "$(id -u)" == 0 ]]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 700 "$PGDATA"
-  exec runuser -u postgres -- "$0" "$@"
+  exec runuser -u postgres -- /bin/bash "$0" "$@"
 fi
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"
