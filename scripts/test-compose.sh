@@ -116,9 +116,9 @@ SERVICES=(postgres minio minio-init mlflow airflow-init airflow-api-server airfl
 phase "up (no build, no pull): ${SERVICES[*]}"
 compose up -d --no-build --pull never "${SERVICES[@]}" >&2
 
-ip_of() { # ip_of SERVICE: its address on the project's network
+ip_of() { # ip_of SERVICE: its address on the project's network, now (none while it restarts)
   local id
-  id="$(compose ps -q "$1")"
+  id="$(compose ps -a -q "$1")"
   [[ -n "$id" ]] || die "service $1 has no container"
   docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id"
 }
@@ -156,8 +156,9 @@ docker logs "$first_run" 2>&1 | tail -n 20 >&2
 [[ "$rc" == 0 ]] || die "airflow-first-run exited $rc"
 
 phase "rps-serve: /ready and /predict with the example of /model"
-serve="$(ip_of rps-serve)"
-ready() { [[ "$(http GET "http://$serve:8000/ready")" == 200* ]]; }
+# rps-serve exits while there is no champion and is restarted with Docker's growing back-off (at
+# most a minute): it has no address between two starts, so ask for it on every try.
+ready() { serve="$(ip_of rps-serve)" && [[ -n "$serve" && "$(http GET "http://$serve:8000/ready")" == 200* ]]; }
 wait_for 180 "rps-serve /ready 200" ready
 model="$(http GET "http://$serve:8000/model")"
 [[ "$model" == 200* ]] || die "GET /model: $model"
