@@ -165,7 +165,7 @@ model="$(http GET "http://$serve:8000/model")"
 body="$(python3 -c 'import json,sys; print(json.dumps({"instances": [json.loads(sys.argv[1].split(" ",1)[1])["example"]]}))' "$model")"
 answer="$(http POST "http://$serve:8000/predict" "$body")"
 [[ "$answer" == 200* ]] || die "POST /predict: $answer"
-python3 -c 'import json,math,sys; p=json.loads(sys.argv[1].split(" ",1)[1])["predictions"]; assert len(p)==1 and math.isfinite(p[0]), p' "$answer" \
+python3 -c 'import json,math,sys; p=json.loads(sys.argv[1].split(" ",1)[1])["predictions"]; assert len(p)==1 and math.isfinite(p[0]["prediction"]), p' "$answer" \
   || die "/predict answered without one finite prediction: $answer"
 log "ok: /predict -> ${answer#200 }"
 
