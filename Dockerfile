@@ -57,10 +57,17 @@ CMD ["--help"]
 FROM runtime AS airflow
 USER 0
 # Debian package versions are not pinned: the bookworm point releases replace them (security fixes).
+# A CA the base image makes Node trust (NODE_EXTRA_CA_CERTS: scripts/base-images.sh's local base
+# behind a TLS-inspecting proxy) is added to the system store, which pip then uses (PIP_CERT):
+# without it pip's own bundle rejects the proxy and the install fails. Unset in the official image.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && if [ -s "${NODE_EXTRA_CA_CERTS:-}" ]; then \
+      cp "$NODE_EXTRA_CA_CERTS" /usr/local/share/ca-certificates/rps-node-extra-ca.crt && update-ca-certificates; \
+    fi
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 COPY scripts/requirements-airflow.txt scripts/requirements-stack.txt /opt/rps-requirements/
 RUN python3 -m venv /opt/venv-airflow \
  && /opt/venv-airflow/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/rps-requirements/requirements-airflow.txt \

@@ -6,7 +6,7 @@ ROOT := $(CURDIR)
 export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
 .PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
-	test-monitoring test-airflow ci-build dag-test-ci ci-champion ci-compare ci-report compare-gate ci-promote \
+	test-monitoring test-airflow test-compose ci-build dag-test-ci ci-champion ci-compare ci-report compare-gate ci-promote \
 	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs clean
 
 help:
@@ -66,6 +66,10 @@ test-ci:
 
 test-workflow-jobs:
 	scripts/test-workflow-jobs.sh
+
+# docker compose up end to end (local stand-ins of the third-party images: scripts/local-images.sh).
+test-compose:
+	scripts/test-compose.sh
 
 test-monitoring:
 	scripts/install-monitoring.sh

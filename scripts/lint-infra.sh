@@ -46,7 +46,7 @@ for df in Dockerfile Dockerfile.serve docker/*.Dockerfile; do
   [[ -f "$df" ]] || continue
   check "hadolint $df" hadolint --no-color "$df"
 done
-for sh in scripts/*.sh scripts/lib/*.sh docker/*.sh "${bash_scripts[@]}"; do
+for sh in scripts/*.sh scripts/lib/*.sh docker/*.sh docker/local-images/*.sh "${bash_scripts[@]}"; do
   check "shellcheck $sh" shellcheck -x "$sh"
 done
 check "compose config docker-compose.yml" docker-compose -f docker-compose.yml config -q

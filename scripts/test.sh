@@ -48,5 +48,8 @@ scripts/test-ci.sh
 stage "CI/CD: the model-gate, image-build and deliver jobs run for real against the stack"
 scripts/test-workflow-jobs.sh
 
+stage "compose: docker compose up end to end (first run trains, serve, scrape, alert, live errors)"
+scripts/test-compose.sh
+
 stage "README first run on a fresh clone: its make up, /predict requests and make down, every address it lists"
 python3 scripts/readme_first_run.py
