@@ -30,18 +30,10 @@ const OBSERVATION_HOURS = 25
 
 const round1 = (x: number) => round(x, 1)
 
-interface Point {
+interface Point extends LoadResult {
   server: ServerName
   payload: PayloadName
-  connections: number
-  seconds: number
-  requests2xx: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  requestsPerSecond: number
   instancesPerSecond: number
-  latencyMs: {p50: number; p90: number; p99: number; max: number; mean: number}
 }
 
 type LoadGenerator = 'wrk' | 'autocannon'
@@ -272,7 +264,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     }
 
     // Interleaved rounds: single and batch100 on every server, observations, and the mixed load.
-    const rounds: {round: number; points: Point[]; mixed: {features: Omit<Point, 'server' | 'payload' | 'instancesPerSecond'>; observations: Omit<Point, 'server' | 'payload' | 'instancesPerSecond'>}}[] = []
+    const rounds: {round: number; points: Point[]; mixed: {features: LoadResult; observations: LoadResult}}[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       const points: Point[] = []
       for (const payload of ['single', 'batch100'] as PayloadName[]) {

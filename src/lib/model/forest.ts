@@ -47,6 +47,9 @@ export async function trainForest(X: number[][], y: number[], params: ForestPara
   return forestJson(ordered, params)
 }
 
+// ml-random-forest only loads and predicts here; training is tree-builder.ts, so the library's
+// out-of-bag step (which throws 'input must not be empty' with few trees unless noOOB) never runs,
+// and a reloaded model has noOOB set by the library itself.
 export function loadForest(json: ForestJson): RandomForestRegression {
   return RandomForestRegression.load(json as never)
 }
