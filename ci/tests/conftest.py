@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,3 +30,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def copy_worktree(dest: Path) -> None:
+    """This working tree as the workflows would check it out (tracked and untracked files, not
+    ignored ones) copied into `dest`: the commit under test, even before it is committed here."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.decode()
+    for rel in filter(None, listing.split("\0")):
+        src, dst = ROOT / rel, dest / rel
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted, not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        elif src.is_file():
+            shutil.copy2(src, dst)

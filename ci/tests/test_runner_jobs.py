@@ -34,7 +34,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, copy_worktree
 from gha import Job, Local, load_workflow
 
 RUNNER_ENV = "RPS_RUNNER_CONTAINER"
@@ -73,17 +73,8 @@ def go_env(name: str) -> str:
 def snapshot_commit(origin: Path) -> str:
     """This working tree (tracked and untracked files, not ignored ones) as one commit of a scratch
     repository: the commit under test, even before it is committed here."""
-    listing = sh("git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
     origin.mkdir(parents=True)
-    for rel in filter(None, listing.split("\0")):
-        src, dst = ROOT / rel, origin / rel
-        if not src.exists() and not src.is_symlink():
-            continue  # deleted, not yet committed
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dst)
-        elif src.is_file():
-            shutil.copy2(src, dst)
+    copy_worktree(origin)
     git = ["git", "-C", str(origin), "-c", "user.name=rps runner test", "-c", "user.email=rps-runner-test@localhost"]
     sh(*git, "init", "-q", "-b", "pr")
     sh(*git, "add", "-A")

@@ -46,7 +46,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 import yaml
-from conftest import ROOT, free_port
+from conftest import ROOT, copy_worktree, free_port
 from gha import Job, Local, clean_environ, load_workflow, not_applicable
 
 SHIMS = Path(__file__).resolve().parent / "shims"
@@ -72,22 +72,6 @@ def with_forest(params_text: str, n_estimators: int, max_depth: int) -> str:
     model = yaml.safe_load(text)["model"]
     assert (model["n_estimators"], model["max_depth"]) == (n_estimators, max_depth), "params.yaml layout changed"
     return text
-
-
-def snapshot_worktree(dest: Path) -> None:
-    """This working tree as the workflows would check it out: tracked and untracked, not ignored."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True
-    ).stdout.decode()
-    for rel in filter(None, listing.split("\0")):
-        src, dst = ROOT / rel, dest / rel
-        if not src.exists() and not src.is_symlink():
-            continue  # deleted, not yet committed
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dst)
-        elif src.is_file():
-            shutil.copy2(src, dst)
 
 
 def link_toolchain(checkout: Path, tools: bool) -> None:
@@ -163,7 +147,7 @@ class Lab:
 
     def make_origin(self) -> None:
         self.origin.mkdir()
-        snapshot_worktree(self.origin)
+        copy_worktree(self.origin)
         git(self.origin, "init", "-q", "-b", BASE)
         git(self.origin, "config", "user.name", "rps ci test")
         git(self.origin, "config", "user.email", "rps-ci-test@localhost")
