@@ -41,7 +41,7 @@ COPY schemas ./schemas
 COPY data/replay ./data/replay
 # data/ and reports/ are where commands write (mount volumes there); the image's files stay root's.
 # 1000:1000 is the base image's `node` user (numeric, so the runtime needs no passwd lookup).
-RUN ln -s /app/bin/run.js /usr/local/bin/rps \
+RUN ln -s /app/bin/rps /usr/local/bin/rps \
  && mkdir -p /app/data/raw /app/data/processed /app/reports /app/build \
  && chown 1000:1000 /app/data /app/data/raw /app/data/processed /app/reports /app/build
 USER 1000:1000

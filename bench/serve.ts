@@ -226,7 +226,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
       return {child, url: `${m[1]!}/predict`}
     })
     await launch('rps', async () => {
-      const child = startChild(process.execPath, [join(ROOT, 'bin/run.js'), 'serve', '--model-dir', modelDir, '--host', '127.0.0.1', '--port', '0'], {env: {CI: 'true', NO_COLOR: '1'}})
+      const child = startChild(join(ROOT, 'bin/rps'), ['serve', '--model-dir', modelDir, '--host', '127.0.0.1', '--port', '0'], {env: {CI: 'true', NO_COLOR: '1'}})
       const m = await child.waitFor(/listening on (http:\/\/\S+)/, 60_000)
       return {child, url: `${m[1]!}/predict`}
     })
@@ -370,7 +370,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
       loadGenerator: `${generator === 'wrk' ? 'wrk 4 (one thread per load run, a separate process; latency percentiles from its HdrHistogram)' : 'autocannon (in the bench process; latency percentiles from exact per-response times)'}, same 2-core machine; all servers up at once, rounds interleaved, ratios within a round then the median`,
       model: {...forestParams, features: year.features.length, trainRows: split.train.X.length},
       servers: {
-        rps: 'rps serve --model-dir <tmp> (bin/run.js, one Node process), POST /predict {"instances": [{"features": {...}}]}',
+        rps: 'bin/rps serve --model-dir <tmp> (the launcher users run: one Node process with its memory settings), POST /predict {"instances": [{"features": {...}}]}',
         echo: 'express 5 + express.json echo of the same body (bench/support/echo-server.ts)',
         mlflow: `mlflow models serve --env-manager local (1 uvicorn worker), scikit-learn RandomForestRegressor with the same settings (n_jobs=1), POST /invocations {"dataframe_split": ...}; mlflow ${logged.mlflow}`,
       },

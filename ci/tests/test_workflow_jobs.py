@@ -685,7 +685,7 @@ def push_broken(lab, name: str, dockerfile: str) -> str:
 
 @pytest.mark.parametrize(("kind", "dockerfile", "reason"), [
     ("model-missing", "USER 0\nRUN rm /app/model/forest.json\nUSER 1000:1000\n", "is not an rps model directory (no forest.json)"),
-    ("wrong-port", 'CMD ["node", "bin/run.js", "serve", "--model-dir", "/app/model", "--host", "0.0.0.0", "--port", "9000"]\n',
+    ("wrong-port", 'CMD ["bin/rps", "serve", "--model-dir", "/app/model", "--host", "0.0.0.0", "--port", "9000"]\n',
      "the container was not healthy within 25s"),
 ])
 def test_verify_deployment_fails_a_broken_image_with_the_reason(deliver, lab, kind, dockerfile, reason):

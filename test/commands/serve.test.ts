@@ -40,6 +40,24 @@ describe('rps serve', function () {
     assert.match(metrics, /process_resident_memory_bytes/)
   })
 
+  it('when started by bin/rps, then Node runs with the server memory settings, which the environment can override', async () => {
+    const settings = async (pid: number) => ({
+      args: (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0'),
+      arenas: (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((e) => e.startsWith('MALLOC_ARENA_MAX=')),
+    })
+    const defaults = await settings(serve.child.pid!)
+    assert.ok(defaults.args.includes('--max-semi-space-size=4'), defaults.args.join(' '))
+    assert.equal(defaults.arenas, 'MALLOC_ARENA_MAX=2')
+    const tuned = await startServe(['--model-dir', fixture.modelDir], {RPS_SERVE_SEMI_SPACE_MB: '16', MALLOC_ARENA_MAX: '8'})
+    try {
+      const own = await settings(tuned.child.pid!)
+      assert.ok(own.args.includes('--max-semi-space-size=16'), own.args.join(' '))
+      assert.equal(own.arenas, 'MALLOC_ARENA_MAX=8')
+    } finally {
+      await tuned.stop()
+    }
+  })
+
   it('when given explicit features, then it predicts, for one instance or a batch', async () => {
     const one = await postJson(`${serve.url}/predict`, {instances: [example]})
     assert.equal(one.status, 200)

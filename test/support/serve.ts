@@ -11,9 +11,9 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Starts the real `rps serve` as a subprocess on a free port; resolves when it listens. */
+/** Starts the real `rps serve` through bin/rps (the launcher users run) on a free port; resolves when it listens. */
 export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'serve', '--port', '0', ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(join(ROOT, 'bin/rps'), ['serve', '--port', '0', ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
   let err = ''
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString()

@@ -160,13 +160,13 @@ async function answerPredict(deps: AppDeps, body: unknown): Promise<Answer> {
   if (!model) return {status: 503, body: {error: 'no model loaded'}}
   const request = model.checkRequest(body)
   if (deps.debugDelayMs) await new Promise((r) => setTimeout(r, deps.debugDelayMs))
-  const {predictions, oodFeatures, issuedAt, current} = model.predict(request)
+  const {predictions, oodFeatures, issuedMs, current} = model.predict(request)
   deps.metrics.recordPredictionRequest(predictions.length, oodFeatures)
   if (deps.predictionLog) {
     const loggedAt = new Date().toISOString()
     const records: PredictionRecord[] = []
     predictions.forEach((p, i) => {
-      if (p.target_time && issuedAt[i]) records.push({issued_at: issuedAt[i]!, target_time: p.target_time, prediction: p.prediction, persistence: current[i]!, model: p.model, source: 'serve', logged_at: loggedAt})
+      if (p.target_time && !Number.isNaN(issuedMs[i])) records.push({issued_at: new Date(issuedMs[i]!).toISOString(), target_time: p.target_time, prediction: p.prediction, persistence: current[i]!, model: p.model, source: 'serve', logged_at: loggedAt})
     })
     deps.predictionLog.write(records)
   }

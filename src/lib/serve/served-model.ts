@@ -190,14 +190,17 @@ export class ServedModel {
     return first
   }
 
-  /** Predictions for a checked request. `issuedAt[i]`: the observation hour instance i was predicted from (observation instances only). */
-  predict(request: CheckedRequest): {predictions: Prediction[]; oodFeatures: string[]; issuedAt: (string | null)[]; current: number[]} {
+  /**
+   * Predictions for a checked request. `issuedMs[i]`: the observation hour instance i was predicted
+   * from (NaN for a features instance); a number, formatted only when a prediction log wants it.
+   */
+  predict(request: CheckedRequest): {predictions: Prediction[]; oodFeatures: string[]; issuedMs: number[]; current: number[]} {
     const {instances, firstHour} = request
     const width = this.features.length
     const row = this.row
     const model = {name: this.identity.name, version: this.identity.version}
     const predictions: Prediction[] = new Array(instances.length)
-    const issuedAt: (string | null)[] = new Array(instances.length)
+    const issuedMs: number[] = new Array(instances.length)
     const current: number[] = new Array(instances.length)
     let oodAll: Set<string> | undefined
     for (let i = 0; i < instances.length; i++) {
@@ -206,11 +209,11 @@ export class ServedModel {
       if ('features' in instance) {
         const values = instance.features
         for (let f = 0; f < width; f++) row[f] = values[this.features[f]!]!
-        issuedAt[i] = null
+        issuedMs[i] = Number.NaN
       } else {
         const newest = this.observationFeatures(instance.observations, firstHour[i]!, row)
         targetTime = new Date(newest + this.model.meta.horizonHours * HOUR_MS).toISOString()
-        issuedAt[i] = new Date(newest).toISOString()
+        issuedMs[i] = newest
       }
       current[i] = row[this.targetIndex]!
       const ood = this.outOfDistribution(row)
@@ -220,7 +223,7 @@ export class ServedModel {
       }
       predictions[i] = {prediction: this.model.predictOne(row, current[i]!), target_time: targetTime, model, out_of_distribution: ood}
     }
-    return {predictions, oodFeatures: oodAll ? [...oodAll] : [], issuedAt, current}
+    return {predictions, oodFeatures: oodAll ? [...oodAll] : [], issuedMs, current}
   }
 
   /**
