@@ -16,7 +16,9 @@ In file order (about N minutes on 2 shared cores):
 3. the gate registered only @pr-11 (v3), compared it with production's champion of that moment (v2),
    and pushed its data version to the remote DVC remote, where the bytes match the run's
    rps.data_version;
-4. `test-promote-candidate` on #11's merge: @champion = v3 on the remote;
+4. `test-promote-candidate` on #11's merge, while production has rolled back to v1: refused, the
+   report is stale (it compared against v2); production restores v2, the job is re-run: @champion
+   = v3 on the remote;
 5. cd-master `deliver` in remote mode: the image is labelled model.version 3;
 6. none of it touched the remote's processes or put its data on the runner.
 """
@@ -253,16 +255,37 @@ def test_the_candidate_data_version_is_in_the_shared_dvc_remote_and_nothing_of_t
 
 
 @pytest.fixture(scope="module")
-def merged(gate, lab, remote):
-    job_, _, _ = gate
-    job = lab.job("ci-test.yml", "promote-candidate", job_.workspace, pr_github(PR, "closed", **{"event.pull_request.merged": True}),
-                  remote.secrets(), vars=remote.vars(), shared_registry=True)
-    results = job.run(start=job.index_of_run("make ci-promote"))
-    return job, results
+def merged(gate, lab, remote, production):
+    """#11 merged while production had rolled back (the gate's report is then stale), then again
+    after production restored its champion."""
+    workspace = gate[0].workspace
+
+    def promote_candidate():
+        job = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(PR, "closed", **{"event.pull_request.merged": True}),
+                      remote.secrets(), vars=remote.vars(), shared_registry=True)
+        return job, job.run(start=job.index_of_run("make ci-promote"))
+
+    production.rps("promote", "--rollback", "--reason", "production: v2 misbehaves in the field")
+    rolled_back = remote.registry.aliases()
+    _, refused = promote_candidate()
+    after_refusal = remote.registry.aliases()
+    production.rps("promote", "--rollback", "--reason", "production: v2 was fine after all")
+    job, results = promote_candidate()
+    return job, results, {"rolled_back": rolled_back, "refused": refused, "after_refusal": after_refusal}
 
 
-def test_the_merge_promotes_exactly_the_gated_candidate_on_the_remote(merged, gate, remote):
-    job, results = merged
+def test_a_merge_after_production_moved_the_champion_is_refused_as_stale(merged):
+    _, _, before = merged
+    assert before["rolled_back"] == {"champion": "1", "challenger": "1", "previous-champion": "2", f"pr-{PR}": "3"}
+    [step] = before["refused"]
+    assert step.outcome == "failure"
+    assert f"::error title=Candidate @pr-{PR} not promoted::rps promote exited 10: refusing to promote" in step.output
+    assert "its champion was v2, the current one is v1" in step.output
+    assert before["after_refusal"] == before["rolled_back"]
+
+
+def test_the_merge_promotes_exactly_the_gated_candidate_once_its_report_is_current_again(merged, gate, remote):
+    job, results, _ = merged
     assert [r.outcome for r in results] == ["success"], failed_steps(results)
     promote = json.loads((job.workspace / "reports/promote/promote.json").read_text())
     assert (promote["action"], promote["champion"], promote["previousChampion"]) == ("promoted", "3", "2")
