@@ -9,7 +9,9 @@
 # alias, so a pull request's run never moves @challenger or @champion (docs/CICD.md).
 # Env: RPS_REPLAY_AT (required, ISO 8601 with offset), RPS_CANDIDATE_ALIAS (required, not challenger,
 # champion or previous-champion), RPS_BACKFILL_DAYS (history for the fetch),
-# and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults).
+# and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults); in remote mode
+# RPS_DVC_S3_ENDPOINT / _BUCKET / RPS_DVC_ACCESS_KEY_ID / RPS_DVC_SECRET_ACCESS_KEY (the shared DVC
+# remote the push task pushes the data version to: scripts/dvc-remote.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,6 +25,9 @@ if [[ ! "$RPS_CANDIDATE_ALIAS" =~ ^[A-Za-z0-9_-]{1,100}$ || "$RPS_CANDIDATE_ALIA
 fi
 scripts/install-airflow.sh
 scripts/dvc-remote.sh
+if [[ "${RPS_SHARED_REGISTRY:-}" == true && -z "${RPS_DVC_S3_ENDPOINT:-}" ]]; then
+  echo "::warning title=Data version not shared::The candidate goes to the shared registry, but its data version is pushed to this runner's MinIO only (variable RPS_DVC_S3_ENDPOINT or secret RPS_DVC_ACCESS_KEY_ID unset): its rps.data_version will not resolve anywhere else. docs/CICD.md, Remote mode."
+fi
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-http://127.0.0.1:${RPS_MLFLOW_PORT}}"

@@ -2,7 +2,7 @@
 job's own steps, in the YAML's order, with the YAML's env, instead of a copy of them.
 
 What it does like GitHub Actions: workflow, job and step `env` (with `${{ }}` expressions over
-`secrets` and `github`), `run` steps in `bash --noprofile --norc -eo pipefail` from the workspace,
+`secrets`, `vars` and `github`), `run` steps in `bash --noprofile --norc -eo pipefail` from the workspace,
 step `if` conditions (`success()` by default, `always()`, `failure()`, `hashFiles()`), the job's
 `if`, GITHUB_STEP_SUMMARY / GITHUB_WORKSPACE / CI. What it does not: `uses` steps run the handler
 the test registers for that action (checkout, setup-*, cache, CML, artifacts, docker login have
@@ -53,7 +53,7 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))"
 )
 _FUNCTIONS = {"always", "success", "failure", "cancelled", "hashFiles"}
-_CONTEXTS = {"secrets", "github", "env", "runner"}
+_CONTEXTS = {"secrets", "vars", "github", "env", "runner"}
 
 
 def evaluate(expression: str, contexts: dict[str, dict], functions: dict[str, Callable]):
@@ -142,6 +142,7 @@ class Job:
         github: dict[str, str],
         secrets: dict[str, str],
         base_env: dict[str, str],
+        vars: dict[str, str] | None = None,  # noqa: A002 - GitHub's context name
         actions: dict[str, ActionHandler],
         local: Local,
         log_dir: Path,
@@ -155,6 +156,7 @@ class Job:
         self.workspace = workspace
         self.github = dict(github)
         self.secrets = dict(secrets)
+        self.vars = dict(vars or {})
         self.actions = actions
         self.local = local
         self.log_dir = log_dir
@@ -170,7 +172,7 @@ class Job:
 
     # -- expressions
     def contexts(self, env: dict[str, str] | None = None) -> dict[str, dict]:
-        return {"secrets": self.secrets, "github": self.github, "env": env or {}, "runner": {"os": "Linux", "arch": "X64"}}
+        return {"secrets": self.secrets, "vars": self.vars, "github": self.github, "env": env or {}, "runner": {"os": "Linux", "arch": "X64"}}
 
     def functions(self) -> dict[str, Callable]:
         def hash_files(*patterns: str) -> str:

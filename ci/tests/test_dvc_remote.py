@@ -102,3 +102,46 @@ def test_when_the_stack_bucket_changes_then_the_stack_remote_follows(repo, tmp_p
     result = setup(repo, tmp_path)
     assert result.returncode == 0, result.stderr
     assert config(repo, tmp_path)["remote.storage.url"] == "s3://rps-data/dvc"
+
+
+SHARED = {"RPS_DVC_S3_ENDPOINT": "https://dagshub.com/api/v1/repo-buckets/s3/me", "RPS_DVC_S3_BUCKET": "rps",
+          "RPS_DVC_ACCESS_KEY_ID": "dagshub-token-id", "RPS_DVC_SECRET_ACCESS_KEY": "dagshub-token-secret"}
+
+
+def shared_setup(repo: Path, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return run(["scripts/dvc-remote.sh", str(repo)], env=env(tmp_path) | SHARED | extra, timeout=120)
+
+
+def test_when_a_shared_remote_is_given_then_storage_is_it_and_the_default_in_config_local_only(repo, tmp_path):
+    dvc(repo, tmp_path, "init", "-q")
+    dvc(repo, tmp_path, "remote", "add", "--project", "-d", "dagshub", "https://dagshub.com/me/rps.dvc")
+    result = shared_setup(repo, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "remote storage (default): the shared s3://rps/dvc via https://dagshub.com/api/v1/repo-buckets/s3/me" in result.stderr
+    assert "dagshub-token-secret" not in result.stderr + result.stdout
+    # DVC itself resolves the shared remote as the default, with its endpoint and keys, not the stack's.
+    assert dvc(repo, tmp_path, "config", "core.remote") == "storage"
+    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "s3://rps/dvc"
+    conf = config(repo, tmp_path)
+    assert (conf["remote.storage.endpointurl"], conf["remote.storage.access_key_id"]) == (SHARED["RPS_DVC_S3_ENDPOINT"], "dagshub-token-id")
+    assert conf["remote.storage.secret_access_key"] == "dagshub-token-secret"
+    # The committed config keeps the user's default; nothing shared is in it.
+    assert dvc(repo, tmp_path, "config", "--project", "core.remote") == "dagshub"
+    assert "dagshub-token" not in (repo / ".dvc" / "config").read_text() and "repo-buckets" not in (repo / ".dvc" / "config").read_text()
+
+
+def test_when_a_local_run_follows_a_shared_one_then_the_stack_remote_is_back(repo, tmp_path):
+    assert shared_setup(repo, tmp_path).returncode == 0
+    again = setup(repo, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert dvc(repo, tmp_path, "config", "remote.storage.url") == "s3://rps-data/dvc"
+    assert dvc(repo, tmp_path, "config", "core.remote") == "storage"
+    assert config(repo, tmp_path)["remote.storage.endpointurl"] == "http://127.0.0.1:9123"
+    assert "dagshub-token" not in local_config(repo)
+
+
+def test_when_a_shared_remote_lacks_its_keys_then_nothing_is_configured(repo, tmp_path):
+    result = run(["scripts/dvc-remote.sh", str(repo)], env=env(tmp_path) | {**SHARED, "RPS_DVC_SECRET_ACCESS_KEY": ""}, timeout=120)
+    assert result.returncode == 1
+    assert "RPS_DVC_S3_ENDPOINT is set (a shared DVC remote) but RPS_DVC_SECRET_ACCESS_KEY is not" in result.stderr
+    assert not (repo / ".dvc").exists()

@@ -81,3 +81,10 @@ def test_when_a_rewrite_matches_no_step_then_it_is_reported_unused(tmp_path: Pat
     j = job(tmp_path, [{"run": "echo http://127.0.0.1:8000"}], rewrite={"127.0.0.1:8000": "127.0.0.1:9", "absent": "x"})
     assert j.run()[0].output == "http://127.0.0.1:9\n"
     assert j.unused_rewrites() == {"absent"}
+
+
+def test_vars_are_a_context_like_secrets():
+    contexts = {"secrets": {"KEY": "k"}, "vars": {"ENDPOINT": "https://s3.example"}}
+    fns = {"always": lambda: True}
+    assert evaluate("secrets.KEY != '' && vars.ENDPOINT || ''", contexts, fns) == "https://s3.example"
+    assert evaluate("secrets.NONE != '' && vars.ENDPOINT || ''", contexts, fns) == ""

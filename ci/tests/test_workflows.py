@@ -152,6 +152,20 @@ def test_when_the_registry_secret_is_set_then_the_jobs_know_the_registry_is_shar
     assert load(name)["env"]["RPS_SHARED_REGISTRY"] == "${{ secrets.MLFLOW_TRACKING_URI != '' && 'true' || 'false' }}"
 
 
+def test_only_the_model_gate_gets_the_shared_dvc_remote_and_only_with_its_secret_key():
+    gate = load("ci-test.yml")["jobs"]["model-gate"]["env"]
+    assert gate == {
+        "RPS_DVC_S3_ENDPOINT": "${{ secrets.RPS_DVC_ACCESS_KEY_ID != '' && vars.RPS_DVC_S3_ENDPOINT || '' }}",
+        "RPS_DVC_S3_BUCKET": "${{ vars.RPS_DVC_S3_BUCKET }}",
+        "RPS_DVC_ACCESS_KEY_ID": "${{ secrets.RPS_DVC_ACCESS_KEY_ID }}",
+        "RPS_DVC_SECRET_ACCESS_KEY": "${{ secrets.RPS_DVC_SECRET_ACCESS_KEY }}",
+    }
+    # Nothing else pushes data: the other jobs never see the DVC keys.
+    for name in ("ci-test.yml", "cd-master.yml", "ci-dev.yml"):
+        text = (WORKFLOWS / name).read_text()
+        assert text.count("secrets.RPS_DVC_") == (3 if name == "ci-test.yml" else 0), name
+
+
 def test_when_deliver_runs_without_a_shared_registry_then_the_model_trained_on_the_runner_is_announced():
     assert load("cd-master.yml")["jobs"]["deliver"]["env"]["RPS_CI_SHIPS_MODEL"] == "true"
     assert "RPS_CI_SHIPS_MODEL" not in load("cd-master.yml")["jobs"]["image-build"].get("env", {})
