@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The workflow jobs run for real (ci/tests/test_workflow_jobs.py: the model gate, the image build,
-# the delivery, against a real local stack and Docker engine) and scripts/dvc-remote.sh against the
+# the delivery, against a real local stack and Docker engine; ci/tests/test_runner_stack_jobs.py: the
+# same jobs, every step, in fresh runner containers) and scripts/dvc-remote.sh against the
 # real DVC (ci/tests/test_dvc_remote.py), after installing what they use
 # through the project's own installers: node_modules and the build, the Python venvs (MLflow, DVC,
 # Airflow), MinIO, the OCI registry, a Docker engine, the CI tools. Each installer is skipped in
@@ -18,4 +19,4 @@ scripts/install-minio.sh
 scripts/install-registry.sh
 scripts/docker-engine.sh ensure
 scripts/install-ci-tools.sh
-"$VENV/bin/python" -m pytest -p no:cacheprovider ci/tests/test_workflow_jobs.py ci/tests/test_dvc_remote.py -q "$@"
+"$VENV/bin/python" -m pytest -p no:cacheprovider ci/tests/test_workflow_jobs.py ci/tests/test_runner_stack_jobs.py ci/tests/test_dvc_remote.py -q "$@"
