@@ -20,6 +20,14 @@ build) once and saves them; later jobs and runs restore them, as a repository's 
 
 The variants (a fork's losing PR, a new push, a refused merge, a broken image, the delivered
 container's behaviour) stay on the host in test_workflow_jobs.py, which shares their stack.
+
+Cost on 2 shared cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
+image-build 50 s, deliver 79 s); the first run on a machine about 25 minutes (the model gate's
+`make stack-up` alone 774 s: the stack venv's pip install and the MinIO Go build, both cold).
+
+ci-dev's `workflow-jobs` job is not run here: it is scripts/test-workflow-jobs.sh itself (the
+host lab and this module, which skips itself inside a runner container); in a runner container it
+would rerun the lab (about 6 minutes) after its installs, for steps make test already runs.
 """
 
 from __future__ import annotations
