@@ -53,7 +53,7 @@ EOF
   log "built $RUNNER_IMAGE"
 }
 
-DEBIAN_IMAGE="$("$ROOT/scripts/base-images.sh" names | head -n 1)"
+DEBIAN_IMAGE="$("$ROOT/scripts/base-images.sh" names | sed -n 1p)" # not head: SIGPIPE under pipefail
 RUNNER_IMAGE="rps-runner:$(printf '%s\n' "$(declare -f build_runner)" "$DEBIAN_IMAGE" "$(host_cas | sha256sum)" | sha256sum | cut -c1-12)"
 
 case "${1:-ensure}" in

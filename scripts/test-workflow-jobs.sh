@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The workflow jobs run for real (ci/tests/test_workflow_jobs.py: the model gate, the image build,
-# the delivery, against a real local stack and Docker engine), the same jobs in remote mode against a
-# second stack playing the shared registry and DVC remote (ci/tests/test_remote_mode.py) and
+# the delivery, against a real local stack and Docker engine; ci/tests/test_runner_stack_jobs.py: the
+# same jobs, every step, in fresh runner containers), the same jobs in remote mode against a second
+# stack playing the shared registry and DVC remote (ci/tests/test_remote_mode.py) and
 # scripts/dvc-remote.sh against the real DVC (ci/tests/test_dvc_remote.py), after installing what they use
 # through the project's own installers: node_modules and the build, the Python venvs (MLflow, DVC,
 # Airflow), MinIO, the OCI registry, a Docker engine, the CI tools. Each installer is skipped in
@@ -19,4 +20,4 @@ scripts/install-minio.sh
 scripts/install-registry.sh
 scripts/docker-engine.sh ensure
 scripts/install-ci-tools.sh
-"$VENV/bin/python" -m pytest -p no:cacheprovider ci/tests/test_workflow_jobs.py ci/tests/test_remote_mode.py ci/tests/test_dvc_remote.py -q "$@"
+"$VENV/bin/python" -m pytest -p no:cacheprovider ci/tests/test_workflow_jobs.py ci/tests/test_remote_mode.py ci/tests/test_runner_stack_jobs.py ci/tests/test_dvc_remote.py -q "$@"

@@ -3,8 +3,11 @@ job's own steps, in the YAML's order, with the YAML's env, instead of a copy of 
 
 What it does like GitHub Actions: workflow, job and step `env` (with `${{ }}` expressions over
 `secrets`, `vars` and `github`), `run` steps in `bash --noprofile --norc -eo pipefail` from the workspace,
-step `if` conditions (`success()` by default, `always()`, `failure()`, `hashFiles()`), the job's
-`if`, GITHUB_STEP_SUMMARY / GITHUB_WORKSPACE / CI. What it does not: `uses` steps run the handler
+step `if` conditions (`success()` by default, `always()`, `failure()`, `hashFiles()`, a SHA-256 as
+on GitHub, so a cache key is stable across runs), `steps.<id>.outputs.<name>` (set by a handler),
+an action's post step (a handler appends to `Job.post`; run after the last step, in reverse order,
+results in `Job.post_results`), the job's `if`, GITHUB_STEP_SUMMARY / GITHUB_WORKSPACE / CI.
+What it does not: `uses` steps run the handler
 the test registers for that action (checkout, setup-*, cache, CML, artifacts, docker login have
 no local twin); an action without a handler, or an expression it cannot evaluate, is an error,
 so that a new workflow step cannot be silently left out of the tests.
@@ -23,6 +26,7 @@ GITHUB_STEP_SUMMARY are paths inside the container, hashFiles() hashes the conta
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -53,7 +57,7 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))"
 )
 _FUNCTIONS = {"always", "success", "failure", "cancelled", "hashFiles"}
-_CONTEXTS = {"secrets", "vars", "github", "env", "runner"}
+_CONTEXTS = {"secrets", "vars", "github", "env", "runner", "steps"}
 
 
 def evaluate(expression: str, contexts: dict[str, dict], functions: dict[str, Callable]):
@@ -166,25 +170,36 @@ class Job:
         self.runner_temp = Path("/home/runner/work/_temp") if container else log_dir
         self.summary = self.runner_temp / "step-summary.md"
         self.failed = False
+        self.step_outputs: dict[str, str] = {}
         self.results: list[StepResult] = []
+        # Post steps an action registered (e.g. actions/cache's save), run after the last step in
+        # reverse order, as GitHub runs an action's `post`; their results are kept apart.
+        self.post: list[tuple[str, Callable[[Job], str | None]]] = []
+        self.post_results: list[StepResult] = []
         self._used_rewrites: set[str] = set()
         self.env = self._job_env(base_env)
 
     # -- expressions
     def contexts(self, env: dict[str, str] | None = None) -> dict[str, dict]:
-        return {"secrets": self.secrets, "vars": self.vars, "github": self.github, "env": env or {}, "runner": {"os": "Linux", "arch": "X64"}}
+        return {"secrets": self.secrets, "vars": self.vars, "github": self.github, "env": env or {}, "runner": {"os": "Linux", "arch": "X64"},
+                "steps": self.step_outputs}
+
+    def set_output(self, step: dict, name: str, value: str) -> None:
+        """An action's output, read as steps.<id>.outputs.<name> (only for a step with an id)."""
+        if "id" in step:
+            self.step_outputs[f"{step['id']}.outputs.{name}"] = value
 
     def functions(self) -> dict[str, Callable]:
         def hash_files(*patterns: str) -> str:
             if self.container:
-                script = 'cd "$1" && shift && shopt -s globstar nullglob && for p in "$@"; do for f in $p; do [[ -f $f ]] && sha256sum "$f"; done; done'
+                script = 'cd "$1" && shift && shopt -s globstar nullglob && for p in "$@"; do for f in $p; do if [[ -f $f ]]; then sha256sum "$f"; fi; done; done'
                 listing = subprocess.run(
                     ["docker", "exec", self.container, "bash", "-c", script, "hash", str(self.workspace), *patterns],
                     capture_output=True, text=True, check=True, timeout=60,
                 ).stdout
-                return str(abs(hash(listing))) if listing else ""
+                return hashlib.sha256(listing.encode()).hexdigest() if listing else ""
             hits = sorted(p for pat in patterns for p in self.workspace.glob(pat) if p.is_file())
-            return str(abs(hash(tuple(p.read_bytes() for p in hits)))) if hits else ""
+            return hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in hits)).hexdigest() if hits else ""
 
         return {
             "always": lambda: True,
@@ -254,7 +269,23 @@ class Job:
             self.results.append(result)
             out.append(result)
             print(f"[{self.workflow_name} {self.job_id}] step {i} {result.label}: {result.outcome} ({result.seconds:.1f} s){' - ' + result.note if result.note else ''}")
+        if stop is None:
+            self._run_post()
         return out
+
+    def _run_post(self) -> None:
+        while self.post:
+            label, hook = self.post.pop()
+            result = StepResult(-1, f"Post {label}", None, None, "success")
+            started = time.monotonic()
+            try:
+                result.note = hook(self) or ""
+            except Exception as e:  # noqa: BLE001 - a failing post step fails the job, as on GitHub
+                result.outcome, result.output = "failure", f"{type(e).__name__}: {e}"
+                self.failed = True
+            result.seconds = time.monotonic() - started
+            self.post_results.append(result)
+            print(f"[{self.workflow_name} {self.job_id}] {result.label}: {result.outcome} ({result.seconds:.1f} s){' - ' + result.note if result.note else ''}")
 
     def unused_rewrites(self) -> set[str]:
         return set(self.local.rewrite) - self._used_rewrites

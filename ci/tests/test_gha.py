@@ -3,6 +3,7 @@ condition semantics, so that the end-to-end tests run what GitHub would run, no 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_when_expressions_combine_status_functions_and_hashfiles_then_they_evalu
     assert interpolate("minio-${{ github.os }}-x", {"github": {"os": "Linux"}}, {}) == "minio-Linux-x"
 
 
-@pytest.mark.parametrize("text", ["matrix.os", "steps.build.outputs.tag", "toJSON(github)", "github.a | 1"])
+@pytest.mark.parametrize("text", ["matrix.os", "needs.build.outputs.tag", "toJSON(github)", "github.a | 1"])
 def test_when_an_expression_uses_what_the_runner_does_not_know_then_it_is_an_error(text: str):
     with pytest.raises(ExpressionError):
         ev(text)
@@ -88,3 +89,21 @@ def test_vars_are_a_context_like_secrets():
     fns = {"always": lambda: True}
     assert evaluate("secrets.KEY != '' && vars.ENDPOINT || ''", contexts, fns) == "https://s3.example"
     assert evaluate("secrets.NONE != '' && vars.ENDPOINT || ''", contexts, fns) == ""
+
+
+def test_when_an_action_sets_an_output_and_a_post_step_then_later_steps_read_it_and_the_post_runs_after_the_last(tmp_path: Path):
+    def setup(step, with_, job):
+        job.set_output(step, "version", "3.11.2")
+        job.post.append(("setup", lambda job: f"post ran after {len(job.results)} steps"))
+
+    j = job(tmp_path, [{"id": "py", "uses": "x/setup@v1"}, {"run": "echo ${{ steps.py.outputs.version }} > out"}], actions={"x/setup": setup})
+    j.run()
+    assert (tmp_path / "out").read_text() == "3.11.2\n"
+    assert [(r.label, r.outcome, r.note) for r in j.post_results] == [("Post setup", "success", "post ran after 2 steps")]
+
+
+def test_hashfiles_is_the_sha256_of_the_files_sha256_as_on_github_so_a_cache_key_is_stable_across_runs(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    expected = hashlib.sha256(hashlib.sha256(b"a").digest() + hashlib.sha256(b"b").digest()).hexdigest()
+    assert job(tmp_path, []).expr("hashFiles('*.txt')") == expected

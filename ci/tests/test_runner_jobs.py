@@ -14,10 +14,20 @@ The `uses:` steps, by their documented effect:
   not have fails the step, as setup-* without a download would;
 - actions/setup-python: the image's system python3 (3.11, Debian) when its minor version is the
   requested one, as python/python3 first on PATH; another version fails the step;
+  setup-python's output python-version is that version;
 - the caches these actions restore (setup-node `cache: npm`, setup-python `cache: pip`, setup-go
-  unless `cache: false`) are this machine's npm / pip / Go caches mounted read-write; nothing else
-  is restored; actions/cache is a no-op (a cold cache, the safe case);
-- actions/upload-artifact: a copy out of the container (`docker cp`) into the job's log dir.
+  unless `cache: false`) are this machine's npm / pip / Go caches mounted read-write;
+- actions/cache is GitHub's cache service (ActionsCache): a tarball per key in the user's cache dir
+  (RPS_RUNNER_CACHE_DIR), restored at the step on an exact key or a restore-keys prefix, saved by
+  the post step after a successful job when the key missed; a key is never overwritten;
+- actions/upload-artifact: a copy out of the container (`docker cp`) into the job's log dir;
+- iterative/setup-cml: the recording stand-in ci/tests/shims/cml (mounted) first on PATH;
+- docker/login-action: a real `docker login` (the runner's docker client) to the registry that
+  stands for Docker Hub (the job's RPS_IMAGE_REGISTRY host).
+Runner.job(host_network=True) gives the container the host's network (a GitHub runner is a VM: its
+services and the containers it starts answer on 127.0.0.1), docker=True the host's docker client
+and engine socket (the ubuntu-24.04 image has both); the stack-bound jobs use them
+(ci/tests/test_runner_stack_jobs.py).
 
 The job container gets RPS_RUNNER_CONTAINER=1 in its env: this module skips itself there, so the
 `pytest ci/tests` of a job never starts runner containers recursively.
@@ -32,6 +42,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
 
 import pytest
 from conftest import ROOT, copy_worktree
@@ -57,10 +68,58 @@ BASE_ENV = {
 }
 # This machine's caches, where actions/cache would restore them on the runner (host -> container).
 NPM_CACHE, PIP_CACHE = Path.home() / ".npm", Path.home() / ".cache" / "pip"
+SHIMS = Path(__file__).resolve().parent / "shims"
+CML_HOME = PurePosixPath("/opt/rps-cml")
+# GitHub's cache service for actions/cache: one tarball per key, kept across test runs, shared by
+# the clones on this machine (as a repository's caches are shared by its workflow runs).
+ACTIONS_CACHE = Path(os.environ.get("RPS_RUNNER_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rps-runner-actions-cache")
 
 
-def sh(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+class ActionsCache:
+    """actions/cache by its documented effect: at the step, the entry of `key`, else the newest
+    whose key starts with a `restore-keys` prefix, is unpacked at its paths; after a successful
+    job (the action's post step) the paths are saved under `key` unless it was an exact hit. An
+    existing key is never overwritten (GitHub's caches are immutable)."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, key: str) -> Path:
+        return self.dir / (quote(key, safe="") + ".tar")
+
+    def restore(self, container: str, key: str, restore_keys: list[str]) -> str | None:
+        hit = key if self._file(key).exists() else None
+        for prefix in restore_keys if hit is None else []:
+            found = sorted((p for p in self.dir.glob("*.tar") if unquote(p.stem).startswith(prefix)), key=lambda p: p.stat().st_mtime)
+            if found:
+                hit = unquote(found[-1].stem)
+                break
+        if hit is not None:
+            with self._file(hit).open("rb") as f:
+                subprocess.run(["docker", "exec", "-i", container, "tar", "-xf", "-", "-C", "/"], stdin=f, check=True, timeout=600)
+        return hit
+
+    def save(self, job: Job, key: str, paths: list[str]) -> str:
+        if job.failed:
+            return "not saved: the job failed"
+        target = self._file(key)
+        if target.exists():
+            return f"not saved: {key} exists (another job saved it)"
+        absolute = [str(PurePosixPath(HOME) / p.strip()[2:]) if p.strip().startswith("~/") else str(WORKSPACE / p.strip()) for p in paths]
+        present = [p.lstrip("/") for p in absolute
+                   if subprocess.run(["docker", "exec", job.container, "test", "-e", p], check=False, timeout=60).returncode == 0]
+        if not present:
+            return f"not saved: none of {paths} exists"  # GitHub's warning, not an error
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            subprocess.run(["docker", "exec", job.container, "tar", "-cf", "-", "-C", "/", *present], stdout=f, check=True, timeout=900)
+        tmp.rename(target)
+        return f"saved {key} ({target.stat().st_size // 2**20} MiB)"
+
+
+def sh(*args: str, timeout: float = 600, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False, input=input)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args[:4])} ... exit {result.returncode}: {result.stderr.strip()[-2000:]}")
     return result
@@ -88,6 +147,7 @@ class Runner:
     def __init__(self, root: Path, image: str, sha: str, origin: Path, tools: dict[str, tuple[str, Path]]):
         self.root, self.image, self.sha, self.origin = root, image, sha, origin
         self.tools = tools  # name -> (version, host directory), mounted at TOOL_CACHE/name/version/x64
+        self.cache = ActionsCache(ACTIONS_CACHE)
         self.python = sh("docker", "run", "--rm", image, "python3", "-c", "import platform; print(platform.python_version())").stdout.strip()
         self.containers: list[str] = []
 
@@ -97,7 +157,9 @@ class Runner:
             args += ["-v", f"{path}:{TOOL_CACHE / name / version / 'x64'}:ro"]
         for step in steps:
             action, with_ = (step.get("uses") or "").split("@")[0], step.get("with") or {}
-            if action == "actions/setup-node" and with_.get("cache") == "npm":
+            if action == "iterative/setup-cml":
+                args += ["-v", f"{SHIMS}:{CML_HOME}:ro"]
+            elif action == "actions/setup-node" and with_.get("cache") == "npm":
                 args += ["-v", f"{NPM_CACHE}:{HOME}/.npm"]
             elif action == "actions/setup-python" and with_.get("cache") == "pip":
                 args += ["-v", f"{PIP_CACHE}:{HOME}/.cache/pip"]
@@ -106,17 +168,23 @@ class Runner:
         return args
 
     def job(self, workflow: str, job_id: str, *, github: dict | None = None, definition: dict | None = None,
-            local: Local | None = None) -> Job:
+            local: Local | None = None, secrets: dict | None = None, host_network: bool = False, docker: bool = False) -> Job:
+        """A new container for one job. host_network: the host's network, as on a GitHub runner VM
+        (the job's services and the containers it starts on 127.0.0.1; ports then come from
+        `local`). docker: the host's docker client and engine socket, as the runner image has both."""
         definition = definition if definition is not None else load_workflow(workflow)
         name = f"rps-runner-{os.getpid()}-{len(self.containers)}-{job_id}"
         steps = definition["jobs"][job_id]["steps"]
         for cache in (NPM_CACHE, PIP_CACHE):
             cache.mkdir(parents=True, exist_ok=True)
+        extra = ["--network", "host"] if host_network else []
+        if docker:
+            extra += ["-v", f"{shutil.which('docker')}:/usr/bin/docker:ro", "-v", "/var/run/docker.sock:/var/run/docker.sock"]
         sh("docker", "run", "-d", "--name", name, "--label", "rps.test=runner-job", "-e", f"{RUNNER_ENV}=1",
-           *self.mounts(steps), self.image, "sleep", "infinity")
+           *extra, *self.mounts(steps), self.image, "sleep", "infinity")
         self.containers.append(name)
         return Job(workflow, job_id, workspace=Path(str(WORKSPACE)), github=github or {"event_name": "pull_request", "base_ref": "dev"},
-                   secrets={}, base_env=dict(BASE_ENV), actions=self.actions(), local=local or Local(),
+                   secrets=secrets or {}, base_env=dict(BASE_ENV), actions=self.actions(), local=local or Local(),
                    log_dir=self.root / "logs" / name, definition=definition, container=name)
 
     # -- the uses: steps
@@ -127,7 +195,7 @@ class Runner:
         def checkout(step, with_, job):
             target = WORKSPACE / with_.get("path", "")
             exec_(job, "git", "clone", "-q", f"file://{ORIGIN}", str(target))
-            exec_(job, "git", "-C", str(target), "checkout", "-q", with_.get("ref") or self.sha)
+            exec_(job, "git", "-C", str(target), "checkout", "-q", with_.get("ref") or self.sha, "--")  # a ref, not test/
             return f"fresh clone of {(with_.get('ref') or self.sha)[:12]} into {target}"
 
         def setup_tool(name: str, key: str):
@@ -148,10 +216,29 @@ class Runner:
                 raise RuntimeError(f"Python {wanted} is not in the tool cache (the image's python3 is {self.python})")
             bin_dir = TOOL_CACHE / "Python" / self.python / "x64" / "bin"
             job.env["PATH"] = f"{bin_dir}:{job.env['PATH']}"
+            job.set_output(step, "python-version", self.python)
             return f"the image's system python3 {self.python} as python/python3 first on PATH"
 
         def cache(step, with_, job):
-            return f"no-op: key {with_.get('key')} never hits (a cold cache)"
+            key = with_["key"]
+            paths = [p for p in with_["path"].splitlines() if p.strip()]
+            restore_keys = [k.strip() for k in with_.get("restore-keys", "").splitlines() if k.strip()]
+            hit = self.cache.restore(job.container, key, restore_keys)
+            if hit != key:
+                job.post.append((step.get("name") or "actions/cache", lambda job: self.cache.save(job, key, paths)))
+            return f"restored {hit}" if hit else f"cache miss for {key}"
+
+        def setup_cml(step, with_, job):
+            job.env["PATH"] = f"{CML_HOME}:{job.env['PATH']}"
+            return f"the recording stand-in of cml ({CML_HOME}/cml) first on PATH"
+
+        def docker_login(step, with_, job):
+            if not with_.get("username") or not with_.get("password"):
+                raise ValueError("Username and password required")  # what docker/login-action says
+            registry = with_.get("registry") or job.env["RPS_IMAGE_REGISTRY"].split("/")[0]
+            sh("docker", "exec", "-i", job.container, "docker", "login", "--username", with_["username"], "--password-stdin",
+               registry, input=with_["password"])
+            return f"docker login {registry} as {with_['username']} (the local registry stands for Docker Hub)"
 
         def upload_artifact(step, with_, job):
             dest = job.log_dir / "artifacts" / with_["name"]
@@ -171,11 +258,17 @@ class Runner:
             "actions/setup-python": setup_python,
             "actions/cache": cache,
             "actions/upload-artifact": upload_artifact,
+            "iterative/setup-cml": setup_cml,
+            "docker/login-action": docker_login,
         }
 
+    @staticmethod
+    def exec_(container: str, *args: str, timeout: float = 600) -> str:
+        return sh("docker", "exec", container, *args, timeout=timeout).stdout
+
     def stop(self) -> None:
-        for name in self.containers:
-            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=120)
+        if self.containers:  # one call: the client removes them concurrently (each one's layer is GBs)
+            subprocess.run(["docker", "rm", "-f", *self.containers], capture_output=True, check=False, timeout=600)
 
 
 def python_shim(root: Path, version: str) -> Path:
@@ -216,19 +309,25 @@ def node_tool() -> tuple[str, Path]:
     return version, home
 
 
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory):
+def start_runner(root: Path) -> Runner:
+    """The runner image, this working tree as the commit under test in a scratch origin under root,
+    the tool cache; a Runner that starts the job containers (stop() removes them)."""
     engine = subprocess.run([str(ROOT / "scripts" / "docker-engine.sh"), "ensure"], capture_output=True, text=True, check=False, timeout=900)
     if engine.returncode != 0:
         pytest.fail(f"no Docker engine for the runner containers: {engine.stderr.strip()}")
     started = time.monotonic()
     image = sh(str(ROOT / "scripts" / "runner-image.sh"), timeout=1800).stdout.strip().split("=", 1)[1]
     print(f"runner image {image} ready in {time.monotonic() - started:.1f} s")
-    root = tmp_path_factory.mktemp("runner-jobs")
     sha = snapshot_commit(root / "origin")
     tools = {"go": (go_env("GOVERSION").removeprefix("go"), Path(go_env("GOROOT"))), "node": node_tool()}
     r = Runner(root, image, sha, root / "origin", tools)
     tools["Python"] = (r.python, python_shim(root / "toolcache", r.python))
+    return r
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    r = start_runner(tmp_path_factory.mktemp("runner-jobs"))
     try:
         yield r
     finally:

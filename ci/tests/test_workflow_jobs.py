@@ -25,6 +25,9 @@ One stack serves the whole module, in file order (about 6 minutes on 2 shared co
    Docker's `healthy`, /ready and /predict (example and observations), non-root, a refused release
    overwrite, broken images failing verify-deployment, `docker stop` under load;
 7. the same job with a broken image: verify fails, nothing is pushed, `make serve-logs` runs.
+
+The same four jobs also run once each, every step, in fresh runner containers
+(ci/tests/test_runner_stack_jobs.py); the variants above stay here, on one shared stack.
 """
 
 from __future__ import annotations

@@ -228,7 +228,8 @@ def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
 #   running them again inside this suite would double its slowest parts (and test-ci would call
 #   itself), so the tests below check that each of their make targets runs exactly a command of
 #   scripts/test.sh.
-#   (test_runner_jobs.py also runs `infra` in a fresh runner container.)
+#   (test_runner_jobs.py also runs `infra` in a fresh runner container, test_runner_stack_jobs.py the
+#   four jobs of JOBS_RUN_HERE, every step.)
 JOBS_RUN_BY_MAKE_TEST = {("ci-dev.yml", "checks"), ("ci-dev.yml", "infra"), ("ci-dev.yml", "workflow-jobs")}
 # The actions of those jobs have nothing to execute locally (the machine's own checkout and tools).
 SETUP_ACTIONS = {"actions/checkout", "actions/setup-node", "actions/setup-python", "actions/setup-go", "actions/cache"}

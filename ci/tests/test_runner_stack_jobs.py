@@ -1,0 +1,195 @@
+"""The stack-bound workflow jobs on fresh runners: ci-test `test-model-gate` (the winning pull
+request), ci-test `test-promote-candidate` (its merge), cd-master `image-build` and `deliver`, each
+with ALL its steps in a NEW container from the runner image (ci/tests/test_runner_jobs.py: a fresh
+clone, only what the job's own setup-* and install steps put there). A step that relies on
+something the job did not install fails here.
+
+The runner is a VM with host networking on GitHub: the containers use the host's network (their
+services and the containers they start answer on 127.0.0.1), on free ports (Lab.local, as in
+test_workflow_jobs.py), and the image jobs get the host's docker client and engine socket (the
+runner image has Docker). The stack the model gate starts (MinIO, MLflow in its container) stays
+up and is the shared registry of the later jobs (the secret MLFLOW_TRACKING_URI set, as in
+test_workflow_jobs.py). docker/login-action is a real `docker login` to the local OCI registry that
+stands for Docker Hub (go-containerregistry's registry has no authentication, so the login
+succeeds without checking the password: what is tested is that the step logs in with the
+secrets); CML is the recording stand-in ci/tests/shims/cml.
+
+actions/cache is GitHub's cache service (test_runner_jobs.ActionsCache, kept across runs in the
+user's cache dir): the first run on a fresh machine pays the installs (the venvs, the MinIO Go
+build) once and saves them; later jobs and runs restore them, as a repository's workflow runs do.
+
+The variants (a fork's losing PR, a new push, a refused merge, a broken image, the delivered
+container's behaviour) stay on the host in test_workflow_jobs.py, which shares their stack.
+
+Cost on 2 shared cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
+image-build 50 s, deliver 79 s); the first run on a machine about 25 minutes (the model gate's
+`make stack-up` alone 774 s: the stack venv's pip install and the MinIO Go build, both cold).
+
+Opt-in for now (RPS_RUNNER_STACK_JOBS=1 scripts/test-workflow-jobs.sh): the same four jobs also run
+on the host in test_workflow_jobs.py, and both together would take `make test` past its 60-minute
+budget on a fresh machine (the first run's 25 minutes). The next step is to run the host lab's
+variants on this module's stack and drop the host copies of these four jobs, then make it default.
+
+ci-dev's `workflow-jobs` job is not run here: it is scripts/test-workflow-jobs.sh itself (the
+host lab and this module, which skips itself inside a runner container); in a runner container it
+would rerun the lab (about 6 minutes) after its installs, for steps make test already runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from urllib.request import Request, urlopen
+
+import pytest
+from conftest import ROOT
+from gha import Job, Local, load_workflow
+from lab import BASE, BASE_FOREST, MODEL_NAME, WIN, Lab, git, image_config, pr_github, with_forest
+from test_runner_jobs import failed_steps, start_runner, timed_run
+from test_workflow_jobs import PR_SECRETS, SHARED_SECRETS
+
+STACK_JOBS_ENV = "RPS_RUNNER_STACK_JOBS"
+if os.environ.get(STACK_JOBS_ENV) != "1":
+    pytest.skip(f"opt-in ({STACK_JOBS_ENV}=1): the host lab runs these jobs too, and both exceed make test's budget on a fresh machine", allow_module_level=True)
+
+CML_LOG = "/home/runner/work/_temp/cml.jsonl"
+VERSION = "v" + json.loads((ROOT / "package.json").read_text())["version"]
+
+
+class Stack:
+    """The runner, its origin with the base branch `test` (a small forest, so the PR's forest
+    wins), and the Lab's free ports, image names and OCI registry."""
+
+    def __init__(self, root):
+        self.runner = start_runner(root / "runner")
+        origin = self.runner.origin
+        git(origin, "checkout", "-q", "-b", BASE)
+        (origin / "params.yaml").write_text(with_forest((origin / "params.yaml").read_text(), **BASE_FOREST))
+        git(origin, "-c", "user.name=rps", "-c", "user.email=rps@localhost", "commit", "-qam", "base branch: a small forest")
+        self.base_sha = git(origin, "rev-parse", "HEAD")
+        git(origin, "checkout", "-q", "pr")
+        self.lab = Lab(root / "lab")
+        self.lab.root.mkdir()
+        self.lab.start_registry()
+
+    def local(self, **rewrite: str) -> Local:
+        local = self.lab.local(**rewrite)
+        # The job's own state dir in its workspace (a fresh runner), the CML record in its temp dir.
+        del local.env["RPS_STATE_DIR"]
+        local.env["FAKE_CML_LOG"] = CML_LOG
+        return local
+
+    def job(self, workflow: str, job_id: str, github: dict, secrets: dict, docker: bool = False, **rewrite: str) -> Job:
+        return self.runner.job(workflow, job_id, github=github, secrets=secrets, local=self.local(**rewrite),
+                               host_network=True, docker=docker)
+
+    def stop(self) -> None:
+        self.runner.stop()  # the model gate's container, and with it its stack
+        self.lab.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("runner-stack-jobs"))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def all_green(job: Job) -> None:
+    assert [r.outcome for r in job.results] == ["success"] * len(job.steps()), failed_steps(job)
+    assert [r.outcome for r in job.post_results] == ["success"] * len(job.post_results), job.post_results
+
+
+def cache_notes(job: Job) -> list[str]:
+    return [r.note for r in job.results if (r.uses or "").startswith("actions/cache@")]
+
+
+@pytest.fixture(scope="module")
+def model_gate(stack):
+    job = stack.job("ci-test.yml", "model-gate", {**pr_github(7), "head_ref": WIN}, PR_SECRETS)
+    timed_run(job)
+    return job
+
+
+def test_the_model_gate_job_passes_on_a_fresh_runner_and_registers_the_candidate(model_gate, stack):
+    job = model_gate
+    all_green(job)
+    print("caches:", cache_notes(job), [r.note for r in job.post_results])
+    assert stack.lab.registry.aliases() == {"champion": "1", "challenger": "1", "pr-7": "2"}
+    assert stack.lab.registry.run_of("1")["tags"]["rps.code_version"] == stack.base_sha
+    assert stack.lab.registry.run_of("2")["tags"]["rps.code_version"] == stack.runner.sha
+    assert "compare-gate: passed: challenger_wins: challenger v2 vs champion v1" in job.results[-1].output
+    report = json.loads(stack.runner.exec_(job.container, "cat", f"{job.workspace}/reports/compare/report.json"))
+    assert (report["decision"], report["challenger"]["alias"]) == ("challenger_wins", "pr-7")
+    [comment] = [json.loads(line) for line in stack.runner.exec_(job.container, "cat", CML_LOG).splitlines()]
+    assert (comment["target"], comment["action"]) == ("pr/7", "created")
+    assert {"report.md", "report.json"} <= {p.split("/")[-1] for p in job.artifacts}
+
+
+@pytest.fixture(scope="module")
+def promote(model_gate, stack):
+    job = stack.job("ci-test.yml", "promote-candidate", pr_github(7, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
+    timed_run(job)
+    return job
+
+
+def test_the_promote_candidate_job_promotes_the_merged_candidate_on_a_fresh_runner(promote, stack):
+    all_green(promote)
+    aliases = stack.lab.registry.aliases()
+    assert (aliases["champion"], aliases["previous-champion"]) == ("2", "1")
+    assert "## Candidate `@pr-7` promoted" in stack.runner.exec_(promote.container, "cat", str(promote.summary))
+
+
+def test_the_image_build_job_builds_both_images_on_a_fresh_runner(promote, stack):
+    job = stack.job("cd-master.yml", "image-build", {"event_name": "pull_request", "base_ref": "master"}, SHARED_SECRETS, docker=True)
+    timed_run(job)
+    all_green(job)
+    lab = stack.lab
+    labels = image_config(f"{lab.image}:{VERSION}")["Labels"]
+    assert labels["model.version"] == lab.registry.aliases()["champion"] == "2"
+    assert labels["org.opencontainers.image.revision"] == stack.runner.sha
+    assert image_config(f"{lab.cli_image}:{VERSION}")["Labels"]["org.opencontainers.image.revision"] == stack.runner.sha
+
+
+def test_the_deliver_job_pushes_and_verifies_the_image_on_a_fresh_runner(promote, stack):
+    lab = stack.lab
+    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **SHARED_SECRETS}
+    job = stack.job("cd-master.yml", "deliver", {"event_name": "push", "ref": "refs/heads/master"}, secrets, docker=True,
+                    **{"http://127.0.0.1:8000": f"http://127.0.0.1:{lab.ports['serve']}"})
+    timed_run(job)
+    outcomes = [(r.run or r.uses.split("@")[0], r.outcome) for r in job.results]
+    assert outcomes[-1] == ("make serve-logs", "skipped")  # if: failure()
+    assert all(o == "success" for _, o in outcomes[:-1]), failed_steps(job)
+    assert job.unused_rewrites() == set()
+    login = next(r for r in job.results if (r.uses or "").startswith("docker/login-action@"))
+    assert login.note.startswith(f"docker login {lab.registry_host} as rps-ci-test"), login.note
+    digest = stack.runner.exec_(job.container, "cat", f"{job.workspace}/build/image.digest").strip()
+    assert re.fullmatch(re.escape(lab.remote) + r"@sha256:[0-9a-f]{64}", digest), digest
+    with urlopen(Request(f"http://{lab.registry_host}/v2/rps-ci/{lab.image}/manifests/{VERSION}", method="HEAD", headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"}), timeout=10) as r:
+        assert r.headers["Docker-Content-Digest"] == digest.split("@")[1]
+    by_digest = next(r for r in job.results if (r.run or "").startswith("scripts/verify-deployment --image"))
+    assert f"verify-deployment: OK image {digest} healthy after " in by_digest.output
+    assert f"model {MODEL_NAME} v2" in by_digest.output
+    # Every cache restored: the model gate saved them (or an earlier run did).
+    assert all(note.startswith("restored ") for note in cache_notes(job)), cache_notes(job)
+
+
+def test_the_promote_candidate_job_without_its_setup_node_step_fails_on_a_fresh_runner(stack):
+    # The mutation (it fails within seconds): nothing on the runner provides Node, so `make install`
+    # cannot even bootstrap one and the promotion never runs. (Dropping `make install` itself is not
+    # a mutation that fails: every later make target builds through scripts/ci-build.sh when dist/
+    # is missing.)
+    definition = load_workflow("ci-test.yml")
+    steps = definition["jobs"]["promote-candidate"]["steps"]
+    definition["jobs"]["promote-candidate"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
+    assert len(definition["jobs"]["promote-candidate"]["steps"]) == len(steps) - 1
+    job = stack.runner.job("ci-test.yml", "promote-candidate", definition=definition, secrets=SHARED_SECRETS, local=stack.local(),
+                           github=pr_github(7, "closed", **{"event.pull_request.merged": True}), host_network=True)
+    timed_run(job)
+    assert [(r.run or r.uses.split("@")[0], r.outcome) for r in job.results] == [
+        ("actions/checkout", "success"), ("make install", "failure"), ("make ci-promote", "skipped")]
+    assert "npm is required to install Node 24" in job.results[1].output, job.results[1].tail()
