@@ -389,6 +389,40 @@ def test_when_the_candidate_alias_is_missing_or_production_then_dag_test_ci_exit
     assert message in result.stderr
 
 
+@pytest.fixture
+def dag_tree(tmp_path: Path) -> Path:
+    """dag-test-ci.sh in a checkout whose installers, stack settings and `airflow` only say what they got."""
+    scripts = tmp_path / "scripts"
+    (scripts / "lib").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "dag-test-ci.sh", scripts)
+    stubs = {
+        "install-airflow.sh": "#!/usr/bin/env bash\n",
+        "dvc-remote.sh": "#!/usr/bin/env bash\necho \"DVC-REMOTE ${RPS_DVC_S3_ENDPOINT:-runner}\"\n",
+        "lib/common.sh": "RPS_MLFLOW_PORT=5000\n",
+        "airflow-env.sh": f"RPS_AIRFLOW_VENV={tmp_path}/venv\n",
+    }
+    for name, text in {**stubs, "../venv/bin/airflow": "#!/usr/bin/env bash\necho \"AIRFLOW $*\"\n"}.items():
+        (scripts / name).parent.mkdir(parents=True, exist_ok=True)
+        (scripts / name).write_text(text)
+        (scripts / name).chmod(0o755)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("extra", "warned"), [
+    ({"RPS_SHARED_REGISTRY": "true"}, True),
+    ({"RPS_SHARED_REGISTRY": "true", "RPS_DVC_S3_ENDPOINT": "https://dvc.example"}, False),
+    ({}, False),
+])
+def test_when_the_candidate_goes_to_the_shared_registry_without_a_shared_dvc_remote_then_dag_test_ci_warns(dag_tree: Path, extra, warned):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPS_", "AIRFLOW", "MLFLOW"))}
+    env |= {"RPS_REPLAY_AT": "2026-06-01T00:00:00+00:00", "RPS_CANDIDATE_ALIAS": "pr-7"} | extra
+    result = run([str(dag_tree / "scripts" / "dag-test-ci.sh")], env=env)
+    assert result.returncode == 0, result.stderr
+    assert ("::warning title=Data version not shared::" in result.stdout) is warned, result.stdout
+    # The run itself goes on either way, with the candidate's alias.
+    assert 'AIRFLOW dags test rps_pipeline 2026-06-01T00:00:00+00:00 --conf {"backfill_days": 0, "retrain": "always", "triggered_by": "ci", "candidate_alias": "pr-7"}' in result.stdout
+
+
 def fake_promote(tmp_path: Path, exit_code: int, answer: dict) -> Path:
     script = tmp_path / "rps"
     (tmp_path / "answer.json").write_text(json.dumps(answer) + "\n")
