@@ -386,14 +386,43 @@ def test_dev_checks_passes_on_a_fresh_runner(runner):
     assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
 
 
-def test_dev_checks_without_its_setup_node_step_fails_on_a_fresh_runner(runner):
-    # The runner image has no Node: without setup-node, make install cannot even bootstrap one.
-    definition = load_workflow("ci-dev.yml")
-    steps = definition["jobs"]["checks"]["steps"]
-    definition["jobs"]["checks"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
-    assert len(definition["jobs"]["checks"]["steps"]) == len(steps) - 1
-    job = runner.job("ci-dev.yml", "checks", definition=definition)
-    timed_run(job)
-    assert outcomes(job)[1:] == [("make install", "failure"), ("make lint", "skipped"), ("make typecheck", "skipped"),
-                                 ("make unit", "skipped")], outcomes(job)
-    assert "npm is required to install Node 24" in job.results[1].output, job.results[1].tail()
+def pull_request(action: str = "synchronize", **extra) -> dict:
+    """A pull request's `github` context (flat keys, as gha.py reads them); its base branch is the
+    origin's only branch, so the model gate's second checkout finds it."""
+    return {"event_name": "pull_request", "base_ref": "pr", "ref": "refs/pull/7/merge", "event.action": action,
+            "event.pull_request.number": "7", **extra}
+
+
+# Every job that installs through `make install`, with the event it runs for. Their green runs:
+# dev-checks opt-in above, the stack-bound ones in test_runner_stack_jobs.py (opt-in), workflow-jobs
+# is scripts/test-workflow-jobs.sh on the host.
+SETUP_NODE_JOBS = [
+    ("ci-dev.yml", "checks", {}),
+    ("ci-dev.yml", "workflow-jobs", {}),
+    ("ci-test.yml", "model-gate", pull_request()),
+    ("ci-test.yml", "promote-candidate", pull_request("closed", **{"event.pull_request.merged": True})),
+    ("cd-master.yml", "image-build", {"event_name": "pull_request", "base_ref": "master"}),
+    ("cd-master.yml", "deliver", {"event_name": "push", "ref": "refs/heads/master"}),
+]
+
+
+def test_the_jobs_that_install_through_make_install_are_the_mutated_ones_below():
+    installs = {(name, job_id) for name in ("ci-dev.yml", "ci-test.yml", "cd-master.yml")
+                for job_id, job in load_workflow(name)["jobs"].items()
+                if any((s.get("run") or "").strip() == "make install" for s in job.get("steps", []))}
+    assert installs == {(w, j) for w, j, _ in SETUP_NODE_JOBS}
+
+
+@pytest.mark.parametrize(("workflow", "job_id", "github"), SETUP_NODE_JOBS, ids=[j for _, j, _ in SETUP_NODE_JOBS])
+def test_a_job_without_its_setup_node_step_fails_at_make_install_on_a_fresh_runner(runner, workflow, job_id, github):
+    # The mutation (seconds): the runner image has no Node, so without setup-node `make install`
+    # cannot even bootstrap one. Run up to that step: what follows it is skipped by GitHub anyway.
+    definition = load_workflow(workflow)
+    steps = definition["jobs"][job_id]["steps"]
+    definition["jobs"][job_id]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
+    assert len(definition["jobs"][job_id]["steps"]) == len(steps) - 1
+    job = runner.job(workflow, job_id, definition=definition, github=github)
+    install = job.index_of_run("make install")
+    job.run(stop=install + 1)
+    assert [outcome for _, outcome in outcomes(job)] == ["success"] * install + ["failure"], failed_steps(job) or outcomes(job)
+    assert "npm is required to install Node 24" in job.results[install].output, job.results[install].tail()

@@ -30,6 +30,9 @@ on the host in test_workflow_jobs.py, and both together would take `make test` p
 budget on a fresh machine (the first run's 25 minutes). The next step is to run the host lab's
 variants on this module's stack and drop the host copies of these four jobs, then make it default.
 
+The setup-node mutation of these four jobs (and of dev-checks and workflow-jobs) is in
+test_runner_jobs.py, which make test runs by default: each fails at `make install` in seconds.
+
 ci-dev's `workflow-jobs` job is not run here: it is scripts/test-workflow-jobs.sh itself (the
 host lab and this module, which skips itself inside a runner container); in a runner container it
 would rerun the lab (about 6 minutes) after its installs, for steps make test already runs.
@@ -44,7 +47,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 from conftest import ROOT
-from gha import Job, Local, load_workflow
+from gha import Job, Local
 from lab import BASE, BASE_FOREST, MODEL_NAME, WIN, Lab, git, image_config, pr_github, with_forest
 from test_runner_jobs import failed_steps, start_runner, timed_run
 from test_workflow_jobs import PR_SECRETS, SHARED_SECRETS
@@ -176,20 +179,3 @@ def test_the_deliver_job_pushes_and_verifies_the_image_on_a_fresh_runner(promote
     assert f"model {MODEL_NAME} v2" in by_digest.output
     # Every cache restored: the model gate saved them (or an earlier run did).
     assert all(note.startswith("restored ") for note in cache_notes(job)), cache_notes(job)
-
-
-def test_the_promote_candidate_job_without_its_setup_node_step_fails_on_a_fresh_runner(stack):
-    # The mutation (it fails within seconds): nothing on the runner provides Node, so `make install`
-    # cannot even bootstrap one and the promotion never runs. (Dropping `make install` itself is not
-    # a mutation that fails: every later make target builds through scripts/ci-build.sh when dist/
-    # is missing.)
-    definition = load_workflow("ci-test.yml")
-    steps = definition["jobs"]["promote-candidate"]["steps"]
-    definition["jobs"]["promote-candidate"]["steps"] = [s for s in steps if not (s.get("uses") or "").startswith("actions/setup-node@")]
-    assert len(definition["jobs"]["promote-candidate"]["steps"]) == len(steps) - 1
-    job = stack.runner.job("ci-test.yml", "promote-candidate", definition=definition, secrets=SHARED_SECRETS, local=stack.local(),
-                           github=pr_github(7, "closed", **{"event.pull_request.merged": True}), host_network=True)
-    timed_run(job)
-    assert [(r.run or r.uses.split("@")[0], r.outcome) for r in job.results] == [
-        ("actions/checkout", "success"), ("make install", "failure"), ("make ci-promote", "skipped")]
-    assert "npm is required to install Node 24" in job.results[1].output, job.results[1].tail()
