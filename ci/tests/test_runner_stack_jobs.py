@@ -21,14 +21,16 @@ build) once and saves them; later jobs and runs restore them, as a repository's 
 The variants (a fork's losing PR, a new push, a refused merge, a broken image, the delivered
 container's behaviour) stay on the host in test_workflow_jobs.py, which shares their stack.
 
-Cost on 2 shared cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
-image-build 50 s, deliver 79 s); the first run on a machine about 25 minutes (the model gate's
-`make stack-up` alone 774 s: the stack venv's pip install and the MinIO Go build, both cold).
+Cost on 2 cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
+image-build 50 s, deliver 79 s), and as much on a machine's first run now that setup-python has
+`cache: pip` (the host's warm pip cache mounted: 465 s, the model gate's `make stack-up` 217 s;
+without it the first run took about 25 minutes).
 
 Opt-in for now (RPS_RUNNER_STACK_JOBS=1 scripts/test-workflow-jobs.sh): the same four jobs also run
-on the host in test_workflow_jobs.py, and both together would take `make test` past its 60-minute
-budget on a fresh machine (the first run's 25 minutes). The next step is to run the host lab's
-variants on this module's stack and drop the host copies of these four jobs, then make it default.
+on the host in test_workflow_jobs.py, and the last landing's CI (51 minutes on a slower machine than
+the one that measured the 7.5) has no room for it in make test's 60-minute budget. The next step is
+to run the host lab's variants on this module's stack and drop the host copies of these four jobs,
+then make it default (docs/CICD.md).
 
 The setup-node mutation of these four jobs (and of dev-checks and workflow-jobs) is in
 test_runner_jobs.py, which make test runs by default: each fails at `make install` in seconds.
