@@ -7,7 +7,7 @@ export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
 .PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
 	test-monitoring test-airflow test-compose ci-build dag-test-ci ci-champion ci-compare ci-report compare-gate ci-promote \
-	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs clean
+	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs test-runner-stack-jobs clean
 
 help:
 	@echo "make up    - install what is missing, start the stack, run the pipeline on the offline replay source, serve"
@@ -66,6 +66,10 @@ test-ci:
 
 test-workflow-jobs:
 	scripts/test-workflow-jobs.sh
+
+# The stack-bound jobs, every step, in fresh runner containers (make test runs it beside the README test).
+test-runner-stack-jobs:
+	scripts/test-runner-stack-jobs.sh
 
 # docker compose up end to end (local stand-ins of the third-party images: scripts/local-images.sh).
 test-compose:

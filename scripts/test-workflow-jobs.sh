@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The workflow jobs run for real (ci/tests/test_workflow_jobs.py: the model gate, the image build,
 # the delivery, against a real local stack and Docker engine; ci/tests/test_runner_stack_jobs.py: the
-# same jobs, every step, in fresh runner containers), the same jobs in remote mode against a second
+# same jobs, every step, in fresh runner containers, here only with RPS_RUNNER_STACK_JOBS=1: make test
+# runs it through scripts/test-runner-stack-jobs.sh), the same jobs in remote mode against a second
 # stack playing the shared registry and DVC remote (ci/tests/test_remote_mode.py) and
 # scripts/dvc-remote.sh against the real DVC (ci/tests/test_dvc_remote.py), after installing what they use
 # through the project's own installers: node_modules and the build, the Python venvs (MLflow, DVC,
