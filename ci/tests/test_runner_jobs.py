@@ -399,8 +399,8 @@ def pull_request(action: str = "synchronize", **extra) -> dict:
 
 
 # Every job that installs through `make install`, with the event it runs for. Their green runs:
-# dev-checks opt-in above, the stack-bound ones in test_runner_stack_jobs.py (opt-in), workflow-jobs
-# is scripts/test-workflow-jobs.sh on the host.
+# dev-checks opt-in above, the stack-bound ones in test_runner_stack_jobs.py (make test runs it
+# through scripts/test-runner-stack-jobs.sh), workflow-jobs is scripts/test-workflow-jobs.sh on the host.
 SETUP_NODE_JOBS = [
     ("ci-dev.yml", "checks", {}),
     ("ci-dev.yml", "workflow-jobs", {}),
