@@ -7,7 +7,7 @@ export PATH := $(ROOT)/.rps/tools/bin:$(ROOT)/bin:$(PATH)
 
 .PHONY: help up down pull test install lint typecheck unit integration bench stack-up lint-infra test-ci \
 	test-monitoring test-airflow test-compose ci-build dag-test-ci ci-champion ci-compare ci-report compare-gate ci-promote \
-	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs test-runner-stack-jobs clean
+	image-cli image-serve serve-container image-push serve-logs test-workflow-jobs test-runner-stack-jobs test-runner-ci-dev-jobs clean
 
 help:
 	@echo "make up    - install what is missing, start the stack, run the pipeline on the offline replay source, serve"
@@ -69,7 +69,12 @@ test-workflow-jobs:
 
 # The stack-bound jobs, every step, in fresh runner containers (make test runs it beside the README test).
 test-runner-stack-jobs:
-	scripts/test-runner-stack-jobs.sh
+	scripts/test-runner-jobs.sh stack
+
+# ci-dev's dev-checks and workflow-jobs, every step, in fresh runner containers (make test runs
+# eslint, tsc, the unit tests and the workflow-job lab there).
+test-runner-ci-dev-jobs:
+	scripts/test-runner-jobs.sh ci-dev
 
 # docker compose up end to end (local stand-ins of the third-party images: scripts/local-images.sh).
 test-compose:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make test: install what the tests need, then lint, type check and every test suite:
-# mocha (unit + integration with real MinIO, MLflow, DVC, Prometheus, Alertmanager, Chromium),
-# the monitoring config tests, the Airflow DAG tests and the CI/CD checks.
+# make test: install what the tests need, then every check and test suite: mocha's integration tests
+# (real MinIO, MLflow, DVC, Prometheus, Alertmanager, Chromium), the monitoring config tests, the
+# Airflow DAG tests, the CI/CD checks, every workflow job in fresh runner containers (eslint, tsc
+# and the unit tests run there, in ci-dev's dev-checks), compose and the README's first run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,15 +25,13 @@ stage "install: Docker engine, local OCI registry"
 scripts/docker-engine.sh ensure
 scripts/install-registry.sh
 
-stage "lint (eslint) and type check (tsc --noEmit)"
-npx eslint .
-npx tsc --noEmit -p .
-
-stage "mocha: unit and integration"
+# eslint, tsc and the unit tests (dist/test/lib, dist/test/commands) run in ci-dev's dev-checks job
+# in a fresh runner container below, the integration tests here.
+stage "mocha: integration (real MinIO, MLflow, DVC, Prometheus, Alertmanager, Chromium)"
 # mocha colours its marks even into a log file under CI=true: plain text off a terminal.
 mocha_flags=()
 [[ -t 1 ]] || mocha_flags=(--no-color)
-npx mocha "${mocha_flags[@]}"
+npx mocha "${mocha_flags[@]}" --ignore 'dist/test/lib/**' --ignore 'dist/test/commands/**'
 
 stage "monitoring: promtool/amtool checks, rule tests, alert delivery"
 scripts/test-monitoring.sh
@@ -45,8 +44,11 @@ fi
 stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests, jobs in runner containers"
 scripts/test-ci.sh
 
-stage "CI/CD: the model-gate, image-build and deliver jobs run for real against the stack"
-scripts/test-workflow-jobs.sh
+# ci-dev's two long jobs, each in a fresh runner container: dev-checks (make install, eslint, tsc,
+# the unit tests) and workflow-jobs (scripts/test-workflow-jobs.sh: the model-gate, image-build and
+# deliver jobs and their variants, for real against the stack and Docker, and in remote mode).
+stage "CI/CD: ci-dev's dev-checks (eslint, tsc, unit tests) and workflow-jobs (the workflow-job lab) in fresh runner containers"
+scripts/test-runner-jobs.sh ci-dev
 
 stage "compose: docker compose up end to end (first run trains, serve, scrape, alert, live errors)"
 scripts/test-compose.sh
@@ -57,7 +59,7 @@ scripts/test-compose.sh
 stage "CI/CD, in the background: the model-gate, promote-candidate, image-build and deliver jobs in fresh runner containers"
 stack_jobs_log="$(mktemp "${TMPDIR:-/tmp}/rps-runner-stack-jobs.XXXXXX")"
 # Its own process group, so that an interrupted make test stops its pytest and containers' clients too.
-setsid scripts/test-runner-stack-jobs.sh >"$stack_jobs_log" 2>&1 &
+setsid scripts/test-runner-jobs.sh stack >"$stack_jobs_log" 2>&1 &
 stack_jobs_pid=$!
 trap 'kill -- "-$stack_jobs_pid" 2>/dev/null || true' EXIT
 

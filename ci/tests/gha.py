@@ -13,7 +13,7 @@ no local twin); an action without a handler, or an expression it cannot evaluate
 so that a new workflow step cannot be silently left out of the tests.
 
 Local differences from a GitHub runner are explicit: `Local.env` (free ports, state dir) is laid
-over the evaluated env, and `Local.rewrite` replaces text in a `run` line (e.g. a fixed port);
+over the evaluated env (the workflow's, the job's and each step's), and `Local.rewrite` replaces text in a `run` line (e.g. a fixed port);
 a rewrite that matches nothing is an error.
 
 Two places for the steps: on this machine (the default: `run` steps are host processes in a host
@@ -298,6 +298,7 @@ class Job:
         env = dict(self.env)
         for key, value in (step.get("env") or {}).items():
             env[key] = self.interpolate(value, env)
+        env.update(self.local.env)  # over the step's env too: what differs here differs in every step
         started = time.monotonic()
         if "uses" in step:
             action = step["uses"].split("@")[0]

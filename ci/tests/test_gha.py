@@ -40,10 +40,10 @@ def test_when_an_expression_uses_what_the_runner_does_not_know_then_it_is_an_err
         ev(text)
 
 
-def job(tmp_path: Path, steps: list[dict], actions: dict | None = None, rewrite: dict | None = None) -> Job:
+def job(tmp_path: Path, steps: list[dict], actions: dict | None = None, rewrite: dict | None = None, env: dict | None = None) -> Job:
     definition = {"env": {"A": "${{ secrets.S || 'dflt' }}"}, "jobs": {"j": {"steps": steps}}}
     return Job("synthetic.yml", "j", workspace=tmp_path, github={}, secrets={}, base_env=clean_environ(), actions=actions or {},
-               local=Local(rewrite=rewrite or {}), log_dir=tmp_path / "logs", definition=definition)
+               local=Local(env=env or {}, rewrite=rewrite or {}), log_dir=tmp_path / "logs", definition=definition)
 
 
 def test_when_a_step_fails_then_later_steps_are_skipped_unless_their_condition_says_otherwise(tmp_path: Path):
@@ -107,3 +107,10 @@ def test_hashfiles_is_the_sha256_of_the_files_sha256_as_on_github_so_a_cache_key
     (tmp_path / "b.txt").write_text("b")
     expected = hashlib.sha256(hashlib.sha256(b"a").digest() + hashlib.sha256(b"b").digest()).hexdigest()
     assert job(tmp_path, []).expr("hashFiles('*.txt')") == expected
+
+
+def test_the_local_env_is_laid_over_the_workflow_env_and_every_step_env(tmp_path: Path):
+    # e.g. a step's RPS_BASE_IMAGES: official (Docker Hub) is local here, where Docker Hub does not answer.
+    j = job(tmp_path, [{"run": 'echo "$A $B"', "env": {"B": "official", "C": "kept"}}, {"run": 'echo "$C"', "env": {"C": "kept"}}],
+            env={"A": "here", "B": "local"})
+    assert [r.output for r in j.run()] == ["here local\n", "kept\n"]

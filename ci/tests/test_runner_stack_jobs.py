@@ -19,26 +19,22 @@ user's cache dir): the first run on a fresh machine pays the installs (the venvs
 build) once and saves them; later jobs and runs restore them, as a repository's workflow runs do.
 
 The variants (a fork's losing PR, a new push, a refused merge, a broken image, the delivered
-container's behaviour) stay on the host in test_workflow_jobs.py, which shares their stack.
+container's behaviour) are in the workflow-job lab, test_workflow_jobs.py, which runs the four jobs
+again on one shared stack: that lab is ci-dev's workflow-jobs job, which make test runs in a fresh
+runner container too (test_runner_ci_dev_jobs.py).
 
 Cost on 2 cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
 image-build 50 s, deliver 79 s), and as much on a machine's first run now that setup-python has
 `cache: pip` (the host's warm pip cache mounted: 465 s, the model gate's `make stack-up` 217 s;
 without it the first run took about 25 minutes).
 
-make test runs this module through scripts/test-runner-stack-jobs.sh (it sets RPS_RUNNER_STACK_JOBS=1),
-in the background beside the README first run, which mostly waits: one after the other they would
-not fit make test's 60-minute budget on a fresh machine (docs/CICD.md). Elsewhere (scripts/
-test-workflow-jobs.sh, ci-dev's workflow-jobs job) it skips itself unless RPS_RUNNER_STACK_JOBS=1.
-The same four jobs also run on the host in test_workflow_jobs.py, which carries their variants; the
-next step is to run those variants on this module's stack and drop the host copies.
+make test runs this module through `scripts/test-runner-jobs.sh stack` (it sets
+RPS_RUNNER_STACK_JOBS=1), in the background beside the README first run, which mostly waits: one
+after the other they would not fit make test's 60-minute budget on a fresh machine (docs/CICD.md).
+Elsewhere it skips itself unless RPS_RUNNER_STACK_JOBS=1.
 
 The setup-node mutation of these four jobs (and of dev-checks and workflow-jobs) is in
 test_runner_jobs.py, which make test runs by default: each fails at `make install` in seconds.
-
-ci-dev's `workflow-jobs` job is not run here: it is scripts/test-workflow-jobs.sh itself (the
-host lab and this module, which skips itself inside a runner container); in a runner container it
-would rerun the lab (about 6 minutes) after its installs, for steps make test already runs.
 """
 
 from __future__ import annotations
@@ -52,12 +48,12 @@ import pytest
 from conftest import ROOT
 from gha import Job, Local
 from lab import BASE, BASE_FOREST, MODEL_NAME, WIN, Lab, git, image_config, pr_github, with_forest
-from test_runner_jobs import failed_steps, start_runner, timed_run
+from test_runner_jobs import all_green, failed_steps, start_runner, timed_run
 from test_workflow_jobs import PR_SECRETS, SHARED_SECRETS
 
 STACK_JOBS_ENV = "RPS_RUNNER_STACK_JOBS"
 if os.environ.get(STACK_JOBS_ENV) != "1":
-    pytest.skip(f"run by scripts/test-runner-stack-jobs.sh (make test runs it beside the README test), elsewhere with {STACK_JOBS_ENV}=1", allow_module_level=True)
+    pytest.skip(f"run by scripts/test-runner-jobs.sh stack (make test runs it beside the README test), elsewhere with {STACK_JOBS_ENV}=1", allow_module_level=True)
 
 CML_LOG = "/home/runner/work/_temp/cml.jsonl"
 VERSION = "v" + json.loads((ROOT / "package.json").read_text())["version"]
@@ -102,11 +98,6 @@ def stack(tmp_path_factory):
         yield s
     finally:
         s.stop()
-
-
-def all_green(job: Job) -> None:
-    assert [r.outcome for r in job.results] == ["success"] * len(job.steps()), failed_steps(job)
-    assert [r.outcome for r in job.post_results] == ["success"] * len(job.post_results), job.post_results
 
 
 def cache_notes(job: Job) -> list[str]:

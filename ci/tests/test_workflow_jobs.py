@@ -27,7 +27,9 @@ One stack serves the whole module, in file order (about 6 minutes on 2 shared co
 7. the same job with a broken image: verify fails, nothing is pushed, `make serve-logs` runs.
 
 The same four jobs also run once each, every step, in fresh runner containers
-(ci/tests/test_runner_stack_jobs.py); the variants above stay here, on one shared stack.
+(ci/tests/test_runner_stack_jobs.py); the variants above stay here, on one shared stack. This lab
+is ci-dev's workflow-jobs job (scripts/test-workflow-jobs.sh), which make test runs in a fresh
+runner container with the host's network and Docker engine (ci/tests/test_runner_ci_dev_jobs.py).
 """
 
 from __future__ import annotations

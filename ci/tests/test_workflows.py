@@ -1,8 +1,7 @@
 """The gates of .github/workflows, read from the YAML: nothing soft-fails, the model report is
 published before the verdict, delivery verifies the container before pushing it, the required
 checks of scripts/protect-branches exist as job names, every make target a workflow calls
-exists in the Makefile, and every job is executed locally by some test (test_workflow_jobs.py, or
-`make test` itself for the ci-dev jobs)."""
+exists in the Makefile, and every job runs in a fresh runner container in `make test`."""
 
 from __future__ import annotations
 
@@ -222,25 +221,55 @@ def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
     assert called - defined == set(), f"make targets the workflows call but the Makefile lacks: {sorted(called - defined)}"
 
 
-# Every job is executed locally by some test (docs/CICD.md, "What the tests execute"):
-# - the jobs in test_workflow_jobs.JOBS_RUN_HERE run step by step through ci/tests/gha.py;
-# - the ci-dev jobs are what `make test` itself runs (install, eslint, tsc, mocha, test-ci.sh):
-#   running them again inside this suite would double its slowest parts (and test-ci would call
-#   itself), so the tests below check that each of their make targets runs exactly a command of
-#   scripts/test.sh.
-#   (test_runner_jobs.py also runs `infra` in a fresh runner container, test_runner_stack_jobs.py the
-#   four jobs of JOBS_RUN_HERE, every step.)
-JOBS_RUN_BY_MAKE_TEST = {("ci-dev.yml", "checks"), ("ci-dev.yml", "infra"), ("ci-dev.yml", "workflow-jobs")}
-# The actions of those jobs have nothing to execute locally (the machine's own checkout and tools).
-SETUP_ACTIONS = {"actions/checkout", "actions/setup-node", "actions/setup-python", "actions/setup-go", "actions/cache"}
+# Every job of every workflow runs, every step, in a fresh runner container in `make test`
+# (docs/CICD.md, "What the tests execute"): infra-lint in test_runner_jobs.py, dev-checks and
+# workflow-jobs in test_runner_ci_dev_jobs.py, the four stack-bound jobs in
+# test_runner_stack_jobs.py. Those four (test_workflow_jobs.JOBS_RUN_HERE) also run with their
+# variants in the workflow-job lab, which is the workflow-jobs job.
+RUNNER_MODULES = {
+    "test_runner_jobs.py": "scripts/test-ci.sh",
+    "test_runner_ci_dev_jobs.py": "scripts/test-runner-jobs.sh ci-dev",
+    "test_runner_stack_jobs.py": "scripts/test-runner-jobs.sh stack",
+}
 
 
-def test_when_a_workflow_has_a_job_then_a_test_executes_it():
+def jobs_started_in_runner_containers() -> set[tuple[str, str]]:
+    """(workflow, job) of every literal `.job("<workflow>.yml", "<job>"` call of the runner modules."""
+    return {(m[1], m[2]) for name in RUNNER_MODULES
+            for m in re.finditer(r'\.job\(\s*"([\w-]+\.yml)",\s*"([\w-]+)"', (ROOT / "ci" / "tests" / name).read_text())}
+
+
+def test_when_a_workflow_has_a_job_then_a_test_runs_it_in_a_fresh_runner_container():
     from test_workflow_jobs import JOBS_RUN_HERE
 
     jobs = {(f.name, job_id) for f in FILES for job_id in load(f.name)["jobs"]}
-    assert jobs == JOBS_RUN_HERE | JOBS_RUN_BY_MAKE_TEST
-    assert not JOBS_RUN_HERE & JOBS_RUN_BY_MAKE_TEST
+    assert jobs_started_in_runner_containers() == jobs
+    assert JOBS_RUN_HERE <= jobs
+
+
+def test_make_test_runs_every_runner_module():
+    test_sh = {line.strip() for line in (ROOT / "scripts" / "test.sh").read_text().splitlines()}
+    assert re.search(r"^test: install$", (ROOT / "Makefile").read_text(), re.M), "make test must run make install first"
+    for module, command in RUNNER_MODULES.items():
+        assert any(command in line and not line.startswith("#") for line in test_sh), f"scripts/test.sh does not run {command} ({module})"
+    test_ci = (ROOT / "scripts" / "test-ci.sh").read_text()
+    assert "--ignore=ci/tests/test_runner_jobs.py" not in test_ci
+    # The gated modules run only where their script sets the gate.
+    for module in ("test_runner_ci_dev_jobs.py", "test_runner_stack_jobs.py"):
+        assert f"--ignore=ci/tests/{module}" in test_ci
+
+
+def test_every_mocha_test_directory_runs_in_make_unit_or_in_the_integration_run_of_make_test():
+    # make test runs eslint, tsc and `make unit` only inside dev-checks (a runner container) and the
+    # rest of mocha on the host: together they must cover every test directory.
+    ignored = re.compile(r"--ignore 'dist/test/([\w-]+)/\*\*'")
+    assert json.loads((ROOT / ".mocharc.json").read_text())["spec"] == ["dist/test/**/*.test.js"]
+    [host] = [line.strip() for line in (ROOT / "scripts" / "test.sh").read_text().splitlines() if line.strip().startswith("npx mocha")]
+    [unit] = [line for line in make_recipe("unit") if line.startswith("npx mocha")]
+    ignored_on_host, ignored_by_unit = set(ignored.findall(host)), set(ignored.findall(unit))
+    assert (ignored_on_host, ignored_by_unit) == ({"lib", "commands"}, {"integration"}), (host, unit)
+    with_tests = {p.relative_to(ROOT / "test").parts[0] for p in (ROOT / "test").rglob("*.test.ts")}
+    assert with_tests >= {"lib", "commands", "integration"}
 
 
 def make_recipe(target: str) -> list[str]:
@@ -248,27 +277,6 @@ def make_recipe(target: str) -> list[str]:
     result = run(["make", "-n", "--no-print-directory", target])
     assert result.returncode == 0, result.stderr
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
-
-
-def test_when_a_ci_dev_step_runs_a_make_target_then_make_test_runs_the_same_commands():
-    test_sh = {line.strip() for line in (ROOT / "scripts" / "test.sh").read_text().splitlines()}
-    mocha_spec = json.loads((ROOT / ".mocharc.json").read_text())["spec"]
-    assert re.search(r"^test: install$", (ROOT / "Makefile").read_text(), re.M), "make test must run make install first"
-    for workflow, job_id in sorted(JOBS_RUN_BY_MAKE_TEST):
-        for step in steps(workflow, job_id):
-            if "uses" in step:
-                assert step["uses"].split("@")[0] in SETUP_ACTIONS, step
-                continue
-            target = re.fullmatch(r"make ([a-z0-9-]+)", step["run"].strip())[1]
-            *prerequisites, command = make_recipe(target)
-            assert set(prerequisites) <= set(make_recipe("install")), (target, prerequisites)
-            if target == "install":
-                continue
-            if target == "unit":  # a subset of what the plain `npx mocha` of test.sh runs: .mocharc.json minus integration
-                assert command == "npx mocha --ignore 'dist/test/integration/**'", command
-                assert mocha_spec == ["dist/test/**/*.test.js"] and any(line.startswith("npx mocha") for line in test_sh)
-                continue
-            assert command in test_sh, f"make {target} runs {command!r}, which scripts/test.sh does not"
 
 
 def test_when_ci_test_checks_out_the_base_branch_then_ci_champion_trains_that_checkout():
