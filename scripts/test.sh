@@ -25,8 +25,11 @@ stage "install: Docker engine, local OCI registry"
 scripts/docker-engine.sh ensure
 scripts/install-registry.sh
 
-# eslint, tsc and the unit tests (dist/test/lib, dist/test/commands) run in ci-dev's dev-checks job
-# in a fresh runner container below, the integration tests here.
+# eslint, tsc and the unit tests (dist/test/lib, dist/test/commands) run only as ci-dev's
+# dev-checks job, every step, in a fresh runner container; first, so that they fail fast.
+stage "lint (eslint), type check (tsc), unit tests: ci-dev's dev-checks job in a fresh runner container"
+scripts/test-runner-jobs.sh ci-dev -k dev_checks
+
 stage "mocha: integration (real MinIO, MLflow, DVC, Prometheus, Alertmanager, Chromium)"
 # mocha colours its marks even into a log file under CI=true: plain text off a terminal.
 mocha_flags=()
@@ -44,11 +47,11 @@ fi
 stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests, jobs in runner containers"
 scripts/test-ci.sh
 
-# ci-dev's two long jobs, each in a fresh runner container: dev-checks (make install, eslint, tsc,
-# the unit tests) and workflow-jobs (scripts/test-workflow-jobs.sh: the model-gate, image-build and
-# deliver jobs and their variants, for real against the stack and Docker, and in remote mode).
-stage "CI/CD: ci-dev's dev-checks (eslint, tsc, unit tests) and workflow-jobs (the workflow-job lab) in fresh runner containers"
-scripts/test-runner-jobs.sh ci-dev
+# ci-dev's workflow-jobs job in a fresh runner container: scripts/test-workflow-jobs.sh, the
+# model-gate, image-build and deliver jobs and their variants, for real against the stack and
+# Docker, and in remote mode.
+stage "CI/CD: ci-dev's workflow-jobs job (the workflow-job lab) in a fresh runner container"
+scripts/test-runner-jobs.sh ci-dev -k workflow_jobs
 
 stage "compose: docker compose up end to end (first run trains, serve, scrape, alert, live errors)"
 scripts/test-compose.sh

@@ -13,8 +13,8 @@ no local twin); an action without a handler, or an expression it cannot evaluate
 so that a new workflow step cannot be silently left out of the tests.
 
 Local differences from a GitHub runner are explicit: `Local.env` (free ports, state dir) is laid
-over the evaluated env (the workflow's, the job's and each step's), and `Local.rewrite` replaces text in a `run` line (e.g. a fixed port);
-a rewrite that matches nothing is an error.
+over the evaluated env (the workflow's, the job's and each step's), and `Local.rewrite` replaces
+text in a `run` line (e.g. a fixed port); a rewrite that matches nothing is an error.
 
 Two places for the steps: on this machine (the default: `run` steps are host processes in a host
 workspace), or, with `container=`, in a running container that stands for a fresh runner (see

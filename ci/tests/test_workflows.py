@@ -227,9 +227,9 @@ def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
 # test_runner_stack_jobs.py. Those four (test_workflow_jobs.JOBS_RUN_HERE) also run with their
 # variants in the workflow-job lab, which is the workflow-jobs job.
 RUNNER_MODULES = {
-    "test_runner_jobs.py": "scripts/test-ci.sh",
-    "test_runner_ci_dev_jobs.py": "scripts/test-runner-jobs.sh ci-dev",
-    "test_runner_stack_jobs.py": "scripts/test-runner-jobs.sh stack",
+    "test_runner_jobs.py": ["scripts/test-ci.sh"],
+    "test_runner_ci_dev_jobs.py": ["scripts/test-runner-jobs.sh ci-dev -k dev_checks", "scripts/test-runner-jobs.sh ci-dev -k workflow_jobs"],
+    "test_runner_stack_jobs.py": ["scripts/test-runner-jobs.sh stack"],
 }
 
 
@@ -250,8 +250,13 @@ def test_when_a_workflow_has_a_job_then_a_test_runs_it_in_a_fresh_runner_contain
 def test_make_test_runs_every_runner_module():
     test_sh = {line.strip() for line in (ROOT / "scripts" / "test.sh").read_text().splitlines()}
     assert re.search(r"^test: install$", (ROOT / "Makefile").read_text(), re.M), "make test must run make install first"
-    for module, command in RUNNER_MODULES.items():
-        assert any(command in line and not line.startswith("#") for line in test_sh), f"scripts/test.sh does not run {command} ({module})"
+    for module, commands in RUNNER_MODULES.items():
+        for command in commands:
+            assert any(command in line and not line.startswith("#") for line in test_sh), f"scripts/test.sh does not run {command} ({module})"
+    # Together the -k selections of test_runner_ci_dev_jobs.py take every test of it.
+    tests = re.findall(r"^def (test_\w+)", (ROOT / "ci" / "tests" / "test_runner_ci_dev_jobs.py").read_text(), re.M)
+    selections = [c.split(" -k ")[1] for c in RUNNER_MODULES["test_runner_ci_dev_jobs.py"]]
+    assert sorted(t for t in tests for k in selections if k in t) == sorted(tests), (tests, selections)
     test_ci = (ROOT / "scripts" / "test-ci.sh").read_text()
     assert "--ignore=ci/tests/test_runner_jobs.py" not in test_ci
     # The gated modules run only where their script sets the gate.
