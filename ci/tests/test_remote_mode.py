@@ -4,7 +4,8 @@ model gate.
 
 The shared remote (what DagsHub or S3 + a hosted MLflow would be): a second MinIO + MLflow started
 by this test with scripts/stack.sh in a state dir of its own, on free ports, with credentials of its
-own and bucket names of its own. The jobs see it only through the workflow's documented secrets and
+own and bucket names of its own. Its MLflow is reached only through HTTP basic auth, as DagsHub's
+(BasicAuthProxy: a request without the repository secrets' user and password gets 401). The jobs see it only through the workflow's documented secrets and
 variables (MLFLOW_TRACKING_URI/USERNAME/PASSWORD, RPS_DVC_*); their own stack (MinIO, MLflow,
 Airflow, started by the job steps, ci/tests/lab.py) is the runner's.
 
@@ -26,14 +27,19 @@ about 105 s, deliver about 90 s):
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import secrets
 import sqlite3
 import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.request import urlopen
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
+from urllib.request import Request, urlopen
 
 import pytest
 from conftest import ROOT, free_port
@@ -45,8 +51,77 @@ PR = 11
 REMOTE_BUCKET, REMOTE_MLFLOW_BUCKET = "rps-shared", "rps-shared-mlflow"
 REMOTE_KEY = "shared-remote-key"
 REMOTE_SECRET = f"shared-{secrets.token_hex(16)}"
+REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN = "rps-ci", f"token-{secrets.token_hex(16)}"
 RUNNER_BUCKET = "rps-data"  # scripts/lib/common.sh's default, the jobs' own MinIO
 SERVICES = ("minio", "mlflow")
+
+
+class BasicAuthProxy:
+    """The remote MLflow as DagsHub serves it: HTTP basic auth in front. A request whose
+    Authorization is not the user and token gets 401 (recorded in `refused`); the others are
+    forwarded to the MLflow behind it, and its answer relayed."""
+
+    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"}
+
+    def __init__(self, upstream: str, user: str, token: str):
+        self.upstream = urlsplit(upstream)
+        self.expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+        self.refused: list[str] = []
+        self.forwarded = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def forward(self) -> None:
+                body = self.body()
+                if self.headers.get("Authorization") != proxy.expected:
+                    proxy.refused.append(f"{self.command} {self.path}")
+                    self.answer(401, [("WWW-Authenticate", 'Basic realm="rps-shared"'), ("Content-Type", "application/json")],
+                                b'{"error_code": "UNAUTHENTICATED", "message": "credentials required"}')
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP_BY_HOP | {"host", "content-length", "authorization"}}
+                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=300)
+                try:
+                    conn.request(self.command, self.path, body=body if body or self.command in ("POST", "PUT", "PATCH") else None, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                finally:
+                    conn.close()
+                proxy.forwarded += 1
+                self.answer(response.status, [(k, v) for k, v in response.getheaders() if k.lower() not in proxy.HOP_BY_HOP | {"content-length"}], data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class SharedRemote:
@@ -56,8 +131,10 @@ class SharedRemote:
         self.state = root / "shared-remote"
         ports = {name: free_port() for name in ("minio", "console", "mlflow")}
         self.endpoint = f"http://127.0.0.1:{ports['minio']}"
-        self.uri = f"http://127.0.0.1:{ports['mlflow']}"
-        self.registry = Registry(self.uri)
+        # The test reads the registry behind the proxy; the jobs and production only through it.
+        self.registry = Registry(f"http://127.0.0.1:{ports['mlflow']}")
+        self.proxy = BasicAuthProxy(self.registry.uri, REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN)
+        self.uri = self.proxy.uri
         self.started: dict[str, str] = {}
         self.env = clean_environ() | {
             "RPS_ENV_FILE": "/dev/null",
@@ -80,7 +157,7 @@ class SharedRemote:
 
     def secrets(self) -> dict[str, str]:
         """The repository secrets of remote mode (docs/CICD.md)."""
-        return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_TRACKING_USERNAME": "rps-ci", "MLFLOW_TRACKING_PASSWORD": "not-checked-here",
+        return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_TRACKING_USERNAME": REMOTE_MLFLOW_USER, "MLFLOW_TRACKING_PASSWORD": REMOTE_MLFLOW_TOKEN,
                 "RPS_DVC_ACCESS_KEY_ID": REMOTE_KEY, "RPS_DVC_SECRET_ACCESS_KEY": REMOTE_SECRET}
 
     def vars(self) -> dict[str, str]:
@@ -116,6 +193,7 @@ class Production:
         self.workspace = workspace
         self.env = clean_environ() | {
             "RPS_ENV_FILE": "/dev/null", "RPS_STATE_DIR": str(root / "production-state"), "MLFLOW_TRACKING_URI": remote.uri,
+            "MLFLOW_TRACKING_USERNAME": REMOTE_MLFLOW_USER, "MLFLOW_TRACKING_PASSWORD": REMOTE_MLFLOW_TOKEN,
             "RPS_SOURCE": "replay", "RPS_REPLAY_AT": "2026-06-01T00:00:00+00:00",
         }
 
@@ -140,7 +218,20 @@ def remote(lab):
     try:
         yield remote
     finally:
+        remote.proxy.stop()
         remote.stack("down")
+
+
+def test_the_remote_registry_refuses_a_request_without_the_secrets_credentials(remote):
+    search = f"{remote.uri}/api/2.0/mlflow/registered-models/search"
+    for headers in ({}, {"Authorization": "Basic " + base64.b64encode(f"{REMOTE_MLFLOW_USER}:wrong".encode()).decode()}):
+        with pytest.raises(HTTPError) as refused:
+            urlopen(Request(search, headers=headers), timeout=10)
+        assert refused.value.code == 401
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{REMOTE_MLFLOW_USER}:{REMOTE_MLFLOW_TOKEN}".encode()).decode()}
+    with urlopen(Request(search, headers=auth), timeout=10) as r:
+        assert r.status == 200
+    remote.proxy.refused.clear()
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +341,7 @@ def test_the_candidate_data_version_is_in_the_shared_dvc_remote_and_nothing_of_t
     assert not (runner_minio / RUNNER_BUCKET / "dvc").exists() and not (runner_minio / REMOTE_BUCKET).exists()
     assert lab.registry.get("registered-models/search").get("registered_models", []) == []
     # The job knew the remote only through its secrets and variables.
-    for value, keys in ((REMOTE_SECRET, {"RPS_DVC_SECRET_ACCESS_KEY"}), (remote.uri, {"MLFLOW_TRACKING_URI"}),
+    for value, keys in ((REMOTE_SECRET, {"RPS_DVC_SECRET_ACCESS_KEY"}), (REMOTE_MLFLOW_TOKEN, {"MLFLOW_TRACKING_PASSWORD"}), (remote.uri, {"MLFLOW_TRACKING_URI"}),
                         (remote.endpoint, {"RPS_DVC_S3_ENDPOINT"}), (str(remote.state), set())):
         assert {k for k, v in job.env.items() if value in v} == keys, value
 
@@ -320,3 +411,8 @@ def test_deliver_in_remote_mode_ships_the_version_that_passed_the_gate_and_was_p
 def test_no_job_step_started_or_restarted_the_shared_remote(deliver, remote):
     assert remote.pids() == remote.started
     assert remote.stack("status").returncode == 0
+
+
+def test_every_request_of_the_jobs_and_production_to_the_remote_registry_carried_the_secrets_credentials(deliver, remote):
+    assert remote.proxy.forwarded > 0
+    assert remote.proxy.refused == []
