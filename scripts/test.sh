@@ -65,6 +65,8 @@ stack_jobs_log="$(mktemp "${TMPDIR:-/tmp}/rps-runner-stack-jobs.XXXXXX")"
 setsid scripts/test-runner-jobs.sh stack >"$stack_jobs_log" 2>&1 &
 stack_jobs_pid=$!
 trap 'kill -- "-$stack_jobs_pid" 2>/dev/null || true' EXIT
+# A SIGKILL of make test runs no trap: this watcher (a session of its own) stops the group then.
+setsid scripts/stop-group-when-gone.sh "$$" "$stack_jobs_pid" >/dev/null 2>&1 &
 
 stage "README first run on a fresh clone: its make up, /predict requests and make down, every address it lists"
 readme_rc=0

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -467,3 +469,50 @@ def test_when_ci_promote_is_misconfigured_then_it_exits_2(tmp_path: Path, extra,
     result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, **({"RPS_SHARED_REGISTRY": "true"} | extra)))
     assert result.returncode == 2
     assert message in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# scripts/stop-group-when-gone.sh: make test's background jobs do not outlive a SIGKILL of it.
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def wait_until(condition, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.mark.parametrize("group_seconds", [300, 1])
+def test_when_the_caller_is_killed_then_its_background_group_is_stopped_and_otherwise_the_watcher_ends_with_the_group(tmp_path: Path, group_seconds: int):
+    # What scripts/test.sh does: a background group (setsid) and the watcher in a session of its own.
+    # The caller waits for the group (as test.sh does), which reaps it: a zombie would keep it alive.
+    script = (f'setsid sleep {group_seconds} & group=$!; echo $group > "$1/pgid"; '
+              f'setsid {ROOT}/scripts/stop-group-when-gone.sh $$ $group >/dev/null 2>&1 & echo $! > "$1/watcher"; wait $group; sleep 60')
+    caller = subprocess.Popen(["bash", "-c", script, "caller", str(tmp_path)])
+    assert wait_until(lambda: (tmp_path / "watcher").exists() and (tmp_path / "watcher").read_text().strip())
+    pgid, watcher = int((tmp_path / "pgid").read_text()), int((tmp_path / "watcher").read_text())
+    try:
+        if group_seconds == 1:  # the group ends first: the watcher exits by itself, the caller lives on
+            assert wait_until(lambda: not group_alive(pgid)) and wait_until(lambda: not Path(f"/proc/{watcher}").exists() or
+                                                                             "Z" in Path(f"/proc/{watcher}/stat").read_text().split()[2])
+            assert caller.poll() is None
+        else:
+            assert group_alive(pgid)
+            caller.kill()  # SIGKILL: no trap of the caller runs
+            caller.wait()
+            assert wait_until(lambda: not group_alive(pgid)), "the background group outlived its caller"
+    finally:
+        caller.kill()
+        caller.wait()
+        if group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
