@@ -47,37 +47,64 @@ fi
 stage "CI/CD: actionlint, hadolint, shellcheck, compose validation, workflow and script tests, jobs in runner containers"
 scripts/test-ci.sh
 
+# Two long stages run in the background, each beside a stage that mostly waits (the CPU about half
+# idle: the compose stack's start, the README first run's): side by side they fit make test's
+# budget, one after the other they would not (docs/CICD.md). Each runs in a process group of its
+# own (setsid), so that an interrupted make test stops it (the EXIT trap; after a SIGKILL, which
+# runs no trap, a watcher in a session of its own); its log follows when it is waited for.
+declare -A bg_pid bg_log
+start_background() {  # NAME COMMAND...
+  local name=$1
+  shift
+  bg_log[$name]="$(mktemp "${TMPDIR:-/tmp}/rps-test-$name.XXXXXX")"
+  setsid "$@" >"${bg_log[$name]}" 2>&1 &
+  bg_pid[$name]=$!
+  setsid scripts/stop-group-when-gone.sh "$$" "${bg_pid[$name]}" >/dev/null 2>&1 &
+}
+finish_background() {  # NAME: waits for it, prints its log; its exit code
+  local name=$1 rc=0
+  wait "${bg_pid[$name]}" || rc=$?
+  unset "bg_pid[$name]"
+  stage "$name (ran in the background): exit $rc"
+  cat "${bg_log[$name]}"
+  rm -f "${bg_log[$name]}"
+  return "$rc"
+}
+stop_background() {
+  local pid
+  for pid in "${bg_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_background EXIT
+
+# The base images both use, built once here (about a second when present), not by both at once.
+scripts/base-images.sh >/dev/null
+
 # ci-dev's workflow-jobs job in a fresh runner container: scripts/test-workflow-jobs.sh, the
 # model-gate, image-build and deliver jobs and their variants, for real against the stack and
 # Docker, and in remote mode.
-stage "CI/CD: ci-dev's workflow-jobs job (the workflow-job lab) in a fresh runner container"
-scripts/test-runner-jobs.sh ci-dev -k workflow_jobs
+stage "CI/CD, in the background: ci-dev's workflow-jobs job (the workflow-job lab) in a fresh runner container"
+start_background workflow-jobs scripts/test-runner-jobs.sh ci-dev -k workflow_jobs
 
 stage "compose: docker compose up end to end (first run trains, serve, scrape, alert, live errors)"
-scripts/test-compose.sh
+compose_rc=0
+scripts/test-compose.sh || compose_rc=$?
+workflow_jobs_rc=0
+finish_background workflow-jobs || workflow_jobs_rc=$?
+if ((compose_rc != 0 || workflow_jobs_rc != 0)); then
+  echo "make test: FAILED: compose exit $compose_rc, workflow-jobs exit $workflow_jobs_rc" >&2
+  exit 1
+fi
 
-# The stack-bound jobs in fresh runner containers (about 8 minutes) run in the background beside
-# the README first run, which mostly waits on its stack (the CPU ~30 % busy): side by side they
-# fit make test's budget, one after the other they would not (docs/CICD.md). Its log follows.
+# The stack-bound jobs, every step, each in a fresh runner container.
 stage "CI/CD, in the background: the model-gate, promote-candidate, image-build and deliver jobs in fresh runner containers"
-stack_jobs_log="$(mktemp "${TMPDIR:-/tmp}/rps-runner-stack-jobs.XXXXXX")"
-# Its own process group, so that an interrupted make test stops its pytest and containers' clients too.
-setsid scripts/test-runner-jobs.sh stack >"$stack_jobs_log" 2>&1 &
-stack_jobs_pid=$!
-trap 'kill -- "-$stack_jobs_pid" 2>/dev/null || true' EXIT
-# A SIGKILL of make test runs no trap: this watcher (a session of its own) stops the group then.
-setsid scripts/stop-group-when-gone.sh "$$" "$stack_jobs_pid" >/dev/null 2>&1 &
+start_background stack-jobs scripts/test-runner-jobs.sh stack
 
 stage "README first run on a fresh clone: its make up, /predict requests and make down, every address it lists"
 readme_rc=0
 python3 scripts/readme_first_run.py || readme_rc=$?
-
 stack_jobs_rc=0
-wait "$stack_jobs_pid" || stack_jobs_rc=$?
+finish_background stack-jobs || stack_jobs_rc=$?
 trap - EXIT
-stage "CI/CD: the stack-bound jobs in fresh runner containers (ran beside the README first run): exit $stack_jobs_rc"
-cat "$stack_jobs_log"
-rm -f "$stack_jobs_log"
 if ((readme_rc != 0 || stack_jobs_rc != 0)); then
   echo "make test: FAILED: README first run exit $readme_rc, runner stack jobs exit $stack_jobs_rc" >&2
   exit 1

@@ -15,8 +15,10 @@ fails here.
   builds on this engine beforehand as Docker Hub has the official ones.
 
 make test runs this module through `scripts/test-runner-jobs.sh ci-dev` (it sets
-RPS_RUNNER_CI_DEV_JOBS=1); elsewhere, e.g. in `pytest ci/tests` of the infra-lint job, it skips
-itself. Cost on 2 cores: dev-checks about 6.5 minutes, workflow-jobs about 9 (installs 3, the lab 6).
+RPS_RUNNER_CI_DEV_JOBS=1): dev-checks first (`-k dev_checks`), workflow-jobs in the background
+beside the compose test (`-k workflow_jobs`); elsewhere, e.g. in `pytest ci/tests` of the infra-lint
+job, it skips itself. Cost on 2 cores (2026-12-07, the actions cache empty): dev-checks about 3
+minutes, workflow-jobs about 10 (its installs, the lab, saving its caches).
 """
 
 from __future__ import annotations
