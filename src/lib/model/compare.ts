@@ -9,9 +9,10 @@ import {datasetLocation, openDataset} from '../features/dataset-store.js'
 import {readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
-import {type ModelRows, selectRows, toModelRows} from './dataset.js'
+import {type ModelRows, forHorizon, selectRows, toModelRows} from './dataset.js'
+import {absResiduals, coverage, levelKey} from './intervals.js'
 import {type Scores, score} from './metrics.js'
-import type {LoadedModel} from './model-dir.js'
+import {type LoadedModel, modelHorizons} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
 import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias} from './registry.js'
 import {modelSection} from './settings.js'
@@ -30,9 +31,27 @@ export interface CompareResult {
   champion: {version: string; runId: string | undefined; scores: Scores} | null
   baselines: {persistence: Scores; seasonal: Scores}
   holdout: {start: string; end: string; rows: number}
+  /** Mean RMSE change over the compared horizons (the path); with one horizon, that horizon's. */
   deltaRmse: number | null
   toleranceRmse: number
+  /** The whole path: every horizon both models forecast, scored on the same rows. */
+  path: PathComparison
   report: {markdown: string; json: string; plots: string[]}
+}
+
+export interface PathComparison {
+  horizons: number[]
+  challengerRmse: Record<string, number>
+  championRmse: Record<string, number> | null
+  persistenceRmse: Record<string, number>
+  /** The challenger's band coverage on these rows, per horizon and level (empty without calibration). */
+  challengerCoverage: Record<string, Record<string, number>>
+  challengerMeanRmse: number
+  championMeanRmse: number | null
+  horizonToleranceRmse: number
+  coverageTolerance: number
+  /** Why the challenger loses, one line per broken rule (empty when it wins). */
+  failures: string[]
 }
 
 /** Each model's own features (its saved feature config) rebuilt from the same observation history. */
@@ -41,7 +60,71 @@ export async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promi
   const cfg = model.meta.featureConfig
   const history = await readHistory(await openDataset(root), cfg.variables)
   if (!history.table) throw new RpsError(`no observation history in ${root}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
-  return toModelRows(trainingRows(buildFeatures(history.table, cfg)), model.meta.features, model.meta.target)
+  // The model's own horizons (older configurations have none: the one).
+  const withHorizons = {...cfg, horizons: modelHorizons(model.meta)}
+  return toModelRows(trainingRows(buildFeatures(history.table, withHorizons)), model.meta.features, model.meta.target, withHorizons.horizons, cfg.horizonHours)
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4
+}
+
+export interface PathRules {
+  toleranceRmse: number
+  horizonToleranceRmse: number
+  coverageTolerance: number
+}
+
+/**
+ * The whole-path gate: over the horizons both models forecast, the challenger loses when its mean
+ * RMSE exceeds the champion's by more than `toleranceRmse`, when any one horizon is worse by more
+ * than `horizonToleranceRmse`, or when one of its bands covers less than its level minus
+ * `coverageTolerance` of these rows (too wide a band is no failure: only a band that promises more
+ * than it keeps). Without a champion only the coverage rule applies, and it is reported, not gated.
+ */
+export function judgePath(challenger: LoadedModel, champion: LoadedModel | undefined, rows: ModelRows, championRows: ModelRows | undefined, rules: PathRules): PathComparison {
+  const championHorizons = champion ? new Set(modelHorizons(champion.meta)) : undefined
+  const horizons = modelHorizons(challenger.meta).filter((h) => !championHorizons || championHorizons.has(h))
+  const challengerRmse: Record<string, number> = {}
+  const championRmse: Record<string, number> = {}
+  const persistenceRmse: Record<string, number> = {}
+  const challengerCoverage: Record<string, Record<string, number>> = {}
+  const failures: string[] = []
+  for (const h of horizons) {
+    const r = forHorizon(rows, h)
+    const predicted = challenger.predictHorizon(h, r.X, r.current)
+    challengerRmse[h] = score(r.actual, predicted).rmse
+    persistenceRmse[h] = score(r.actual, r.current).rmse
+    if (champion && championRows) {
+      const c = forHorizon(championRows, h)
+      championRmse[h] = score(c.actual, champion.predictHorizon(h, c.X, c.current)).rmse
+      if (challengerRmse[h] > championRmse[h] + rules.horizonToleranceRmse) {
+        failures.push(`+${h} h RMSE ${challengerRmse[h].toFixed(3)} vs ${championRmse[h].toFixed(3)} (horizon tolerance ${rules.horizonToleranceRmse})`)
+      }
+    }
+    const widths = challenger.meta.calibration?.halfWidth[String(h)]
+    if (widths) {
+      const residuals = absResiduals(predicted, r.actual)
+      challengerCoverage[h] = Object.fromEntries(Object.entries(widths).map(([level, w]) => [level, coverage(residuals, w)]))
+      for (const level of challenger.meta.calibration!.levels) {
+        const c = challengerCoverage[h][levelKey(level)]!
+        if (champion && c < level - rules.coverageTolerance) failures.push(`+${h} h ${levelKey(level)} band covered ${c.toFixed(3)} (< ${level} - ${rules.coverageTolerance})`)
+      }
+    }
+  }
+  const mean = (by: Record<string, number>) => round4(horizons.reduce((sum, h) => sum + by[h]!, 0) / horizons.length)
+  const challengerMeanRmse = mean(challengerRmse)
+  const championMeanRmse = champion ? mean(championRmse) : null
+  if (championMeanRmse !== null && challengerMeanRmse > championMeanRmse + rules.toleranceRmse) {
+    failures.unshift(`mean RMSE over +${horizons.join(',')} h ${challengerMeanRmse.toFixed(3)} vs ${championMeanRmse.toFixed(3)} (tolerance ${rules.toleranceRmse})`)
+  }
+  // Rounded: the verdict is recorded in an MLflow tag (at most 5,000 characters).
+  const rounded = (by: Record<string, number>) => Object.fromEntries(Object.entries(by).map(([k, v]) => [k, round4(v)]))
+  return {
+    horizons, challengerRmse: rounded(challengerRmse), championRmse: champion ? rounded(championRmse) : null, persistenceRmse: rounded(persistenceRmse),
+    challengerCoverage: Object.fromEntries(Object.entries(challengerCoverage).map(([h, c]) => [h, rounded(c)])),
+    challengerMeanRmse, championMeanRmse, horizonToleranceRmse: rules.horizonToleranceRmse, coverageTolerance: rules.coverageTolerance, failures,
+  }
 }
 
 /**
@@ -66,7 +149,7 @@ export async function scoreOnSameHoldout(challenger: LoadedModel, champion: Load
   const cp = championRows ? selectRows(championRows, (t) => common.has(t)) : undefined
   const challengerPred = challenger.predict(ch.X, ch.current)
   const championPred = champion && cp ? champion.predict(cp.X, cp.current) : undefined
-  return {rows: ch, challengerPred, championPred, start, end}
+  return {rows: ch, championRows: cp, challengerPred, championPred, start, end}
 }
 
 /** The gate: the challenger loses when its RMSE on the shared holdout exceeds the champion's by more than `tolerance`. */
@@ -80,10 +163,26 @@ function fmt(x: number): string {
   return x.toFixed(3)
 }
 
+function pathTable(r: Omit<CompareResult, 'report'>): string[] {
+  const p = r.path
+  const levels = Object.keys(Object.values(p.challengerCoverage)[0] ?? {})
+  return [
+    `## Every horizon`,
+    '',
+    `Rules: mean RMSE over the path within ${r.toleranceRmse} °C of the champion's, no horizon worse by more than ${p.horizonToleranceRmse} °C, each band's coverage at least its level minus ${p.coverageTolerance}.`,
+    '',
+    `| horizon | challenger RMSE | champion RMSE | persistence RMSE |${levels.map((l) => ` ${Number(l) * 100} % band coverage |`).join('')}`,
+    `| --- | ---: | ---: | ---: |${levels.map(() => ' ---: |').join('')}`,
+    ...p.horizons.map((h) => `| +${h} h | ${fmt(p.challengerRmse[h]!)} | ${p.championRmse ? fmt(p.championRmse[h]!) : '–'} | ${fmt(p.persistenceRmse[h]!)} |${levels.map((l) => ` ${fmt(p.challengerCoverage[h]?.[l] ?? NaN)} |`).join('')}`),
+    `| mean | ${fmt(p.challengerMeanRmse)} | ${p.championMeanRmse === null ? '–' : fmt(p.championMeanRmse)} | |${levels.map(() => ' |').join('')}`,
+    ...(p.failures.length ? ['', 'The challenger loses because:', ...p.failures.map((f) => `- ${f}`)] : []),
+  ]
+}
+
 function markdownReport(r: Omit<CompareResult, 'report'>, plots: string[]): string {
   const verdict = {
-    challenger_wins: `✅ **Challenger v${r.challenger.version} wins** (RMSE ${fmt(r.challenger.scores.rmse)} vs ${fmt(r.champion?.scores.rmse ?? NaN)}).`,
-    challenger_loses: `❌ **Challenger v${r.challenger.version} loses**: RMSE ${fmt(r.challenger.scores.rmse)} is worse than champion v${r.champion?.version}'s ${fmt(r.champion?.scores.rmse ?? NaN)} by more than the tolerance (${r.toleranceRmse}).`,
+    challenger_wins: `✅ **Challenger v${r.challenger.version} wins** (mean RMSE over the path ${fmt(r.path.challengerMeanRmse)} vs ${fmt(r.path.championMeanRmse ?? NaN)}).`,
+    challenger_loses: `❌ **Challenger v${r.challenger.version} loses** to champion v${r.champion?.version}: ${r.path.failures.join('; ')}.`,
     no_champion: `✅ **No champion yet**: challenger v${r.challenger.version} wins by default.`,
     same_version: `ℹ️ Challenger v${r.challenger.version} is already the champion.`,
   }[r.decision]
@@ -102,7 +201,9 @@ function markdownReport(r: Omit<CompareResult, 'report'>, plots: string[]): stri
     row('persistence (value at t)', r.baselines.persistence),
     row('seasonal (value at t+h−24)', r.baselines.seasonal),
     '',
-    r.deltaRmse === null ? '' : `RMSE change vs champion: ${r.deltaRmse >= 0 ? '+' : ''}${fmt(r.deltaRmse)} °C (tolerance ${r.toleranceRmse}).`,
+    r.deltaRmse === null ? '' : `Mean RMSE change over the path vs champion: ${r.deltaRmse >= 0 ? '+' : ''}${fmt(r.deltaRmse)} °C (tolerance ${r.toleranceRmse}).`,
+    '',
+    ...pathTable(r),
     '',
     ...plots.map((p) => `![${p.replace(/\.png$/, '')}](${p})`),
     '',
@@ -114,6 +215,8 @@ export interface CompareOptions {
   env?: NodeJS.ProcessEnv
   outDir: string
   toleranceRmse?: number
+  horizonToleranceRmse?: number
+  coverageTolerance?: number
   /** The alias to score against @champion (default challenger; a pull request's candidate: pr-<number>). */
   challengerAlias?: string
 }
@@ -125,7 +228,13 @@ const MAX_TAG_CHARS = 4900
 export async function compareModels(params: Params, options: CompareOptions): Promise<CompareResult> {
   const env = options.env ?? process.env
   const section = modelSection(params)
-  const tolerance = options.toleranceRmse ?? ((params.compare as {tolerance_rmse?: number} | undefined)?.tolerance_rmse ?? 0)
+  const compareParams = (params.compare ?? {}) as {tolerance_rmse?: number; horizon_tolerance_rmse?: number; coverage_tolerance?: number}
+  const tolerance = options.toleranceRmse ?? compareParams.tolerance_rmse ?? 0
+  const rules: PathRules = {
+    toleranceRmse: tolerance,
+    horizonToleranceRmse: options.horizonToleranceRmse ?? compareParams.horizon_tolerance_rmse ?? 0.1,
+    coverageTolerance: options.coverageTolerance ?? compareParams.coverage_tolerance ?? 0.15,
+  }
   const client = MlflowClient.fromEnv(env)
   const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
   const challenger = await loadAlias(client, section.registered_name, alias)
@@ -135,7 +244,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const rows = scored.rows
   const challengerScores = score(rows.actual, scored.challengerPred)
   const championScores = scored.championPred ? score(rows.actual, scored.championPred) : undefined
-  const decision = compareDecision(challengerScores, championScores, champion?.version.version === challenger.version.version, tolerance)
+  const path = judgePath(challenger.model, champion?.model, rows, scored.championRows, rules)
+  const sameVersion = champion?.version.version === challenger.version.version
+  const decision: Decision = !champion ? 'no_champion' : sameVersion ? 'same_version' : path.failures.length ? 'challenger_loses' : 'challenger_wins'
   const h = challenger.model.meta.horizonHours * HOUR_MS
   await mkdir(options.outDir, {recursive: true})
   const points = rows.time.flatMap((t, i) => [
@@ -158,8 +269,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
     champion: champion ? {version: champion.version.version, runId: champion.version.run_id, scores: championScores!} : null,
     baselines: {persistence: score(rows.actual, rows.current), seasonal: score(rows.actual, rows.seasonal)},
     holdout: {start: new Date(rows.time[0]! + h).toISOString(), end: new Date(rows.time.at(-1)! + h).toISOString(), rows: rows.time.length},
-    deltaRmse: championScores ? challengerScores.rmse - championScores.rmse : null,
+    deltaRmse: path.championMeanRmse === null ? null : path.challengerMeanRmse - path.championMeanRmse,
     toleranceRmse: tolerance,
+    path,
   }
   const markdown = join(options.outDir, 'report.md')
   const json = join(options.outDir, 'report.json')
