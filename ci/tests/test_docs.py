@@ -5,6 +5,7 @@ Each checker is also run on a broken fixture, so that a check that cannot fail i
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -157,6 +158,21 @@ def test_when_code_names_a_doc_page_then_the_page_and_its_heading_exist():
     files = code_files(ROOT)
     assert ROOT / "scripts" / "readme_first_run.py" in files and ROOT / "src" / "commands" / "push.ts" in files
     assert missing_doc_paths(ROOT, files) == []
+
+
+def test_when_the_readme_first_run_is_parsed_then_it_has_what_readme_first_run_py_runs():
+    """scripts/readme_first_run.py (a stage of make test) runs these lines on a fresh clone; here only
+    its parser, so a README edit that loses a marker or a command fails in seconds."""
+    spec = importlib.util.spec_from_file_location("readme_first_run", ROOT / "scripts" / "readme_first_run.py")
+    first_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(first_run)
+    readme = (ROOT / "README.md").read_text()
+    cmds = first_run.commands(first_run.section(readme, "first-run"))
+    assert cmds[0] == "make up" and cmds[-1] == "make down", cmds
+    posts = [c for c in cmds if c.startswith("curl") and "/predict" in c]
+    assert len(posts) == 2 and all((ROOT / c.split("-d @", 1)[1].split()[0]).is_file() for c in posts), posts
+    urls = re.findall(r"http://127\.0\.0\.1:\d+[^\s|)`<]*", first_run.section(readme, "urls"))
+    assert {u.split("/")[2].split(":")[1] for u in urls} >= {"8000", "8080", "5000", "9001", "9090", "9093"}, urls
 
 
 def test_slugs_follow_githubs_rules():
