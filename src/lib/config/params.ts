@@ -41,7 +41,7 @@ export interface Params {
   /** Every horizon forecast, one forest each (default [horizon_hours]); the largest is horizon_hours. */
   horizons?: number[]
   /** Prediction interval levels, e.g. [0.8, 0.95] (default those two). */
-  intervals?: {levels?: number[]}
+  intervals?: {levels?: number[]; aci_gamma?: number; window_hours?: number}
   variables: string[]
   fetch: {
     source: SourceName

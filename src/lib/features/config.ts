@@ -1,4 +1,5 @@
 import type {Params} from '../config/params.js'
+import {type AciSettings, DEFAULT_ACI} from '../model/intervals.js'
 
 export interface FeatureConfig {
   target: string
@@ -60,4 +61,9 @@ export function horizonsOf(cfg: Pick<FeatureConfig, 'horizonHours' | 'horizons'>
 /** The interval levels params.yaml asks for (default 80 % and 95 %), ascending. */
 export function intervalLevels(params: Params): number[] {
   return [...new Set(params.intervals?.levels ?? [0.8, 0.95])].sort((a, b) => a - b)
+}
+
+/** Adaptive conformal inference settings of the live bands (params.yaml intervals). */
+export function aciSettings(params: Params): AciSettings {
+  return {gamma: params.intervals?.aci_gamma ?? DEFAULT_ACI.gamma, window: params.intervals?.window_hours ?? DEFAULT_ACI.window, minResiduals: DEFAULT_ACI.minResiduals}
 }

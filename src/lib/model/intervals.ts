@@ -71,3 +71,52 @@ export function calibrate(absResidualsByHorizon: Map<number, number[]>, levels: 
 export function absResiduals(predicted: number[], actual: number[]): number[] {
   return predicted.map((p, i) => Math.abs(p - actual[i]!))
 }
+
+/** A band kept calibrated online from live errors: its state after the newest scored forecast. */
+export interface LiveBand {
+  /** The miscoverage rate ACI aims its next band at (starts at 1 - level). */
+  alpha: number
+  /** The next band's half-width. */
+  halfWidth: number
+  /** Share of the scored forecasts that fell inside the band they were given. */
+  coverage: number | null
+  n: number
+}
+
+export interface AciSettings {
+  /** Step size: how fast alpha reacts to a miss (Gibbs & Candès use 0.005). */
+  gamma: number
+  /** The live residuals each band is taken from: the newest this many. */
+  window: number
+  /** Fewer live residuals than this: the model's calibrated half-width is used. */
+  minResiduals: number
+}
+
+export const DEFAULT_ACI: AciSettings = {gamma: 0.005, window: 336, minResiduals: 24}
+
+/**
+ * Adaptive conformal inference (Gibbs & Candès 2021) over one horizon's live absolute residuals,
+ * oldest first: each forecast's band is the (1 - alpha_t) quantile of the residuals before it (the
+ * model's calibrated half-width until there are enough), and after each outcome
+ * alpha_{t+1} = alpha_t + gamma * (1 - level - miss_t). Whatever the data do, the long-run miss rate
+ * stays within (max(alpha_1, 1 - alpha_1) + gamma) / (gamma * T) of 1 - level (their Proposition 4.1).
+ * Replayed from the log on every run: no state to lose or corrupt.
+ */
+export function adaptiveBand(absResidualsOldestFirst: number[], level: number, calibratedHalfWidth: number, settings: AciSettings = DEFAULT_ACI): LiveBand {
+  let alpha = 1 - level
+  let misses = 0
+  const width = (t: number) => {
+    if (t < settings.minResiduals) return calibratedHalfWidth
+    const recent = absResidualsOldestFirst.slice(Math.max(0, t - settings.window), t)
+    if (alpha <= 0) return Math.max(...recent)
+    if (alpha >= 1) return 0
+    return conformalHalfWidth(recent, 1 - alpha)
+  }
+  const n = absResidualsOldestFirst.length
+  for (let t = 0; t < n; t++) {
+    const miss = absResidualsOldestFirst[t]! > width(t) ? 1 : 0
+    misses += miss
+    alpha += settings.gamma * (1 - level - miss)
+  }
+  return {alpha, halfWidth: width(n), coverage: n ? 1 - misses / n : null, n}
+}
