@@ -45,7 +45,7 @@ interface ErrorStatsDoc {
 interface LiveErrorsDoc {
   updated_at?: string
   windows?: Record<string, {model?: ErrorStatsDoc; persistence?: ErrorStatsDoc}>
-  by_horizon?: Record<string, {windows?: Record<string, {model?: ErrorStatsDoc; coverage?: Record<string, number | null>}>}> | null
+  by_horizon?: Record<string, {windows?: Record<string, {model?: ErrorStatsDoc; coverage?: Record<string, number | null>; with_bands?: number}>}> | null
   intervals?: {by_horizon?: Record<string, Record<string, {alpha?: number; halfWidth?: number}>>} | null
 }
 
@@ -91,6 +91,7 @@ export class ServiceMetrics {
   readonly horizonRmse: Gauge<'window' | 'horizon'>
   readonly horizonMae: Gauge<'window' | 'horizon'>
   readonly horizonSamples: Gauge<'window' | 'horizon'>
+  readonly coverageSamples: Gauge<'window' | 'horizon'>
   readonly coverage: Gauge<'window' | 'horizon' | 'level'>
   readonly coverageShortfall: Gauge<'window' | 'horizon' | 'level'>
   readonly intervalHalfWidth: Gauge<'horizon' | 'level'>
@@ -135,6 +136,7 @@ export class ServiceMetrics {
     this.horizonRmse = new Gauge({name: 'rps_live_horizon_error_rmse', help: 'Live RMSE of the logged forecasts of each horizon (hours ahead) whose target is observed, by window (24h, 7d of target times)', ...byHorizon})
     this.horizonMae = new Gauge({name: 'rps_live_horizon_error_mae', help: 'Live MAE of the logged forecasts of each horizon (hours ahead) whose target is observed, by window', ...byHorizon})
     this.horizonSamples = new Gauge({name: 'rps_live_horizon_error_samples', help: 'Scored forecasts of each horizon in the live error window', ...byHorizon})
+    this.coverageSamples = new Gauge({name: 'rps_live_interval_samples', help: 'Scored forecasts of each horizon in the window that carried bands (what its coverage is measured on)', ...byHorizon})
     const byLevel = {labelNames: ['window', 'horizon', 'level'] as const, registers, collect: collectLive}
     this.coverage = new Gauge({name: 'rps_live_interval_coverage_ratio', help: 'Share of the scored forecasts of a horizon whose observed value fell inside their band of this level (0.8, 0.95), by window', ...byLevel})
     this.coverageShortfall = new Gauge({name: 'rps_live_interval_coverage_shortfall', help: 'Band level minus its live coverage (positive: the band covers less often than it claims), by window, horizon and level', ...byLevel})
@@ -232,12 +234,13 @@ export class ServiceMetrics {
   private showHorizons(doc: LiveErrorsDoc): void {
     const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
     for (const [horizon, h] of labelled<{windows?: unknown}>(doc.by_horizon, isHorizon)) {
-      type WindowDoc = {model?: ErrorStatsDoc; coverage?: unknown}
+      type WindowDoc = {model?: ErrorStatsDoc; coverage?: unknown; with_bands?: unknown}
       for (const [window, w] of labelled<WindowDoc | null>(h?.windows, isWindow)) {
         const labels = {window, horizon}
         if (finite(w?.model?.n)) this.horizonSamples.set(labels, w.model.n)
         if (finite(w?.model?.mae)) this.horizonMae.set(labels, w.model.mae)
         if (finite(w?.model?.rmse)) this.horizonRmse.set(labels, w.model.rmse)
+        if (finite(w?.with_bands)) this.coverageSamples.set(labels, w.with_bands)
         for (const [level, coverage] of labelled<unknown>(w?.coverage, isLevel)) {
           if (!finite(coverage)) continue
           this.coverage.set({...labels, level}, coverage)
@@ -283,7 +286,7 @@ export class ServiceMetrics {
     this.liveRmse.reset()
     this.liveSamples.reset()
     this.liveUpdated.setOrClear(undefined)
-    for (const gauge of [this.horizonRmse, this.horizonMae, this.horizonSamples, this.coverage, this.coverageShortfall, this.intervalHalfWidth, this.intervalAlpha]) gauge.reset()
+    for (const gauge of [this.horizonRmse, this.horizonMae, this.horizonSamples, this.coverageSamples, this.coverage, this.coverageShortfall, this.intervalHalfWidth, this.intervalAlpha]) gauge.reset()
   }
 
   /** Records one answered HTTP request under its route template ('unmatched' when none). */
