@@ -36,7 +36,7 @@ export interface DriftCheck extends Omit<DriftReport, 'model' | 'window' | 'over
  * The champion's live band shortfall from live-errors.json (rps forecast), or null when the file is
  * absent or unreadable: the live coverage is extra evidence, never a reason for the check to fail.
  */
-async function liveCoverage(env: NodeJS.ProcessEnv, version: string, settings: DriftSettings): Promise<CoverageShortfall | null> {
+export async function liveCoverage(env: NodeJS.ProcessEnv, version: string, settings: DriftSettings): Promise<CoverageShortfall | null> {
   let live: LiveErrors
   try {
     live = JSON.parse(await readFile(liveErrorsPath(env), 'utf8')) as LiveErrors

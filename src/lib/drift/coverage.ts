@@ -40,7 +40,7 @@ export function coverageShortfall(live: Partial<LiveErrors> | null | undefined, 
   let worst: CoverageShortfall | null = null
   for (const [horizon, h] of Object.entries(live.by_horizon)) {
     const w = h?.windows?.[COVERAGE_WINDOW]
-    if (!w || !(w.with_bands >= minSamples)) continue
+    if (typeof w?.with_bands !== 'number' || !(w.with_bands >= minSamples)) continue
     for (const [key, coverage] of Object.entries(w.coverage ?? {})) {
       const level = Number(key)
       if (typeof coverage !== 'number' || !Number.isFinite(level) || !(level - coverage > drop)) continue

@@ -1,6 +1,11 @@
 import {strict as assert} from 'node:assert'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
+import {liveCoverage} from '../../../src/lib/drift/check.js'
 import {coverageShortfall, describeShortfall} from '../../../src/lib/drift/coverage.js'
+import type {DriftSettings} from '../../../src/lib/drift/detect.js'
 import {decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
 import type {LiveErrors} from '../../../src/lib/live/live-errors.js'
 
@@ -53,5 +58,22 @@ describe('live band coverage as drift evidence', () => {
     assert.equal(young.retrain, false)
     assert.equal(decideRetrain([false, false, false], 200, policy, 200).retrain, false)
     assert.doesNotMatch(decideRetrain([true, true, false], 200, policy, 200, {coverage}).reason, /band/)
+  })
+
+  it('when rps drift reads live-errors.json (RPS_LIVE_ERRORS_FILE), then a shortfall is evidence; a missing or corrupt file is none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rps-drift-coverage-'))
+    try {
+      const file = join(dir, 'live-errors.json')
+      const env = {RPS_LIVE_ERRORS_FILE: file}
+      const settings = {coverage_drop: 0.15, coverage_min_samples: 48} as DriftSettings
+      assert.equal(await liveCoverage(env, '3', settings), null)
+      await writeFile(file, '{"by_horizon": {')
+      assert.equal(await liveCoverage(env, '3', settings), null)
+      await writeFile(file, JSON.stringify(live({6: {0.8: 0.5}})))
+      assert.deepEqual(await liveCoverage(env, '3', settings), {horizon: 6, level: 0.8, coverage: 0.5, n: 168, window: '7d'})
+      assert.equal(await liveCoverage(env, '3', {...settings, coverage_drop: 0.35}), null)
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 })
