@@ -266,6 +266,12 @@ describe('rps serve', function () {
       assert.ok(Math.abs(value('rps_live_error_mae{window="24h",model="persistence"}') - persistenceMae) < 1e-9, metrics.join('\n'))
       assert.equal(value('rps_live_error_samples{window="24h"}'), 2)
       assert.ok(value('rps_live_error_updated_timestamp_seconds') > Date.now() / 1000 - 120)
+      // The same forecasts per horizon (by_horizon of the file): the logged records' horizon, same MAE and count.
+      const horizon = Math.round((Date.parse(lines[0].target_time) - Date.parse(lines[0].issued_at)) / 3_600_000)
+      const perHorizon = (await (await fetch(`${logging.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('rps_live_horizon_error'))
+      const horizonValue = (name: string) => Number(perHorizon.find((l) => l.startsWith(name))?.split(' ')[1])
+      assert.ok(Math.abs(horizonValue(`rps_live_horizon_error_mae{window="24h",horizon="${horizon}"}`) - mae) < 1e-9, perHorizon.join('\n'))
+      assert.equal(horizonValue(`rps_live_horizon_error_samples{window="24h",horizon="${horizon}"}`), 2, perHorizon.join('\n'))
     } finally {
       await logging.stop()
     }
