@@ -79,6 +79,7 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
   // Direct strategy: one forest per horizon, each on its own label, the same rows and features.
   const shorter: ShorterForests = new Map()
   for (const [k, h] of horizons.filter((x) => x !== cfg.horizonHours).entries()) {
+    if (!split.train.shorter?.has(h)) throw new RpsError(`the rows carry no +${h} h labels (built for other horizons than the configuration's ${horizons.join(', ')})`, {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
     const rowsH = forHorizon(split.train, h)
     shorter.set(h, await trainForest(rowsH.X, rowsH.y, params, (done) => input.onTree?.((k + 1) * params.nEstimators + done, total), weights))
   }
