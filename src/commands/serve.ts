@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {ExitCode, RpsError} from '../lib/errors.js'
 import {liveErrorsPath} from '../lib/live/live-errors.js'
+import {LiveBandsWatcher} from '../lib/serve/live-bands.js'
 import {PredictionLogWriter} from '../lib/live/prediction-log.js'
 import {modelSection} from '../lib/model/settings.js'
 import {createHandler, parseByteLimit} from '../lib/serve/app.js'
@@ -88,6 +89,11 @@ rps_live_error_* gauges.`
     })
     const running = await listen(app, flags.host, flags.port)
     log(`listening on ${running.url}`)
+    // The bands in /predict answers follow the live ones rps forecast keeps calibrated (checked every 30 s and at start).
+    const liveBands = new LiveBandsWatcher(flags['live-errors-file'] ?? liveErrorsPath(), () => holder.current, log)
+    await liveBands.refresh()
+    const bandsTimer = setInterval(() => void liveBands.refresh(), 30_000)
+    bandsTimer.unref()
     let poller: NodeJS.Timeout | undefined
     if (!flags['model-dir'] && flags['poll-seconds'] > 0) {
       poller = setInterval(() => {
@@ -100,6 +106,7 @@ rps_live_error_* gauges.`
     })
     log(`${stoppedBy}: draining`)
     if (poller) clearInterval(poller)
+    clearInterval(bandsTimer)
     await running.shutdown()
     await predictionLog?.flush()
     log('stopped')

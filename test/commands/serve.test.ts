@@ -127,6 +127,37 @@ describe('rps serve', function () {
     assert.equal(example_.status, 200, 'the example request /model shows is answered')
   })
 
+  it('when rps forecast has live bands for the served version, then the answers use them; for another version, the calibrated ones', async () => {
+    const model = await loadModelDir(fixture.modelDir)
+    const liveFile = join(fixture.dir, 'live-errors-bands.json')
+    const band = (halfWidth: number, n: number) => ({alpha: 0.2, halfWidth, coverage: 0.8, n})
+    const intervals = (version: string) => ({version, gamma: 0.005, window: 336, by_horizon: {1: {'0.8': band(9.5, 30), '0.95': band(12.5, 30)}, 2: {'0.8': band(7, 3)}}})
+    await writeFile(liveFile, JSON.stringify({windows: {}, intervals: intervals('local')}))
+    const live = await startServe(['--model-dir', fixture.modelDir, '--live-errors-file', liveFile])
+    try {
+      const res = await postJson(`${live.url}/predict`, {instances: [example], horizons: [1, 2]})
+      assert.equal(res.status, 200, JSON.stringify(res.json))
+      const [h1, h2] = res.json.predictions[0].path
+      assert.deepEqual(h1.interval_80, [h1.value - 9.5, h1.value + 9.5])
+      assert.deepEqual(h1.interval_95, [h1.value - 12.5, h1.value + 12.5])
+      const w2 = model.meta.calibration!.halfWidth['2']!['0.8']!
+      assert.deepEqual(h2.interval_80, [h2.value - w2, h2.value + w2], 'too few live forecasts of +2 h: its calibrated band')
+      assert.equal((await getJson(`${live.url}/model`)).bands.source, 'live')
+    } finally {
+      await live.stop()
+    }
+    await writeFile(liveFile, JSON.stringify({windows: {}, intervals: intervals('7')}))
+    const other = await startServe(['--model-dir', fixture.modelDir, '--live-errors-file', liveFile])
+    try {
+      const [h1] = (await postJson(`${other.url}/predict`, {instances: [example], horizons: [1]})).json.predictions[0].path
+      const w1 = model.meta.calibration!.halfWidth['1']!['0.8']!
+      assert.deepEqual(h1.interval_80, [h1.value - w1, h1.value + w1], 'another version\'s live bands are not this one\'s')
+      assert.equal((await getJson(`${other.url}/model`)).bands.source, 'calibrated')
+    } finally {
+      await other.stop()
+    }
+  })
+
   const BAD: [string, unknown, number, RegExp][] = [
     ['a horizon the model does not forecast', () => ({instances: [example], horizons: [1, 7]}), 400, /horizons: 7 is not forecast; this model forecasts 1, 2, 3, 4, 5, 6 h ahead/],
     ['horizons that are not a list of integers', () => ({instances: [example], horizons: ['1']}), 400, /horizons\/0: must be integer/],

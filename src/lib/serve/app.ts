@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({
       ...model.identity, target: m.target, horizonHours: m.horizonHours, horizons: model.horizons, intervalLevels: model.levels, targetMode: m.targetMode,
       dataVersion: m.dataVersion, codeVersion: m.codeVersion, trainedAt: m.trainedAt, metrics: m.metrics, metricsByHorizon: m.metricsByHorizon ?? null,
-      calibration: m.calibration ?? null,
+      calibration: m.calibration ?? null, bands: model.bands(),
       features: m.features, minObservations: model.minObservations, maxObservations: model.maxObservations, example: model.example(),
       exampleRequest: {instances: [model.exampleObservations()], horizons: model.horizons.slice(0, Math.min(3, model.horizons.length))},
     })

@@ -88,8 +88,11 @@ export class ServedModel {
   readonly horizons: number[]
   /** The band levels (ascending) and each horizon's half-widths, level by level. */
   readonly levels: number[]
-  private readonly halfWidths: Map<number, number[]>
+  private halfWidths: Map<number, number[]>
+  private readonly calibrated: Map<number, number[]>
   private readonly intervalKeys: string[]
+  /** Where the bands in use come from: the model's calibration, or the live bands of rps forecast. */
+  bandSource: 'calibrated' | 'live' | 'none' = 'none'
 
   constructor(readonly model: LoadedModel, readonly identity: ModelIdentity, readonly limits: ServeLimits) {
     const meta = model.meta
@@ -118,7 +121,31 @@ export class ServedModel {
     const calibration = meta.calibration
     this.levels = calibration ? [...calibration.levels].sort((a, b) => a - b) : []
     this.intervalKeys = this.levels.map((l) => `interval_${levelLabel(l)}`)
-    this.halfWidths = new Map(this.horizons.map((h) => [h, this.levels.map((l) => calibration?.halfWidth[String(h)]?.[levelKey(l)] ?? Number.NaN)]))
+    this.calibrated = new Map(this.horizons.map((h) => [h, this.levels.map((l) => calibration?.halfWidth[String(h)]?.[levelKey(l)] ?? Number.NaN)]))
+    this.halfWidths = this.calibrated
+    if (calibration) this.bandSource = 'calibrated'
+  }
+
+  /** The calibrated half-width of horizon h at the l-th level. */
+  calibratedHalfWidth(h: number, l: number): number {
+    return this.calibrated.get(h)?.[l] ?? Number.NaN
+  }
+
+  /** The half-widths in use, per horizon in level order (for /model). */
+  bands(): {source: string; levels: number[]; halfWidth: Record<string, Record<string, number>>} {
+    return {
+      source: this.bandSource, levels: this.levels,
+      halfWidth: Object.fromEntries([...this.halfWidths].map(([h, w]) => [String(h), Object.fromEntries(this.levels.map((l, k) => [levelKey(l), w[k]!]))])),
+    }
+  }
+
+  /** Swaps in other half-widths (one reference: a request sees the old set or the new). Returns whether they changed. */
+  useBands(widths: Map<number, number[]>, source: 'live' | 'calibrated'): boolean {
+    const same = source === this.bandSource && this.horizons.every((h) => widths.get(h)?.every((w, k) => w === this.halfWidths.get(h)?.[k]))
+    if (same || this.horizons.some((h) => widths.get(h)?.length !== this.levels.length)) return false
+    this.halfWidths = widths
+    this.bandSource = source
+    return true
   }
 
   /** A valid instance built from the training means: used by /model, deploy checks and reload validation. */
@@ -265,11 +292,12 @@ export class ServedModel {
   /** The forecast path of one feature row: each horizon's value and bands (the row issued at `issuedMs`, NaN: no times). */
   private path(row: Float64Array, current: number, issuedMs: number, horizons: number[]): PathPoint[] {
     const points: PathPoint[] = new Array(horizons.length)
+    const halfWidths = this.halfWidths
     for (let k = 0; k < horizons.length; k++) {
       const h = horizons[k]!
       const value = this.model.predictOneAt(h, row, current)
       const point: PathPoint = {horizon: h, target_time: Number.isNaN(issuedMs) ? null : new Date(issuedMs + h * HOUR_MS).toISOString(), value}
-      const widths = this.halfWidths.get(h)!
+      const widths = halfWidths.get(h)!
       for (let l = 0; l < widths.length; l++) {
         if (Number.isFinite(widths[l]!)) point[this.intervalKeys[l]! as `interval_${string}`] = [value - widths[l]!, value + widths[l]!]
       }
