@@ -87,11 +87,11 @@ rps_live_error_* gauges.`
       holder, metrics, adminToken: process.env.RPS_ADMIN_TOKEN || undefined, bodyLimit, version: rpsVersion(), log,
       predictionLog, debugDelayMs: flags['debug-delay-ms'],
     })
-    const running = await listen(app, flags.host, flags.port)
-    log(`listening on ${running.url}`)
-    // The bands in /predict answers follow the live ones rps forecast keeps calibrated (checked every 30 s and at start).
+    // The bands in /predict answers follow the live ones rps forecast keeps calibrated (read before the first request, then every 30 s).
     const liveBands = new LiveBandsWatcher(flags['live-errors-file'] ?? liveErrorsPath(), () => holder.current, log)
     await liveBands.refresh()
+    const running = await listen(app, flags.host, flags.port)
+    log(`listening on ${running.url}`)
     const bandsTimer = setInterval(() => void liveBands.refresh(), 30_000)
     bandsTimer.unref()
     let poller: NodeJS.Timeout | undefined
