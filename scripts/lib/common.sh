@@ -100,6 +100,19 @@ ensure_alert_sink_token() {
   export RPS_ALERT_SINK_TOKEN RPS_ALERT_SINK_TOKEN_FILE="$file"
 }
 
+# machine_lock NAME: take an exclusive lock on fd 9 shared by every checkout on this machine (the
+# apt-get installs: one dpkg per machine). Root only. The lock file sits in /run/rps, a directory only
+# root can write (checked), never at a fixed /tmp path where anyone could plant a symlink that a
+# root `exec 9>` would follow and truncate.
+machine_lock() {
+  local dir=/run/rps
+  mkdir -p -m 700 "$dir"
+  [[ -d "$dir" && ! -L "$dir" && -O "$dir" ]] || die "$dir is not a directory owned by $(id -un): refusing to lock there"
+  [[ "$(stat -c %a "$dir")" == 700 ]] || chmod 700 "$dir"
+  exec 9> "$dir/$1.lock"
+  flock 9
+}
+
 # Tool paths: the project's own binaries first.
 rps_python() { printf '%s\n' "$RPS_VENV/bin/python"; }
 require_venv() {
