@@ -106,7 +106,7 @@ ensure_alert_sink_token() {
 # root `exec 9>` would follow and truncate.
 machine_lock() {
   local dir=/run/rps
-  mkdir -p -m 700 "$dir"
+  [[ -e "$dir" || -L "$dir" ]] || mkdir -m 700 "$dir" 2>/dev/null || true
   [[ -d "$dir" && ! -L "$dir" && -O "$dir" ]] || die "$dir is not a directory owned by $(id -un): refusing to lock there"
   [[ "$(stat -c %a "$dir")" == 700 ]] || chmod 700 "$dir"
   exec 9> "$dir/$1.lock"
