@@ -197,7 +197,7 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
 
   it('when a retrain alert comes without the bearer token or with a wrong one, then 401, no line and no run', async () => {
     const before = (await lines()).length
-    for (const headers of [{}, {authorization: 'Bearer forged-token-0123456789abcdef'}]) {
+    for (const headers of [{}, {authorization: 'Bearer forged-token-0123456789abcdef'}] as Record<string, string>[]) {
       const res = await postJson(`${sink.url}/alerts`, webhook(drift('RpsForged')), headers)
       assert.equal(res.status, 401)
     }
