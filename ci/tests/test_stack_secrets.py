@@ -133,3 +133,10 @@ def test_no_script_opens_a_fixed_tmp_path_for_writing():
                 if re.search(r"(^|[^<])>>?\s*/tmp/[^\s$\"]", line) and not line.lstrip().startswith("#"):
                     found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert found == []
+
+
+def test_make_up_and_the_compose_test_generate_the_secrets_before_using_them():
+    up = (ROOT / "scripts" / "up.sh").read_text()
+    assert 0 <= up.index("\nscripts/env-file.sh\n") < up.index("source scripts/lib/common.sh"), "up.sh: .env before common.sh reads it"
+    compose_test = (ROOT / "scripts" / "test-compose.sh").read_text()
+    assert compose_test.index('scripts/env-file.sh "$env_file"') < compose_test.index("compose up -d")
