@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI (ci-test.yml, job test-promote-candidate): a pull request into test was merged; promote the
-# candidate its model gate passed, through the same gate as any promotion (docs/CICD.md):
+# candidate its model gate passed, through the same gate as any promotion (docs/cicd-workflows.md):
 #   bin/rps promote --from-alias $RPS_CANDIDATE_ALIAS --reason "pull request #N merged into test"
 # rps promote takes the version behind the alias pr-<N> (the one the gate's last run trained and
 # scored) and promotes it only when the comparison recorded on that version (rps compare
@@ -26,7 +26,7 @@ alias="${RPS_CANDIDATE_ALIAS:-}"
 case "${RPS_SHARED_REGISTRY:-}" in
   true) ;;
   false)
-    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lived in the model gate's own MLflow on its runner. Set the registry secrets (docs/CICD.md) so that merged candidates are promoted and delivered."
+    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lived in the model gate's own MLflow on its runner. Set the registry secrets (docs/cicd-delivery.md) so that merged candidates are promoted and delivered."
     summary "> [!WARNING]" "> No shared registry (secret \`MLFLOW_TRACKING_URI\` unset): the model gate's candidate \`@$alias\` lived on its runner; nothing was promoted."
     log "no shared registry: nothing to promote"
     exit 0

@@ -1,4 +1,4 @@
-"""Remote mode (docs/CICD.md, "Remote mode"): the workflow jobs against a shared registry and DVC
+"""Remote mode (docs/cicd-delivery.md, "Remote mode"): the workflow jobs against a shared registry and DVC
 remote that are not on the runner, with a production promotion interleaved with a pull request's
 model gate.
 
@@ -156,12 +156,12 @@ class SharedRemote:
         return {name: (self.state / "run" / f"{name}.pid").read_text().strip() for name in SERVICES}
 
     def secrets(self) -> dict[str, str]:
-        """The repository secrets of remote mode (docs/CICD.md)."""
+        """The repository secrets of remote mode (docs/cicd-delivery.md)."""
         return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_TRACKING_USERNAME": REMOTE_MLFLOW_USER, "MLFLOW_TRACKING_PASSWORD": REMOTE_MLFLOW_TOKEN,
                 "RPS_DVC_ACCESS_KEY_ID": REMOTE_KEY, "RPS_DVC_SECRET_ACCESS_KEY": REMOTE_SECRET}
 
     def vars(self) -> dict[str, str]:
-        """The repository variables of remote mode (docs/CICD.md)."""
+        """The repository variables of remote mode (docs/cicd-delivery.md)."""
         return {"RPS_DVC_S3_ENDPOINT": self.endpoint, "RPS_DVC_S3_BUCKET": REMOTE_BUCKET}
 
     def dvc_object_md5(self, md5: str) -> str | None:
