@@ -33,7 +33,8 @@ of dvc.lock happen only where a developer runs `rps push` by hand (local develop
 `RPS_DAG_GIT_COMMIT=true` on a single host whose checkout is meant to record them.
 
 **A failed task** (after its retries) posts an Alertmanager-style webhook (`RpsDagTaskFailed`) to
-`RPS_ALERT_SINK_URL` (`rps alerts-sink`, e.g. `http://127.0.0.1:9095/alerts`); unset: logged only.
+`RPS_ALERT_SINK_URL` (`rps alerts-sink`, e.g. `http://127.0.0.1:9095/alerts`; bearer token
+`RPS_ALERT_SINK_TOKEN`); unset: logged only.
 
 - **Data interval**: the schedule is a `CronDataIntervalTimetable`, so every run has a real window
   `[data_interval_start, data_interval_end)`. Its end is the replay clock (`RPS_REPLAY_AT`) of the
@@ -86,7 +87,8 @@ A forced retrain is recorded with the trigger `alert` when `triggered_by` starts
 
 Read by the tasks at run time (passed through from the worker's environment): `RPS_SOURCE`,
 `RPS_CSV_FILE` (fetch `--file`, only with `RPS_SOURCE=csv`), `RPS_S3_ENDPOINT`, `RPS_S3_BUCKET`,
-`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `MLFLOW_TRACKING_URI`, `RPS_ALERT_SINK_URL`.
+`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `MLFLOW_TRACKING_URI`, `RPS_ALERT_SINK_URL`,
+`RPS_ALERT_SINK_TOKEN`.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ NETWORK_RETRIES: dict = {
 
 def notify_failure(context) -> None:
     """on_failure_callback: one Alertmanager-style webhook (the format `rps alerts-sink` and Slack
-    relays take) per task that failed for good, to RPS_ALERT_SINK_URL. Never raises: a sink that is
+    relays take) per task that failed for good, to RPS_ALERT_SINK_URL, with the sink's bearer token
+    RPS_ALERT_SINK_TOKEN (the sink answers 401 without it). Never raises: a sink that is
     down must not hide the task's own failure."""
     url = os.environ.get("RPS_ALERT_SINK_URL", "").strip()
     ti = context.get("task_instance") or context.get("ti")
@@ -220,9 +223,11 @@ def notify_failure(context) -> None:
         )
         return
     try:
-        request = Request(
-            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-        )
+        headers = {"Content-Type": "application/json"}
+        token = os.environ.get("RPS_ALERT_SINK_TOKEN", "").strip()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
         with urlopen(request, timeout=10) as response:
             response.read()
     except Exception as exc:  # noqa: BLE001 -- the notification is best effort

@@ -11,8 +11,7 @@ if command -v wrk >/dev/null 2>&1; then
 fi
 command -v apt-get >/dev/null 2>&1 || die "wrk not found and apt-get is not available: install wrk 4 and put it on PATH (or run the serve benchmark with RPS_BENCH_LOAD=autocannon)"
 [[ "$(id -u)" == 0 ]] || die "wrk not found: run 'apt-get install wrk' as root (or RPS_BENCH_LOAD=autocannon)"
-exec 9> /tmp/.rps-install-wrk.lock
-flock 9
+machine_lock install-wrk
 if command -v wrk >/dev/null 2>&1; then exit 0; fi
 log "apt-get install wrk"
 if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >&2; then

@@ -13,8 +13,7 @@ if command -v redis-server >/dev/null 2>&1; then
 fi
 command -v apt-get >/dev/null 2>&1 || die "redis-server not found and apt-get is not available: install Redis >= 6 and put redis-server on PATH"
 [[ "$(id -u)" == 0 ]] || die "redis-server not found: run 'apt-get install redis-server' as root (or put redis-server on PATH)"
-exec 9> /tmp/.rps-install-redis.lock
-flock 9
+machine_lock install-redis
 if command -v redis-server >/dev/null 2>&1; then exit 0; fi
 log "apt-get install redis-server"
 # policy-rc.d: the package must not start (or fail to start) a system service inside containers/CI.

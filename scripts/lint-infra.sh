@@ -49,15 +49,36 @@ done
 for sh in scripts/*.sh scripts/lib/*.sh docker/*.sh docker/local-images/*.sh "${bash_scripts[@]}"; do
   check "shellcheck $sh" shellcheck -x "$sh"
 done
-check "compose config docker-compose.yml" docker-compose -f docker-compose.yml config -q
-check "compose config docker-compose.yml --profile celery" docker-compose -f docker-compose.yml --profile celery config -q
+# Compose requires its secrets (no defaults): validated with freshly generated ones, never the
+# developer's .env; and without any, it must refuse and name each missing variable.
+secrets_dir="$(mktemp -d)"
+trap 'rm -f "$out"; rm -rf "$secrets_dir"' EXIT
+scripts/env-file.sh "$secrets_dir/compose.env" 2>/dev/null
+compose_cfg() { env -i PATH="$PATH" HOME="$HOME" docker-compose --env-file "$secrets_dir/compose.env" -f docker-compose.yml "$@"; }
+check "compose config docker-compose.yml" compose_cfg config -q
+check "compose config docker-compose.yml --profile celery" compose_cfg --profile celery config -q
+compose_refuses_without_secrets() {
+  local err name missing=0
+  if err="$(env -i PATH="$PATH" HOME="$HOME" docker-compose --env-file /dev/null -f docker-compose.yml config -q 2>&1)"; then
+    echo "docker compose config passed without any secret"
+    return 1
+  fi
+  # shellcheck disable=SC2016 # a literal ${ to find in the file
+  for name in $(grep -o '\${[A-Z0-9_]*:?' docker-compose.yml | sort -u | tr -dc 'A-Z0-9_\n'); do
+    grep -qF "required variable $name is missing a value: $name is required: run scripts/env-file.sh or make up" <<< "$err" ||
+      { echo "no error names $name"; missing=1; }
+    grep -q "^$name=" "$secrets_dir/compose.env" || { echo "scripts/env-file.sh does not generate $name"; missing=1; }
+  done
+  return "$missing"
+}
+check "compose refuses to start without its secrets, naming each (scripts/env-file.sh generates them)" compose_refuses_without_secrets
 
 # Bind-mount sources must exist: Docker would silently create an empty directory in their place.
 mounts_exist() {
   local missing=0 src
   while IFS= read -r src; do
     [[ -e "$src" ]] || { echo "missing bind-mount source: ${src#"$ROOT"/}"; missing=1; }
-  done < <(docker-compose -f docker-compose.yml --profile celery config --format json |
+  done < <(compose_cfg --profile celery config --format json |
     python3 -c 'import json,sys; c=json.load(sys.stdin); print("\n".join(sorted({v["source"] for s in c["services"].values() for v in s.get("volumes", []) if v.get("type") == "bind"})))')
   return "$missing"
 }

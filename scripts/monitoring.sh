@@ -117,7 +117,8 @@ render() {
   fi
   render_template "$ROOT/monitoring/prometheus.yml" "$tmp/prometheus.yml" RPS_SCRAPE_INTERVAL \
     RPS_SCRAPE_TIMEOUT RPS_EVAL_INTERVAL RPS_RULES_FILE RPS_ALERTMANAGER_PORT RPS_PROMETHEUS_PORT RPS_SCRAPE_TARGET
-  render_template "$ROOT/monitoring/alertmanager.yml" "$tmp/alertmanager.yml" RPS_ALERT_SINK_PORT \
+  ensure_alert_sink_token
+  render_template "$ROOT/monitoring/alertmanager.yml" "$tmp/alertmanager.yml" RPS_ALERT_SINK_PORT RPS_ALERT_SINK_TOKEN_FILE \
     RPS_ALERT_GROUP_WAIT RPS_ALERT_GROUP_INTERVAL RPS_ALERT_REPEAT_INTERVAL RPS_ALERT_RETRAIN_REPEAT_INTERVAL
   # Checks run on the new files (with the rules where Prometheus will find them) before they replace
   # the running ones, so a bad setting never reaches a running server.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The API and the alert receiver for the local stack: `rps serve` (@champion from the registry,
 # polled for new versions) on 127.0.0.1:$RPS_API_PORT and `rps alerts-sink` on $RPS_ALERT_SINK_PORT.
+# The sink requires RPS_ALERT_SINK_TOKEN (from .env, else generated into .rps/state/secrets; see
+# ensure_alert_sink_token in lib/common.sh), the one scripts/monitoring.sh gives Alertmanager.
 # Usage: scripts/serve.sh start|stop|status
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -17,6 +19,7 @@ case "${1:-}" in
     fi
     wait_http "http://127.0.0.1:$RPS_API_PORT/ready" 60 rps-serve || { show_log_tail rps-serve; exit 1; }
     if ! is_running rps-alerts-sink; then
+      ensure_alert_sink_token
       start_bg rps-alerts-sink "$RPS" alerts-sink --port "$RPS_ALERT_SINK_PORT" --file "$RPS_STATE_DIR/alerts.jsonl"
     fi
     wait_http "http://127.0.0.1:$RPS_ALERT_SINK_PORT/health" 30 rps-alerts-sink || { show_log_tail rps-alerts-sink; exit 1; }

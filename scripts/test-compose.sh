@@ -8,7 +8,8 @@
 #   1. the first start trains a model by itself: airflow-first-run exits 0 after its DAG run;
 #   2. rps-serve becomes ready (/ready 200) and /predict answers the example of /model;
 #   3. Prometheus scrapes rps-serve (target health "up", its HTTP API) and has found Alertmanager;
-#   4. a firing test alert posted to Alertmanager reaches the alerts-sink file (alerts.jsonl);
+#   4. a firing test alert posted to Alertmanager reaches the alerts-sink file (alerts.jsonl): so
+#      Alertmanager sent the sink's bearer token (a compose secret), and a POST without it is 401;
 #   5. live errors: a second DAG run (the champion exists now) has its forecast task write
 #      reports/live/live-errors.json in the shared volume, and rps-serve's /metrics exports
 #      rps_live_error_* from it. The first run cannot score forecasts: its forecast task runs before
@@ -73,6 +74,8 @@ rm -f "$build_log"
   echo "RPS_STACK_IMAGE=$IMG_PREFIX/rps-stack:local"
   echo "RPS_FIRST_RUN_BACKFILL_DAYS=${RPS_COMPOSE_BACKFILL_DAYS:-120}"
 } >>"$env_file"
+# The secrets compose requires (no defaults): random ones, as make up writes them into .env.
+scripts/env-file.sh "$env_file"
 
 # No published ports: every port mapping is reset, the containers are reached on the network.
 override="$STATE/$PROJECT.override.yml"
@@ -191,6 +194,8 @@ posted="$(http POST "http://$am:9093/api/v2/alerts" "$alert")"
 [[ "$posted" == 200* ]] || die "POST alertmanager /api/v2/alerts: $posted"
 in_sink() { compose exec -T alerts-sink cat /app/data/alerts/alerts.jsonl 2>/dev/null | grep -q "\"$alert_name\""; }
 wait_for 90 "alert $alert_name in alerts-sink's alerts.jsonl" in_sink
+unauthenticated="$(http POST "http://$(ip_of alerts-sink):9095/alerts" "{\"alerts\": []}")"
+[[ "$unauthenticated" == 401* ]] || die "alerts-sink answered a POST without its token: $unauthenticated"
 
 phase "live errors: a second DAG run's forecast reaches rps-serve's /metrics"
 # An explicit logical date (now, to the second): the first run holds this hour's.

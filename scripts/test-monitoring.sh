@@ -62,6 +62,9 @@ export RPS_STATE_DIR="$TMP/state-defaults"
 check "scripts/monitoring.sh render (default settings)" env -u RPS_ALERT_FOR "$ROOT/scripts/monitoring.sh" render
 check "promtool check config (rendered monitoring/prometheus.yml)" promtool check config "$RPS_STATE_DIR/monitoring/prometheus.yml"
 check "amtool check-config (rendered monitoring/alertmanager.yml)" amtool check-config "$RPS_STATE_DIR/monitoring/alertmanager.yml"
+check "rendered alertmanager.yml sends the sink's bearer token from a mode-600 file" \
+  bash -c "grep -qxF '            credentials_file: $RPS_STATE_DIR/secrets/alert-sink-token' '$RPS_STATE_DIR/monitoring/alertmanager.yml' &&
+    [[ \$(stat -c %a '$RPS_STATE_DIR/secrets/alert-sink-token') == 600 ]]"
 check "Alertmanager routes every alert to the webhook sink" \
   bash -c "amtool config routes test --config.file='$RPS_STATE_DIR/monitoring/alertmanager.yml' alertname=RpsApiDown severity=critical 2>/dev/null | grep -qx rps-alerts-sink"
 check "Alertmanager routes rps_action=retrain alerts to the sink on their own route (repeat_interval 1h)" \
@@ -162,7 +165,11 @@ EOF
 
 e2e() {
   local sink_port exporter_port t_start t_ready t name
-  sink_port="$(start_fixture mon-test-sink "$TMP/sink.port" python3 "$ROOT/monitoring/testing/webhook_sink.py" --out "$ALERTS")" ||
+  # The sink requires the token monitoring.sh hands Alertmanager (credentials_file): alerts arrive
+  # only if Alertmanager sends it.
+  ensure_alert_sink_token
+  sink_port="$(start_fixture mon-test-sink "$TMP/sink.port" python3 "$ROOT/monitoring/testing/webhook_sink.py" --out "$ALERTS" \
+    --token-file "$RPS_ALERT_SINK_TOKEN_FILE")" ||
     { fail "start the webhook sink"; return; }
   exporter_port="$(start_fixture mon-test-exporter "$TMP/exporter.port" python3 "$ROOT/monitoring/testing/fake_exporter.py" \
     --ood-ratio 0.9 --latency 2.0 --live-mae 1.2 --validation-mae 0.7 --persistence-mae 1.0 --coverage-80 0.5)" ||

@@ -8,6 +8,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/.rps/tools/bin:$ROOT/bin:$PATH"
+# Random local secrets (MinIO root, Postgres, the alerts sink's token, ...) into .env, mode 600, the
+# first time; never a value the file already has. Before common.sh, which reads the file.
+scripts/env-file.sh
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
 export RPS_SOURCE="${RPS_SOURCE:-replay}"

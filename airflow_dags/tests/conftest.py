@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -273,10 +274,12 @@ class AlertsSink:
         self.file = directory / "alerts.jsonl"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/alerts"
+        # The sink requires it; failed tasks send it (RPS_ALERT_SINK_TOKEN in the DAG's environment).
+        self.token = secrets.token_hex(32)
         self.proc = subprocess.Popen(
             [str(RPS_BIN), "alerts-sink", "--port", str(self.port), "--file", str(self.file)],
             cwd=directory,
-            env=env,
+            env={**env, "RPS_ALERT_SINK_TOKEN": self.token},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

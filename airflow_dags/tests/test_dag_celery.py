@@ -42,6 +42,7 @@ def cluster(tmp_path_factory, stack, alerts_sink):
         "RPS_SOURCE": "replay",
         "RPS_BACKFILL_DAYS": "120",
         "RPS_ALERT_SINK_URL": alerts_sink.url,
+        "RPS_ALERT_SINK_TOKEN": alerts_sink.token,
     }
     checkouts = {q: make_project(tmp_path_factory.mktemp(f"checkout-{q}"), stack) for q in QUEUES}
     # The scheduler's own checkout runs no task: it only parses the DAG.

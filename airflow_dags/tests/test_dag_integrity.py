@@ -170,6 +170,39 @@ def test_every_task_notifies_the_alert_sink_when_it_fails(dag):
         assert [c.__name__ for c in callbacks] == ["notify_failure"], task.task_id
 
 
+def test_the_failure_notification_carries_the_sink_bearer_token(dag, monkeypatch):
+    """rps alerts-sink answers 401 without RPS_ALERT_SINK_TOKEN: the callback must send it."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        callback = dag.get_task("check").on_failure_callback
+        callback = callback[0] if isinstance(callback, list) else callback
+        monkeypatch.setenv("RPS_ALERT_SINK_URL", f"http://127.0.0.1:{server.server_address[1]}/alerts")
+        monkeypatch.setenv("RPS_ALERT_SINK_TOKEN", "dag-test-token-0123456789")
+        callback({"run_id": "r1", "exception": "boom"})
+        monkeypatch.delenv("RPS_ALERT_SINK_TOKEN")
+        callback({"run_id": "r2", "exception": "boom"})
+    finally:
+        server.shutdown()
+    assert seen == ["Bearer dag-test-token-0123456789", None]
+
+
 def test_every_task_is_a_thin_rps_call_with_the_run_environment(dag):
     for task in dag.tasks:
         assert task.bash_command.startswith('cd "$RPS_PROJECT_DIR" && "$RPS_BIN" '), task.task_id

@@ -170,7 +170,8 @@ def test_bad_data_fails_the_gate_nothing_downstream_runs_and_the_sink_is_told(
 
     bad = tmp_path / "bad observations.csv"
     write_bad_csv(bad)
-    env = {"RPS_SOURCE": "csv", "RPS_CSV_FILE": str(bad), "RPS_ALERT_SINK_URL": alerts_sink.url}
+    env = {"RPS_SOURCE": "csv", "RPS_CSV_FILE": str(bad), "RPS_ALERT_SINK_URL": alerts_sink.url,
+           "RPS_ALERT_SINK_TOKEN": alerts_sink.token}
     proc, _ = run_dag(airflow, BAD_RUN, env)
 
     assert proc.returncode != 0, "dags test must fail when the gate fails"

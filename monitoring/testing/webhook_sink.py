@@ -3,13 +3,16 @@
 
 POST /alerts with Alertmanager's webhook payload: appends one JSON line per alert to --out
 ({receivedAt, receiver, groupKey, status, labels, annotations, startsAt, endsAt, fingerprint}) and
-answers 200. A body that is not such a payload: 400, nothing written. Stdlib only.
+answers 200. A body that is not such a payload: 400, nothing written. With --token-file, like
+`rps alerts-sink`: a POST without "Authorization: Bearer <the file's token>" is answered 401 and
+nothing is written (proves Alertmanager's http_config sends the token). Stdlib only.
 
-  webhook_sink.py --port 0 --port-file /tmp/sink.port --out /tmp/alerts.jsonl
+  webhook_sink.py --port 0 --port-file /tmp/sink.port --out /tmp/alerts.jsonl [--token-file F]
 """
 
 import argparse
 import datetime
+import hmac
 import http.server
 import json
 import threading
@@ -22,13 +25,20 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--token-file", type=Path)
     args = ap.parse_args()
+    token = args.token_file.read_text().strip() if args.token_file else None
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             if self.path != "/alerts":
                 self.send_error(404)
+                return
+            if token is not None and not hmac.compare_digest(
+                self.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+            ):
+                self.send_error(401, "missing or wrong bearer token")
                 return
             try:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))

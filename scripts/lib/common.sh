@@ -73,6 +73,46 @@ warn_default_creds() {
   fi
 }
 
+# random_secret: 64 hex characters from the kernel's CSPRNG (no openssl needed).
+random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# ensure_alert_sink_token: export RPS_ALERT_SINK_TOKEN, the bearer token `rps alerts-sink` requires
+# and Alertmanager sends, and mirror it into $RPS_ALERT_SINK_TOKEN_FILE ($RPS_STATE_DIR/secrets/
+# alert-sink-token, mode 600; Alertmanager's credentials_file). From the environment or .env
+# (scripts/env-file.sh writes one); without either, the file's token, generated once: so the sink
+# (scripts/serve.sh) and Alertmanager (scripts/monitoring.sh) agree even without a .env.
+ensure_alert_sink_token() {
+  local file="$RPS_STATE_DIR/secrets/alert-sink-token" tmp
+  (umask 077 && mkdir -p "${file%/*}")
+  tmp="$(umask 077 && mktemp "${file%/*}/.alert-sink-token.XXXXXX")"
+  if [[ -n "${RPS_ALERT_SINK_TOKEN:-}" ]]; then
+    if [[ ! -f "$file" || "$(cat "$file")" != "$RPS_ALERT_SINK_TOKEN" ]]; then
+      printf '%s' "$RPS_ALERT_SINK_TOKEN" > "$tmp"
+      mv -f "$tmp" "$file"
+    fi
+  else
+    random_secret > "$tmp"
+    # ln fails when the file exists: concurrent first starts end up with one token, not two.
+    ln "$tmp" "$file" 2>/dev/null || true
+    RPS_ALERT_SINK_TOKEN="$(cat "$file")"
+  fi
+  rm -f "$tmp"
+  export RPS_ALERT_SINK_TOKEN RPS_ALERT_SINK_TOKEN_FILE="$file"
+}
+
+# machine_lock NAME: take an exclusive lock on fd 9 shared by every checkout on this machine (the
+# apt-get installs: one dpkg per machine). Root only. The lock file sits in /run/rps, a directory only
+# root can write (checked), never at a fixed /tmp path where anyone could plant a symlink that a
+# root `exec 9>` would follow and truncate.
+machine_lock() {
+  local dir=/run/rps
+  [[ -e "$dir" || -L "$dir" ]] || mkdir -m 700 "$dir" 2>/dev/null || true
+  [[ -d "$dir" && ! -L "$dir" && -O "$dir" ]] || die "$dir is not a directory owned by $(id -un): refusing to lock there"
+  [[ "$(stat -c %a "$dir")" == 700 ]] || chmod 700 "$dir"
+  exec 9> "$dir/$1.lock"
+  flock 9
+}
+
 # Tool paths: the project's own binaries first.
 rps_python() { printf '%s\n' "$RPS_VENV/bin/python"; }
 require_venv() {

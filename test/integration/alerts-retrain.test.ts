@@ -59,6 +59,8 @@ const drift = (alertname = 'RpsConceptDrift') => ({
   status: 'firing', labels: {alertname, severity: 'warning', rps_action: 'retrain', job: 'rps', instance: '127.0.0.1:8000'},
   annotations: {summary: 'Live MAE (24h) is 2.25x the validation MAE'}, startsAt: '2026-11-27T10:00:00Z', fingerprint: `fp-${alertname}`,
 })
+/** The bearer token the sink requires and Alertmanager sends (scripts/monitoring.sh: credentials_file). */
+const SINK_TOKEN = 'alerts-retrain-test-token-0123456789'
 const webhook = (...alerts: unknown[]) => ({receiver: 'rps-alerts-sink', status: 'firing', version: '4', alerts})
 
 /** A stand-in for rps serve's /metrics (monitoring/testing/fake_exporter.py) on a free port. */
@@ -103,7 +105,7 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
   /** Posts a webhook body; returns the answer and the JSON lines it added. */
   async function post(...alerts: unknown[]) {
     const before = existsSync(alertsFile) ? (await lines()).length : 0
-    const res = await postJson(`${sink.url}/alerts`, webhook(...alerts))
+    const res = await postJson(`${sink.url}/alerts`, webhook(...alerts), {authorization: `Bearer ${SINK_TOKEN}`})
     return {...res, added: (await lines()).slice(before)}
   }
 
@@ -122,7 +124,7 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
       if (Date.now() > deadline) throw new Error('rps_pipeline was not parsed within 120 s')
       await new Promise((r) => setTimeout(r, 500))
     }
-    sinkEnv = {...cleanEnv(), RPS_AIRFLOW_URL: airflowUrl, CI: 'true', NO_COLOR: '1'}
+    sinkEnv = {...cleanEnv(), RPS_AIRFLOW_URL: airflowUrl, RPS_ALERT_SINK_TOKEN: SINK_TOKEN, CI: 'true', NO_COLOR: '1'}
     sink = await startSink(['--file', alertsFile], sinkEnv)
     sinks.push(sink)
   })
@@ -145,7 +147,7 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
     monitoringEnv = {
       ...cleanEnv(), RPS_ENV_FILE: '/dev/null', RPS_STATE_DIR: join(dir, 'monitoring'),
       RPS_PROMETHEUS_PORT: String(await freePort()), RPS_ALERTMANAGER_PORT: String(await freePort()),
-      RPS_SCRAPE_TARGET: exporter.target, RPS_ALERT_SINK_PORT: new URL(sink.url).port,
+      RPS_SCRAPE_TARGET: exporter.target, RPS_ALERT_SINK_PORT: new URL(sink.url).port, RPS_ALERT_SINK_TOKEN: SINK_TOKEN,
       RPS_SCRAPE_INTERVAL: '1s', RPS_EVAL_INTERVAL: '1s', RPS_ALERT_FOR: '0s', RPS_ALERT_GROUP_WAIT: '1s', RPS_ALERT_GROUP_INTERVAL: '1s',
     }
     await execa(join(ROOT, 'scripts/monitoring.sh'), ['start'], {env: monitoringEnv, extendEnv: false})
@@ -191,6 +193,16 @@ describe('alert -> retraining DAG run (real Airflow 3 REST API, real rps alerts-
     assert.deepEqual([res.status, res.json], [200, {received: 2}])
     assert.equal((await runs()).length, 1)
     assert.deepEqual(res.added.map((l) => 'retrain' in l), [false, false])
+  })
+
+  it('when a retrain alert comes without the bearer token or with a wrong one, then 401, no line and no run', async () => {
+    const before = (await lines()).length
+    for (const headers of [{}, {authorization: 'Bearer forged-token-0123456789abcdef'}] as Record<string, string>[]) {
+      const res = await postJson(`${sink.url}/alerts`, webhook(drift('RpsForged')), headers)
+      assert.equal(res.status, 401)
+    }
+    assert.equal((await lines()).length, before)
+    assert.equal((await runs()).length, 1)
   })
 
   it('when the sink restarts on the same file, then the saved cooldown still holds', async () => {

@@ -45,7 +45,12 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
     serve = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '700', '--drift-report', driftReport, '--live-errors-file', liveErrors])
     const sinkPort = await freePort()
     const {spawn} = await import('node:child_process')
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', String(sinkPort), '--file', alertsFile], {stdio: ['ignore', 'ignore', 'pipe']})
+    // The sink requires this token; monitoring.sh hands it to Alertmanager (credentials_file), so an
+    // alert in the file proves Alertmanager authenticated.
+    const token = 'alerts-test-token-0123456789abcdef'
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', String(sinkPort), '--file', alertsFile], {
+      env: {...process.env, RPS_ALERT_SINK_TOKEN: token}, stdio: ['ignore', 'ignore', 'pipe'],
+    })
     child.unref()
     killOnExit(child)
     await new Promise<void>((resolve) => child.stderr!.on('data', (d: Buffer) => (/listening on/.test(d.toString()) ? resolve() : undefined)))
@@ -56,7 +61,7 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
     monitoringEnv = {
       ...process.env as Record<string, string>,
       RPS_STATE_DIR: state, RPS_PROMETHEUS_PORT: String(promPort), RPS_ALERTMANAGER_PORT: String(amPort),
-      RPS_SCRAPE_TARGET: new URL(serve.url).host, RPS_ALERT_SINK_PORT: String(sinkPort),
+      RPS_SCRAPE_TARGET: new URL(serve.url).host, RPS_ALERT_SINK_PORT: String(sinkPort), RPS_ALERT_SINK_TOKEN: token,
       RPS_SCRAPE_INTERVAL: '1s', RPS_EVAL_INTERVAL: '1s', RPS_ALERT_FOR: '0s', RPS_ALERT_GROUP_WAIT: '1s', RPS_ALERT_GROUP_INTERVAL: '1s',
     }
     await execa(join(ROOT, 'scripts/monitoring.sh'), ['start'], {env: monitoringEnv})
