@@ -11,9 +11,9 @@ import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type ModelRows, selectRows, toModelRows} from './dataset.js'
 import {type Scores, score} from './metrics.js'
-import type {LoadedModel} from './model-dir.js'
+import {type LoadedModel, loadModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
-import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias} from './registry.js'
+import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias, REGISTRY_STAMP_FILE, readRegistryStamp} from './registry.js'
 import {modelSection} from './settings.js'
 
 const HOUR_MS = 3_600_000
@@ -116,6 +116,20 @@ export interface CompareOptions {
   toleranceRmse?: number
   /** The alias to score against @champion (default challenger; a pull request's candidate: pr-<number>). */
   challengerAlias?: string
+  /**
+   * The champion from this model directory (as `rps export-model` writes it) instead of the
+   * registry's @champion: CI compares against production's champion without any access to production's registry.
+   */
+  championDir?: string
+}
+
+/** A model directory as the champion: its version from the export's stamp (registry.json). */
+export async function championFromDir(dir: string, registeredName: string): Promise<RegistryModel> {
+  const model = await loadModelDir(dir)
+  const stamp = await readRegistryStamp(dir)
+  if (stamp && stamp.name !== registeredName) throw new RpsError(`${dir} holds a version of '${stamp.name}', not of '${registeredName}'`, {code: 'INCOMPARABLE'})
+  if (!stamp?.version) throw new RpsError(`${dir} has no ${REGISTRY_STAMP_FILE} with its version: export it with rps export-model`, {code: 'MODEL_INVALID', suggestions: [`run: rps export-model --alias champion --out ${dir}`]})
+  return {version: {name: registeredName, version: stamp.version, source: dir}, model}
 }
 
 /** MLflow tag values hold at most 5,000 characters: the report without its local paths fits. */
@@ -130,12 +144,16 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
   const challenger = await loadAlias(client, section.registered_name, alias)
   if (!challenger) throw new RpsError(`no @${alias} version of '${section.registered_name}'`, {code: 'NO_CHALLENGER', suggestions: [alias === ALIASES.challenger ? 'run: rps train' : `run: rps train --alias ${alias}`]})
-  const champion: RegistryModel | undefined = await loadAlias(client, section.registered_name, ALIASES.champion)
+  const champion: RegistryModel | undefined = options.championDir
+    ? await championFromDir(options.championDir, section.registered_name)
+    : await loadAlias(client, section.registered_name, ALIASES.champion)
   const scored = await scoreOnSameHoldout(challenger.model, champion?.model, section.holdout_days, env)
   const rows = scored.rows
   const challengerScores = score(rows.actual, scored.challengerPred)
   const championScores = scored.championPred ? score(rows.actual, scored.championPred) : undefined
-  const decision = compareDecision(challengerScores, championScores, champion?.version.version === challenger.version.version, tolerance)
+  // A champion directory's version number is another registry's: never "the same version" as the challenger.
+  const sameVersion = !options.championDir && champion?.version.version === challenger.version.version
+  const decision = compareDecision(challengerScores, championScores, sameVersion, tolerance)
   const h = challenger.model.meta.horizonHours * HOUR_MS
   await mkdir(options.outDir, {recursive: true})
   const points = rows.time.flatMap((t, i) => [
