@@ -20,7 +20,8 @@ written first; then the exit code: 0 when the challenger wins (or there is no ch
 of @challenger; --champion-dir compares against a model directory written by rps export-model (e.g.
 production's champion, exported with read-only credentials) instead of the registry's @champion. The
 verdict is also recorded on the scored version (tag rps.compare_report), where rps promote
---from-alias finds it; nothing else in the registry is written.`
+--from-alias finds it (not with --champion-dir: that champion is not the registry's); nothing else in
+the registry is written.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',

@@ -186,8 +186,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   await writeFileAtomic(json, JSON.stringify(result, null, 2) + '\n')
   if (!existsSync(markdown)) throw new Error(`report not written: ${relative(process.cwd(), markdown)}`)
   // Recorded on the version it scored (never on the champion): a later `rps promote --from-alias`,
-  // in another job or on another machine, gates on exactly this verdict.
+  // in another job or on another machine, gates on exactly this verdict. Not against a champion
+  // directory: that champion is not this registry's, and promote must not mistake it for @champion.
   const recorded = JSON.stringify(base)
-  if (decision !== 'same_version' && recorded.length <= MAX_TAG_CHARS) await client.setModelVersionTag(section.registered_name, challenger.version.version, COMPARE_REPORT_TAG, recorded)
+  if (!options.championDir && decision !== 'same_version' && recorded.length <= MAX_TAG_CHARS) await client.setModelVersionTag(section.registered_name, challenger.version.version, COMPARE_REPORT_TAG, recorded)
   return result
 }
