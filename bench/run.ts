@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 import {BENCH_SRC, type BenchFn, type BenchOutput, type TableRow, machineInfo, round} from './support/common.js'
 
-export const BENCHMARKS = ['featurize', 'train', 'serve', 'dag', 'simulate', 'container'] as const
+export const BENCHMARKS = ['featurize', 'train', 'serve', 'dag', 'simulate', 'container', 'horizons'] as const
 
 function printTable(name: string, rows: TableRow[]): void {
   const cells = rows.map((r) => [r.metric, r.value, r.target ?? '', r.met === undefined ? '' : r.met === null ? 'n/a' : r.met ? 'yes' : 'NO'])

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the MLflow registry a CI job talks to has a @champion (docs/CICD.md, "What the model
+# Makes sure the MLflow registry a CI job talks to has a @champion (docs/cicd-workflows.md, "What the model
 # gate compares against").
 # Usage: scripts/ci-champion.sh [--dry-run] [DIR]      (DIR default: $RPS_CI_CHAMPION_DIR, else this checkout)
 #   Remote registry (MLFLOW_TRACKING_URI set and not on this machine, e.g. DagsHub from the
@@ -87,11 +87,11 @@ if ((shared)); then
 fi
 if [[ "${RPS_CI_SHIPS_MODEL:-}" == true ]]; then
   # Said where a person looks: the annotation (job page, PR checks) and the summary, in red.
-  echo "::error title=Shipping a model trained on this runner::No shared registry (secret MLFLOW_TRACKING_URI unset): the image gets a champion trained and promoted right here from this commit, not one that passed a model gate. Set the registry secrets (docs/CICD.md) to ship the registry's @champion."
+  echo "::error title=Shipping a model trained on this runner::No shared registry (secret MLFLOW_TRACKING_URI unset): the image gets a champion trained and promoted right here from this commit, not one that passed a model gate. Set the registry secrets (docs/cicd-delivery.md) to ship the registry's @champion."
   if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
     # shellcheck disable=SC2016 # markdown backticks, not expansions
     printf '%s\n' '## 🔴 Shipping a model trained on the runner' '' \
-      '> [!CAUTION]' '> No shared registry (secret `MLFLOW_TRACKING_URI` unset): the delivered image carries a champion trained and promoted **on this runner** from this commit, not a model that passed a pull request'"'"'s gate. Set the registry secrets (docs/CICD.md) to ship the registry'"'"'s `@champion`.' '' >> "$GITHUB_STEP_SUMMARY"
+      '> [!CAUTION]' '> No shared registry (secret `MLFLOW_TRACKING_URI` unset): the delivered image carries a champion trained and promoted **on this runner** from this commit, not a model that passed a pull request'"'"'s gate. Set the registry secrets (docs/cicd-delivery.md) to ship the registry'"'"'s `@champion`.' '' >> "$GITHUB_STEP_SUMMARY"
   fi
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI wiring of `rps compare` (docs/CICD.md). The comparison and its verdict are two workflow steps,
+# CI wiring of `rps compare` (docs/cicd-workflows.md). The comparison and its verdict are two workflow steps,
 # so that the report is published (CML comment, job summary, artifact) whatever the verdict:
 # Usage: scripts/ci-compare.sh run|publish|gate
 #   run   `rps compare --json --lose-exit-code 10 [--challenger $RPS_CANDIDATE_ALIAS]

@@ -2,7 +2,7 @@
 # CI (ci-test.yml, job test-promote-candidate, environment production-registry): code was merged
 # into test; promote the candidate this same job trained from the merged code (make dag-test-ci) and
 # compared with production's @champion (make ci-compare), through the same gate as any promotion
-# (docs/CICD.md):
+# (docs/cicd-workflows.md, docs/credentials.md):
 #   bin/rps promote --from-alias $RPS_CANDIDATE_ALIAS --reason "merged into test (commit <sha>)"
 # rps promote takes the version behind the alias merge-<run id> and promotes it only when the
 # comparison recorded on that version passed against the registry's current @champion. Nothing a
@@ -28,7 +28,7 @@ alias="${RPS_CANDIDATE_ALIAS:-}"
 case "${RPS_SHARED_REGISTRY:-}" in
   true) ;;
   false)
-    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lives in this job's own MLflow on its runner. Set the registry secrets (docs/CICD.md) so that merged candidates are promoted and delivered."
+    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lives in this job's own MLflow on its runner. Set the registry secrets (docs/credentials.md) so that merged candidates are promoted and delivered."
     summary "> [!WARNING]" "> No shared registry (secret \`MLFLOW_TRACKING_URI\` unset): the candidate \`@$alias\` lives on this runner; nothing was promoted."
     log "no shared registry: nothing to promote"
     exit 0

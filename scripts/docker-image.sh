@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Docker delivery of rps (docs/CICD.md): the CLI image (Dockerfile) and the serving image
+# Docker delivery of rps (docs/cicd-delivery.md): the CLI image (Dockerfile) and the serving image
 # (Dockerfile.serve, the exported @champion baked in). Tags come from package.json's version.
 # Usage: scripts/docker-image.sh [--dry-run] COMMAND
 #   build-cli    docker build -f Dockerfile --target cli -t rps:vX.Y.Z .
@@ -7,7 +7,7 @@
 #                (default build/model, from `rps export-model`, which also writes registry.json
 #                {name, version, alias}), tags app:vX.Y.Z and app:sha-<short commit>, labels
 #                org.opencontainers.image.{revision,version}, model.name, model.version,
-#                model.data_version (README "Container images")
+#                model.data_version (docs/cicd-delivery.md, "Container images")
 #   run-serve    (re)start container rps-serve from app:vX.Y.Z: docker run -d -p 127.0.0.1:8000:8000
 #   push-serve   push app:vX.Y.Z and app:sha-<short> to $RPS_IMAGE_REGISTRY (default Docker Hub,
 #                docker.io/$DOCKERHUB_USERNAME); refuses to replace an existing vX.Y.Z that holds

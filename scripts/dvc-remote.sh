@@ -10,7 +10,7 @@
 #     local endpoint and credentials, for `dvc push -r storage`;
 #   - a `storage` remote whose URL is not of the form s3://BUCKET/dvc (e.g. DagsHub's https URL):
 #     its URL and credentials are not touched.
-# A shared remote instead (CI with the repository's secrets, docs/CICD.md "Remote mode"): with
+# A shared remote instead (CI with the repository's secrets, docs/cicd-delivery.md "Remote mode"): with
 # RPS_DVC_S3_ENDPOINT set, `storage` is s3://$RPS_DVC_S3_BUCKET/dvc at that endpoint with the keys
 # RPS_DVC_ACCESS_KEY_ID / RPS_DVC_SECRET_ACCESS_KEY (all four required), and the default remote,
 # all of it in .dvc/config.local (which wins over .dvc/config, left as it is); the stack's own
@@ -28,7 +28,7 @@ repo="${1:-$ROOT}"
 shared_url=""
 if [[ -n "${RPS_DVC_S3_ENDPOINT:-}" ]]; then
   for v in RPS_DVC_S3_BUCKET RPS_DVC_ACCESS_KEY_ID RPS_DVC_SECRET_ACCESS_KEY; do
-    [[ -n "${!v:-}" ]] || die "RPS_DVC_S3_ENDPOINT is set (a shared DVC remote) but $v is not: set all four (docs/CICD.md, Remote mode)"
+    [[ -n "${!v:-}" ]] || die "RPS_DVC_S3_ENDPOINT is set (a shared DVC remote) but $v is not: set all four (docs/cicd-delivery.md, Remote mode)"
   done
   shared_url="s3://$RPS_DVC_S3_BUCKET/dvc"
 fi

@@ -2,7 +2,7 @@
 # Workflow jobs, every step, each in a NEW runner container (ci/tests/test_runner_jobs.py):
 #   stack   ci-test test-model-gate and test-promote-candidate, cd-master image-build and deliver
 #           (ci/tests/test_runner_stack_jobs.py); make test runs it in the background beside the
-#           README first run, which mostly waits (docs/CICD.md)
+#           README first run, which mostly waits (docs/cicd-tests.md)
 #   ci-dev  ci-dev dev-checks and workflow-jobs (ci/tests/test_runner_ci_dev_jobs.py); make test runs
 #           eslint, tsc, the unit tests and the workflow-job lab only there
 # after installing what the test itself uses: node (the runner's setup-node tool cache), the OCI

@@ -49,7 +49,7 @@ scripts/test-ci.sh
 
 # Two long stages run in the background, each beside a stage that mostly waits (the CPU about half
 # idle: the compose stack's start, the README first run's): side by side they fit make test's
-# budget, one after the other they would not (docs/CICD.md). Each runs in a process group of its
+# budget, one after the other they would not (docs/cicd-tests.md). Each runs in a process group of its
 # own (setsid), so that an interrupted make test stops it (the EXIT trap; after a SIGKILL, which
 # runs no trap, a watcher in a session of its own); its log follows when it is waited for.
 declare -A bg_pid bg_log

@@ -3,7 +3,7 @@ import pl from 'nodejs-polars'
 
 import {type Params, loadParams} from '../../src/lib/config/params.js'
 import {featureNames, trainingRows, buildFeatures, TIME_COLUMN} from '../../src/lib/features/build-features.js'
-import {type FeatureConfig, featureConfig} from '../../src/lib/features/config.js'
+import {type FeatureConfig, featureConfig, horizonsOf} from '../../src/lib/features/config.js'
 import {type GapReport, type HourlyTable, type ObservationBatch, mergeObservations, regularize} from '../../src/lib/features/hourly-table.js'
 import {type ModelRows, toModelRows} from '../../src/lib/model/dataset.js'
 import {HOUR_MS, REPLAY_STATION, loadReplaySeries} from '../../src/lib/sources/replay-series.js'
@@ -80,5 +80,5 @@ export function historyFrame(table: HourlyTable, cfg: FeatureConfig): pl.DataFra
 export function replayModelRows(years: number, cfg = benchFeatureConfig()): {rows: ModelRows; features: string[]; dataset: pl.DataFrame} {
   const {dataset} = featurizeBatches(replayBatches(years, cfg.variables), cfg)
   const features = featureNames(cfg)
-  return {rows: toModelRows(dataset, features, cfg.target), features, dataset}
+  return {rows: toModelRows(dataset, features, cfg.target, horizonsOf(cfg), cfg.horizonHours), features, dataset}
 }

@@ -16,6 +16,7 @@ Modes (FakeServe(mode=...)):
   null-time      like healthy, but target_time null (what rps serve answers for explicit features)
   predict-model  /predict answers without model {name, version}
   predict-html   /predict answers 200 with an HTML page
+  predict-band   /predict answers a path whose +2 h band does not hold its value
 Every request is recorded in `requests` as (method, path, parsed JSON body or None).
 """
 
@@ -75,7 +76,10 @@ class FakeServe:
                 del model["example"]
             return 200, json.dumps(model).encode(), "application/json"
         if path == "/predict" and method == "POST":
-            good = {"prediction": 14.2, "target_time": "2026-06-01T06:00:00.000Z", "model": {"name": "rps-temperature", "version": "3"}}
+            good = {
+                "prediction": 14.2, "target_time": "2026-06-01T06:00:00.000Z", "model": {"name": "rps-temperature", "version": "3"},
+                "path": [{"horizon": 6, "target_time": "2026-06-01T06:00:00.000Z", "value": 14.2, "interval_80": [12.9, 15.5], "interval_95": [12.1, 16.3]}],
+            }
             if mode == "predict-500":
                 return 500, b'{"error":"internal error"}', "application/json"
             if mode == "predict-html":
@@ -95,6 +99,9 @@ class FakeServe:
                 return 200, json.dumps({"predictions": [{k: v for k, v in good.items() if k != "target_time"}]}).encode(), "application/json"
             if mode == "predict-time":
                 return 200, json.dumps({"predictions": [dict(good, target_time="tomorrow")]}).encode(), "application/json"
+            if mode == "predict-band":
+                path = [{"horizon": 1, "value": 13.0, "interval_80": [12.0, 14.0]}, {"horizon": 2, "value": 13.5, "interval_80": [14.0, 15.0]}]
+                return 200, json.dumps({"predictions": [dict(good, path=path)]}).encode(), "application/json"
             if mode == "predict-model":
                 return 200, json.dumps({"predictions": [{k: v for k, v in good.items() if k != "model"}]}).encode(), "application/json"
             instances = body.get("instances") if isinstance(body, dict) else None

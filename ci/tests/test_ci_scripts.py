@@ -351,7 +351,7 @@ def test_when_the_model_directory_is_outside_build_model_then_build_serve_refuse
 
 
 # ---------------------------------------------------------------------------------------------
-# A pull request's candidate (docs/CICD.md): compare --challenger pr-<n>, the CML comment that may
+# A pull request's candidate (docs/cicd-workflows.md): compare --challenger pr-<n>, the CML comment that may
 # be refused, the promotion when merged, and a model trained on the runner said in red.
 
 SHIMS = Path(__file__).resolve().parent / "shims"

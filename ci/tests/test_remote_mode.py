@@ -1,4 +1,4 @@
-"""Remote mode (docs/CICD.md, "Remote mode"; docs/credentials.md): the workflow jobs against a
+"""Remote mode (docs/cicd-delivery.md, "Remote mode"; docs/credentials.md): the workflow jobs against a
 shared registry and DVC remote that are not on the runner, with a production promotion interleaved
 with a pull request's model gate. The pull request's gate holds only a read-only user of the
 registry (the proxy refuses that user anything but reads) and writes nothing there; the promotion
@@ -185,7 +185,7 @@ class SharedRemote:
         return {"MLFLOW_READ_TRACKING_URI": self.uri, "MLFLOW_READ_USERNAME": REMOTE_READER, "MLFLOW_READ_PASSWORD": REMOTE_READER_TOKEN}
 
     def vars(self) -> dict[str, str]:
-        """The repository variables of remote mode (docs/CICD.md)."""
+        """The repository variables of remote mode (docs/cicd-delivery.md)."""
         return {"RPS_DVC_S3_ENDPOINT": self.endpoint, "RPS_DVC_S3_BUCKET": REMOTE_BUCKET}
 
     def dvc_object_md5(self, md5: str) -> str | None:

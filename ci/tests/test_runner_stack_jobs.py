@@ -32,7 +32,7 @@ without it the first run took about 25 minutes).
 
 make test runs this module through `scripts/test-runner-jobs.sh stack` (it sets
 RPS_RUNNER_STACK_JOBS=1), in the background beside the README first run, which mostly waits: one
-after the other they would not fit make test's 60-minute budget on a fresh machine (docs/CICD.md).
+after the other they would not fit make test's 60-minute budget on a fresh machine (docs/cicd-tests.md).
 Elsewhere it skips itself unless RPS_RUNNER_STACK_JOBS=1.
 
 The setup-node mutation of these four jobs (and of dev-checks and workflow-jobs) is in

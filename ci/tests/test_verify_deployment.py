@@ -44,7 +44,7 @@ def test_when_target_time_is_null_for_explicit_features_then_it_passes():
 
 
 def test_when_ready_comes_late_but_within_the_timeout_then_it_waits_and_passes():
-    with FakeServe("slow-ready", ready_after=1.0) as fake:
+    with FakeServe("slow-ready", ready_after=3.0) as fake:
         result = verify(fake.url, "--timeout", "10")
     assert result.returncode == 0, result.stderr
     assert sum(1 for _, p, _ in fake.requests if p == "/ready") > 1
@@ -89,6 +89,7 @@ def test_when_health_answers_500_then_it_fails_naming_health():
         ("predict-time", 'POST /predict: predictions[0].target_time is neither an ISO 8601 timestamp nor null: "tomorrow"'),
         ("predict-notime", "POST /predict: predictions[0] has no target_time"),
         ("predict-model", "POST /predict: predictions[0].model must have name and version: null"),
+        ("predict-band", "POST /predict: predictions[0].path[1].interval_80 is not a [lower, upper] around the value 13.5: [14.0, 15.0]"),
     ],
 )
 def test_when_model_or_predict_answer_wrongly_then_exit_1_naming_what_failed(mode: str, message: str):

@@ -231,7 +231,7 @@ def test_when_a_workflow_calls_make_then_the_target_exists_in_the_makefile():
 
 
 # Every job of every workflow runs, every step, in a fresh runner container in `make test`
-# (docs/CICD.md, "What the tests execute"): infra-lint in test_runner_jobs.py, dev-checks and
+# (docs/cicd-tests.md, "What the tests execute"): infra-lint in test_runner_jobs.py, dev-checks and
 # workflow-jobs in test_runner_ci_dev_jobs.py, the four stack-bound jobs in
 # test_runner_stack_jobs.py. Those four (test_workflow_jobs.JOBS_RUN_HERE) also run with their
 # variants in the workflow-job lab, which is the workflow-jobs job.

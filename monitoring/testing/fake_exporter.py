@@ -8,10 +8,12 @@ out-of-distribution feature, every one taking `--latency` seconds, plus one 4xx,
 GET /health. The model gauges describe one served model (rps_model_info with its promotion trigger,
 its validation MAE `--validation-mae`) and the live error gauges that rps serve reads from
 live-errors.json: MAE `--live-mae` (model) and `--persistence-mae` over 24h, 0.1 more over 7d, RMSE
-1.25 x MAE, sample counts and the time of the last update. Stdlib only.
+1.25 x MAE, sample counts and the time of the last update; per horizon 1 and 6 the live errors, the
+bands' coverage (the 6 h 80 % band covers `--coverage-80` over 7d, the others their level) with its
+shortfall, and the live bands' half-width and ACI alpha. Stdlib only.
 
   fake_exporter.py --port 0 --port-file /tmp/x.port [--ood-ratio 0.9] [--latency 2.0]
-                   [--live-mae 0.8] [--persistence-mae 1.4] [--validation-mae 0.7]
+                   [--live-mae 0.8] [--persistence-mae 1.4] [--validation-mae 0.7] [--coverage-80 0.8]
 """
 
 import argparse
@@ -27,10 +29,11 @@ FEATURES = ["temperature_2m", "relative_humidity_2m", "wind_speed_10m", "surface
 
 class Traffic:
     def __init__(self, requests: int, ood_ratio: float, latency: float, live_mae: float = 0.8,
-                 persistence_mae: float = 1.4, validation_mae: float = 0.7):
+                 persistence_mae: float = 1.4, validation_mae: float = 0.7, coverage_80: float = 0.8):
         self.lock = threading.Lock()
         self.requests, self.ood_ratio, self.latency = requests, ood_ratio, latency
         self.live_mae, self.persistence_mae, self.validation_mae = live_mae, persistence_mae, validation_mae
+        self.coverage_80 = coverage_80
         self.hist = {}       # (route, method, status) -> [bucket counts..., +Inf count, sum]
         self.counts = {}     # (route, method, status) -> requests
         self.predictions = 0
@@ -109,6 +112,32 @@ class Traffic:
                    ['rps_live_error_samples{window="24h"} 24', 'rps_live_error_samples{window="7d"} 168'])
             metric("rps_live_error_updated_timestamp_seconds", "gauge", "Last live error update.",
                    [f"rps_live_error_updated_timestamp_seconds {self.reloaded_at:.3f}"])
+            # per horizon (by_horizon and intervals of live-errors.json)
+            horizons = {"1": 0.5, "6": self.live_mae}
+            samples = {"24h": 24, "7d": 168}
+            hw = [(w, h) for w in samples for h in horizons]
+            metric("rps_live_horizon_error_rmse", "gauge", "Live RMSE per horizon.",
+                   [f'rps_live_horizon_error_rmse{{window="{w}",horizon="{h}"}} {1.25 * horizons[h]:g}' for w, h in hw])
+            metric("rps_live_horizon_error_mae", "gauge", "Live MAE per horizon.",
+                   [f'rps_live_horizon_error_mae{{window="{w}",horizon="{h}"}} {horizons[h]:g}' for w, h in hw])
+            metric("rps_live_horizon_error_samples", "gauge", "Scored forecasts per horizon.",
+                   [f'rps_live_horizon_error_samples{{window="{w}",horizon="{h}"}} {samples[w]}' for w, h in hw])
+            metric("rps_live_interval_samples", "gauge", "Scored forecasts with bands per horizon.",
+                   [f'rps_live_interval_samples{{window="{w}",horizon="{h}"}} {samples[w]}' for w, h in hw])
+            levels = ["0.8", "0.95"]
+            coverage = {(w, h, lv): (self.coverage_80 if (w, h, lv) == ("7d", "6", "0.8") else float(lv))
+                        for w, h in hw for lv in levels}
+            metric("rps_live_interval_coverage_ratio", "gauge", "Live band coverage.",
+                   [f'rps_live_interval_coverage_ratio{{window="{w}",horizon="{h}",level="{lv}"}} {c:g}'
+                    for (w, h, lv), c in coverage.items()])
+            metric("rps_live_interval_coverage_shortfall", "gauge", "Band level minus live coverage.",
+                   [f'rps_live_interval_coverage_shortfall{{window="{w}",horizon="{h}",level="{lv}"}} {float(lv) - c:g}'
+                    for (w, h, lv), c in coverage.items()])
+            metric("rps_interval_half_width", "gauge", "Live band half-width.",
+                   [f'rps_interval_half_width{{horizon="{h}",level="{lv}"}} {mae * (2 if lv == "0.95" else 1.3):g}'
+                    for h, mae in horizons.items() for lv in levels])
+            metric("rps_interval_aci_alpha", "gauge", "ACI miscoverage target.",
+                   [f'rps_interval_aci_alpha{{horizon="{h}",level="{lv}"}} {1 - float(lv):g}' for h in horizons for lv in levels])
             # the newest drift check (rps serve reads it from reports/drift/drift.json)
             metric("rps_drift_psi", "gauge", "Window PSI per variable.",
                    ['rps_drift_psi{variable="temperature_2m"} 0.42', 'rps_drift_psi{variable="surface_pressure"} 0.12'])
@@ -130,13 +159,16 @@ def main():
     ap.add_argument("--live-mae", type=float, default=0.8, help="rps_live_error_mae of the model, 24h (7d: +0.1)")
     ap.add_argument("--persistence-mae", type=float, default=1.4, help="rps_live_error_mae of persistence, 24h (7d: +0.1)")
     ap.add_argument("--validation-mae", type=float, default=0.7, help="rps_model_validation_mae")
+    ap.add_argument("--coverage-80", type=float, default=0.8, help="7d live coverage of the 6 h 80 %% band")
     args = ap.parse_args()
     if not (0 <= args.ood_ratio <= 1 and args.latency > 0 and not math.isinf(args.latency)):
         ap.error("--ood-ratio must be in [0, 1] and --latency a positive number")
     maes = (args.live_mae, args.persistence_mae, args.validation_mae)
     if not all(v > 0 and math.isfinite(v) for v in maes):
         ap.error("--live-mae, --persistence-mae and --validation-mae must be positive numbers")
-    traffic = Traffic(args.requests, args.ood_ratio, args.latency, *maes)
+    if not 0 <= args.coverage_80 <= 1:
+        ap.error("--coverage-80 must be in [0, 1]")
+    traffic = Traffic(args.requests, args.ood_ratio, args.latency, *maes, args.coverage_80)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

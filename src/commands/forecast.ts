@@ -41,10 +41,20 @@ rps_live_error_* gauges. Without a champion it says so and exits 0 (the first ru
     if (r.appended && r.forecast) {
       const f = r.forecast
       this.note(`forecast ${f.model.name} v${f.model.version} from ${f.issued_at}: ${f.prediction.toFixed(2)} at ${f.target_time} (persistence ${f.persistence.toFixed(2)}); logged to ${r.predictionLog}`)
+      for (const p of r.path) {
+        const bands = Object.entries(p.bands ?? {}).map(([level, [lo, hi]]) => `${Math.round(Number(level) * 100)} % ${lo.toFixed(2)}..${hi.toFixed(2)}`).join(', ')
+        this.note(`  +${p.horizon} h ${p.target_time}: ${p.prediction.toFixed(2)}${bands ? ` (${bands})` : ''}`)
+      }
     }
     if (r.skipped) this.note(`no new forecast: ${r.skipped}`)
     if (r.liveErrors) {
       for (const [name, w] of Object.entries(r.liveErrors.windows)) this.note(`live ${name}: model ${fmt(w.model)}; persistence ${fmt(w.persistence)}`)
+      for (const [h, e] of Object.entries(r.liveErrors.by_horizon ?? {})) {
+        const w = e.windows['7d']
+        if (!w?.model.n) continue
+        const coverage = Object.entries(w.coverage).filter(([, c]) => c !== null).map(([level, c]) => `${Math.round(Number(level) * 100)} % band ${(c! * 100).toFixed(0)} %`).join(', ')
+        this.note(`live 7d +${h} h: model ${fmt(w.model)}${coverage ? `; covered: ${coverage}` : ''}`)
+      }
       const p = r.liveErrors.predictions
       this.note(`${p.scored} scored, ${p.pending} awaiting their target hour; ${r.liveErrorsFile}`)
     }

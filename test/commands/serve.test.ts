@@ -97,7 +97,39 @@ describe('rps serve', function () {
     assert.match(short.json.error, /need 25 to 100 consecutive hourly observations, got 10/)
   })
 
+  it('when given observations, then the answer is the whole path: every horizon from the +h forest, timed newest + h, with calibrated bands', async () => {
+    const model = await loadModelDir(fixture.modelDir)
+    assert.deepEqual(model.horizons, [1, 2, 3, 4, 5, 6])
+    const {hourly, last, observations} = await observationsEndingBack(48)
+    const res = await postJson(`${serve.url}/predict`, {instances: [{observations}]})
+    assert.equal(res.status, 200, JSON.stringify(res.json))
+    const t = Date.parse(`${hourly.time[last]}:00Z`)
+    const i = fixture.rows.time.indexOf(t)
+    const path = res.json.predictions[0].path as {horizon: number; target_time: string; value: number; interval_80: [number, number]; interval_95: [number, number]}[]
+    assert.deepEqual(path.map((p) => p.horizon), [1, 2, 3, 4, 5, 6])
+    for (const p of path) {
+      assert.equal(p.target_time, new Date(t + p.horizon * 3_600_000).toISOString())
+      assert.equal(p.value, model.predictHorizon(p.horizon, [fixture.rows.X[i]!], [fixture.rows.current[i]!])[0])
+      const w80 = model.meta.calibration!.halfWidth[String(p.horizon)]!['0.8']!
+      const w95 = model.meta.calibration!.halfWidth[String(p.horizon)]!['0.95']!
+      assert.deepEqual(p.interval_80, [p.value - w80, p.value + w80])
+      assert.deepEqual(p.interval_95, [p.value - w95, p.value + w95])
+      assert.ok(w95 >= w80 && w80 > 0, `+${p.horizon} h: 80 % ± ${w80}, 95 % ± ${w95}`)
+    }
+    assert.equal(path.at(-1)!.value, res.json.predictions[0].prediction, 'the longest horizon is the top-level prediction')
+    const subset = await postJson(`${serve.url}/predict`, {instances: [{observations}, example], horizons: [3, 1]})
+    assert.equal(subset.status, 200, JSON.stringify(subset.json))
+    assert.deepEqual(subset.json.predictions[0].path.map((p: {horizon: number}) => p.horizon), [1, 3])
+    assert.deepEqual(subset.json.predictions[1].path.map((p: {target_time: unknown}) => p.target_time), [null, null], 'features instances have no time')
+    const info = await getJson(`${serve.url}/model`)
+    assert.deepEqual([info.horizons, info.intervalLevels], [[1, 2, 3, 4, 5, 6], [0.8, 0.95]])
+    const example_ = await postJson(`${serve.url}/predict`, info.exampleRequest)
+    assert.equal(example_.status, 200, 'the example request /model shows is answered')
+  })
+
   const BAD: [string, unknown, number, RegExp][] = [
+    ['a horizon the model does not forecast', () => ({instances: [example], horizons: [1, 7]}), 400, /horizons: 7 is not forecast; this model forecasts 1, 2, 3, 4, 5, 6 h ahead/],
+    ['horizons that are not a list of integers', () => ({instances: [example], horizons: ['1']}), 400, /horizons\/0: must be integer/],
     ['a wrong type', () => ({instances: [{features: {...example.features, temperature_2m: '12'}}]}), 400, /temperature_2m: must be number/],
     ['a missing feature', () => {
       const {temperature_2m: _, ...rest} = example.features
@@ -234,6 +266,12 @@ describe('rps serve', function () {
       assert.ok(Math.abs(value('rps_live_error_mae{window="24h",model="persistence"}') - persistenceMae) < 1e-9, metrics.join('\n'))
       assert.equal(value('rps_live_error_samples{window="24h"}'), 2)
       assert.ok(value('rps_live_error_updated_timestamp_seconds') > Date.now() / 1000 - 120)
+      // The same forecasts per horizon (by_horizon of the file): the logged records' horizon, same MAE and count.
+      const horizon = Math.round((Date.parse(lines[0].target_time) - Date.parse(lines[0].issued_at)) / 3_600_000)
+      const perHorizon = (await (await fetch(`${logging.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('rps_live_horizon_error'))
+      const horizonValue = (name: string) => Number(perHorizon.find((l) => l.startsWith(name))?.split(' ')[1])
+      assert.ok(Math.abs(horizonValue(`rps_live_horizon_error_mae{window="24h",horizon="${horizon}"}`) - mae) < 1e-9, perHorizon.join('\n'))
+      assert.equal(horizonValue(`rps_live_horizon_error_samples{window="24h",horizon="${horizon}"}`), 2, perHorizon.join('\n'))
     } finally {
       await logging.stop()
     }

@@ -20,13 +20,29 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
   let alertsFile: string
   let prometheus: string
   let driftReport: string
+  let liveErrors: string
 
   before(async () => {
     const fixture = await replayModel()
     const state = await mkdtemp(join(tmpdir(), 'rps-monitoring-'))
     alertsFile = join(state, 'alerts.jsonl')
     driftReport = join(state, 'drift.json')
-    serve = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '700', '--drift-report', driftReport])
+    liveErrors = join(state, 'live-errors.json')
+    // As rps forecast writes it (src/lib/live/live-errors.ts), nothing scored in the longest horizon's windows yet;
+    // the 6 h 80 % band covered 0.55 of 168 forecasts over 7 days, every other band its level.
+    const stats = (n: number) => ({mae: n ? 0.9 : null, rmse: n ? 1.1 : null, n})
+    const horizon = (h: number) => ({windows: Object.fromEntries([['24h', 24], ['7d', 168]].map(([w, n]) => [w, {
+      model: stats(n as number), persistence: stats(n as number), with_bands: n,
+      coverage: {0.8: h === 6 && w === '7d' ? 0.55 : 0.8, 0.95: 0.95},
+    }]))})
+    await writeFile(liveErrors, JSON.stringify({
+      updated_at: new Date().toISOString(), data_end: new Date().toISOString(), target: 'temperature_2m', horizon_hours: 6,
+      windows: {'24h': {hours: 24, start: null, end: null, model: stats(0), persistence: stats(0)}}, by_version: {},
+      by_horizon: {1: horizon(1), 6: horizon(6)},
+      intervals: {version: '1', gamma: 0.005, window: 336, by_horizon: {1: {0.8: {alpha: 0.2, halfWidth: 1.2, coverage: 0.8, n: 168}}, 6: {0.8: {alpha: 0.12, halfWidth: 2.4, coverage: 0.55, n: 168}}}},
+      predictions: {logged: 0, unique: 0, scored: 0, pending: 0, unobserved: 0, malformed: 0},
+    }))
+    serve = await startServe(['--model-dir', fixture.modelDir, '--debug-delay-ms', '700', '--drift-report', driftReport, '--live-errors-file', liveErrors])
     const sinkPort = await freePort()
     const {spawn} = await import('node:child_process')
     const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'alerts-sink', '--port', String(sinkPort), '--file', alertsFile], {stdio: ['ignore', 'ignore', 'pipe']})
@@ -95,6 +111,23 @@ describe('alert path end to end (Prometheus, Alertmanager, rps serve, rps alerts
     assert.ok(Math.abs(byVariable.temperature_2m! - 3.1 / 0.9) < 1e-9 && Math.abs(byVariable.surface_pressure! - 0.5) < 1e-9, JSON.stringify(byVariable))
     const decision = await getJson(`${prometheus}/api/v1/query?query=rps_drift_retrain`)
     assert.deepEqual(decision.data.result.map((r: {metric: {trigger: string}; value: [number, string]}) => [r.metric.trigger, r.value[1]]), [['data_drift', '1']])
+  })
+
+  it('when a live band covers well below its level, then the coverage gauges reach Prometheus and RpsIntervalUndercoverage reaches the sink for that band only', async () => {
+    let alerts: {status: string; labels: Record<string, string>}[] = []
+    const deadline = Date.now() + 60_000
+    while (!alerts.some((a) => a.status === 'firing') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500))
+      if (!existsSync(alertsFile)) continue
+      alerts = (await readFile(alertsFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as {status: string; labels: Record<string, string>})
+        .filter((a) => a.labels.alertname === 'RpsIntervalUndercoverage')
+    }
+    const firing = alerts.filter((a) => a.status === 'firing')
+    assert.ok(firing.length > 0, 'RpsIntervalUndercoverage never reached the sink')
+    assert.deepEqual([...new Set(firing.map((a) => `${a.labels.window} ${a.labels.horizon} ${a.labels.level}`))], ['7d 6 0.8'])
+    assert.equal(firing[0]!.labels.rps_action, undefined)
+    const shortfall = await getJson(`${prometheus}/api/v1/query?query=${encodeURIComponent('rps_live_interval_coverage_shortfall{window="7d", horizon="6", level="0.8"}')}`)
+    assert.ok(Math.abs(Number(shortfall.data.result[0].value[1]) - 0.25) < 1e-9, JSON.stringify(shortfall.data))
   })
 
   it('when the Grafana dashboard and alert queries run against this Prometheus, then every one returns data', async () => {

@@ -5,7 +5,7 @@ import {MlflowClient} from '../../src/lib/mlflow/client.js'
 import {trackingStack} from '../support/mlflow.js'
 import {rps, scratch} from '../support/rps.js'
 
-// A pull request's model (docs/CICD.md): trained under its own alias pr-<n>, compared against
+// A pull request's model (docs/cicd-workflows.md): trained under its own alias pr-<n>, compared against
 // production's @champion, promoted only when merged, through the same gate.
 describe('pull request candidates: train --alias, compare --challenger, promote --from-alias (real MLflow + MinIO)', function () {
   this.timeout(300_000)

@@ -59,7 +59,7 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     assert.equal(existsSync(liveFile), false)
   })
 
-  it('when a champion exists, then the first forecast appends one line from the newest hour; a rerun appends nothing', async () => {
+  it('when a champion exists, then the first forecast appends the path from the newest hour, one line per horizon with its bands; a rerun appends nothing', async () => {
     assert.equal((await rps(['train', '--params', params], env)).exitCode, 0)
     assert.equal((await rps(['promote', '--params', params], env)).exitCode, 0)
     const first = await forecast()
@@ -69,22 +69,32 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     const hist = await history()
     const newest = Math.max(...hist.keys())
     const lines = await logLines()
-    assert.equal(lines.length, 1)
-    assert.equal(lines[0].issued_at, new Date(newest).toISOString())
-    assert.equal(lines[0].target_time, new Date(newest + 6 * H).toISOString())
-    assert.equal(lines[0].persistence, hist.get(newest))
-    assert.deepEqual([lines[0].source, lines[0].model], ['forecast', {name, version: '1'}])
-    assert.ok(Number.isFinite(lines[0].prediction))
-    // nothing is observed yet: the report exists with empty windows and one pending forecast
+    assert.deepEqual(lines.map((l) => l.horizon), [1, 2, 3, 4, 5, 6])
+    for (const l of lines) {
+      assert.equal(l.issued_at, new Date(newest).toISOString())
+      assert.equal(l.target_time, new Date(newest + l.horizon * H).toISOString())
+      assert.equal(l.persistence, hist.get(newest))
+      assert.deepEqual([l.source, l.model], ['forecast', {name, version: '1'}])
+      assert.ok(Number.isFinite(l.prediction))
+      for (const level of ['0.8', '0.95']) assert.ok(l.bands[level][0] < l.prediction && l.prediction < l.bands[level][1], `+${l.horizon} h ${level} band around the value`)
+      assert.ok(l.bands['0.95'][1] - l.bands['0.95'][0] >= l.bands['0.8'][1] - l.bands['0.8'][0])
+    }
+    assert.equal(first.json.forecast.horizon, 6, 'the forecast the command reports is the longest horizon')
+    // nothing is observed yet: the report exists with empty windows and six pending forecasts
     const report = JSON.parse(await readFile(liveFile, 'utf8'))
     assert.deepEqual(report.windows['24h'].model, {mae: null, rmse: null, n: 0})
-    assert.equal(report.predictions.pending, 1)
+    assert.equal(report.predictions.pending, 6)
+    assert.equal(report.intervals.version, '1')
+    assert.deepEqual(Object.keys(report.intervals.by_horizon), ['1', '2', '3', '4', '5', '6'])
 
-    const again = await forecast()
+    const again = await rps(['forecast', '--params', params], env)
     assert.equal(again.exitCode, 0, again.stderr)
-    assert.equal(again.json.appended, false)
-    assert.match(again.json.skipped, /already logged: v1 from /)
-    assert.equal((await logLines()).length, 1)
+    assert.match(again.stderr, /no new forecast: already logged: v1 from /)
+    const againJson = await forecast()
+    assert.equal(againJson.exitCode, 0, againJson.stderr)
+    assert.equal(againJson.json.appended, false)
+    assert.deepEqual(againJson.json.path.map((p: {horizon: number}) => p.horizon), [1, 2, 3, 4, 5, 6], 'a rerun reports the logged path')
+    assert.equal((await logLines()).length, 6)
   })
 
   it('when the replay clock moves past the target hours, then live-errors.json scores the logged forecasts against the observations', async () => {
@@ -94,8 +104,9 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
       assert.equal(run.exitCode, 0, run.stderr)
       assert.equal(run.json.appended, true)
     }
-    const lines = await logLines()
-    assert.equal(lines.length, 4)
+    const all = await logLines()
+    assert.equal(all.length, 4 * 6)
+    const lines = all.filter((l) => l.horizon === 6)
     const hist = await history()
     const dataEnd = Math.max(...hist.keys())
     const scored = lines.filter((l) => Date.parse(l.target_time) <= dataEnd)
@@ -118,7 +129,19 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     }
     assert.equal(report.data_end, new Date(dataEnd).toISOString())
     assert.equal(report.by_version['1'].model.n, 2)
-    assert.deepEqual({...report.predictions}, {logged: 4, unique: 4, scored: 2, pending: 2, unobserved: 0, malformed: 0})
+    const scoredAll = all.filter((l) => Date.parse(l.target_time) <= dataEnd)
+    assert.deepEqual({...report.predictions}, {logged: 24, unique: 24, scored: scoredAll.length, pending: 24 - scoredAll.length, unobserved: 0, malformed: 0})
+    // Every horizon is scored on its own: +1 h forecasts issued 3 h apart are observed sooner than +6 h ones.
+    for (const h of [1, 2, 3, 4, 5, 6]) {
+      const own = scoredAll.filter((l) => l.horizon === h)
+      const e = own.map((l) => l.prediction - hist.get(Date.parse(l.target_time))!)
+      assert.equal(report.by_horizon[String(h)].windows['7d'].model.n, own.length, `+${h} h scored`)
+      if (own.length) assert.ok(Math.abs(report.by_horizon[String(h)].windows['7d'].model.rmse - rmse(e)) < 1e-9)
+      const inside = own.filter((l) => hist.get(Date.parse(l.target_time))! >= l.bands['0.8'][0] && hist.get(Date.parse(l.target_time))! <= l.bands['0.8'][1]).length
+      if (own.length) assert.equal(report.by_horizon[String(h)].windows['7d'].coverage['0.8'], inside / own.length)
+      assert.equal(report.intervals.by_horizon[String(h)]['0.8'].n, own.length)
+    }
+    assert.ok(report.by_horizon['1'].windows['7d'].model.n > report.by_horizon['6'].windows['7d'].model.n)
 
     // The logged forecasts are the champion's predictions on featurize's own rows for those hours.
     const version = (await MlflowClient.fromEnv(env).getVersionByAlias(name, 'champion'))!
@@ -129,6 +152,10 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
       assert.ok(i >= 0, `dataset row for ${l.issued_at}`)
       assert.equal(model.predict([rows.X[i]!], [rows.current[i]!])[0], l.prediction)
       assert.equal(rows.actual[i], hist.get(Date.parse(l.target_time)))
+    }
+    for (const l of scoredAll) {
+      const i = rows.time.indexOf(Date.parse(l.issued_at))
+      if (i >= 0) assert.equal(model.predictHorizon(l.horizon, [rows.X[i]!], [rows.current[i]!])[0], l.prediction, `+${l.horizon} h from ${l.issued_at}`)
     }
   })
 })

@@ -63,7 +63,13 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     const artifacts = (await client.listArtifacts(mlRun.info.artifact_uri)).map((a) => a.path).sort()
     assert.deepEqual(artifacts, ['metrics.json', 'model', 'plots', 'reports'])
     const modelFiles = (await client.listArtifacts(mlRun.info.artifact_uri, 'model')).map((a) => a.path).sort()
-    assert.deepEqual(modelFiles, ['model/MLmodel', 'model/features.json', 'model/forest.json', 'model/model.json'])
+    assert.deepEqual(modelFiles, ['model/MLmodel', 'model/features.json', ...[1, 2, 3, 4, 5].map((h) => `model/forest-h${h}.json`), 'model/forest.json', 'model/model.json'])
+    for (const h of [1, 2, 3, 4, 5, 6]) {
+      assert.ok(Number.isFinite(metrics[`holdout_rmse_h${h}`]), `metric holdout_rmse_h${h}`)
+      for (const level of ['0.8', '0.95']) assert.ok(metrics[`holdout_coverage_${level}_h${h}`]! >= 0 && metrics[`holdout_coverage_${level}_h${h}`]! <= 1, `metric holdout_coverage_${level}_h${h}`)
+    }
+    assert.ok(metrics.holdout_rmse_h1! < metrics.holdout_rmse_h6!, 'one hour ahead is easier than six')
+    assert.equal(metrics.holdout_rmse_h6, metrics.holdout_rmse, 'the longest horizon is the one the single-horizon scores use')
     const reports = (await client.listArtifacts(mlRun.info.artifact_uri, 'reports')).map((a) => a.path).sort()
     assert.deepEqual(reports, ['reports/profile.html', 'reports/quality.json'])
 
@@ -75,6 +81,8 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     const df = pl.readParquet(join(dir, 'data/processed/dataset.parquet'))
     const rows = toModelRows(df, local.meta.features, local.meta.target)
     assert.deepEqual(remote.predict(rows.X, rows.current), local.predict(rows.X, rows.current))
+    for (const h of local.horizons) assert.deepEqual(remote.predictHorizon(h, rows.X, rows.current), local.predictHorizon(h, rows.X, rows.current), `+${h} h`)
+    assert.deepEqual(remote.meta.calibration, local.meta.calibration)
     assert.equal((await client.getVersionByAlias(model, 'challenger'))?.version, '1')
 
     const compare = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp1'), '--json'], env)
@@ -99,6 +107,11 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     const report = await readFile(join(dir, 'cmp2/report.md'), 'utf8')
     assert.match(report, /Challenger v2 loses/)
     assert.match(report, /!\[forecast_vs_actual\]\(forecast_vs_actual\.png\)/)
+    assert.match(report, /!\[fan_chart\]\(fan_chart\.png\)/)
+    assert.match(report, /\| \+1 h \| \d+\.\d{3} \| \d+\.\d{3} \|/, 'the per-horizon table')
+    assert.deepEqual(r.path.horizons, [1, 2, 3, 4, 5, 6])
+    assert.match(r.path.failures[0], /^mean RMSE over \+1,2,3,4,5,6 h/)
+    assert.ok(r.path.challengerMeanRmse > r.path.championMeanRmse)
     const again = await rps(['compare', '--params', params, '--out-dir', join(dir, 'cmp2'), '--lose-exit-code', '99'], env)
     assert.equal(again.exitCode, 99)
   })

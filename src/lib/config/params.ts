@@ -36,7 +36,12 @@ export interface QualityThresholds {
 export interface Params {
   location: Location
   target: string
+  /** The longest horizon: the one single-horizon scores (meta.metrics, drift) use. */
   horizon_hours: number
+  /** Every horizon forecast, one forest each (default [horizon_hours]); the largest is horizon_hours. */
+  horizons?: number[]
+  /** Prediction interval levels, e.g. [0.8, 0.95] (default those two). */
+  intervals?: {levels?: number[]; aci_gamma?: number; window_hours?: number}
   variables: string[]
   fetch: {
     source: SourceName
@@ -108,6 +113,9 @@ export function paramsProblems(params: Params): ParamsProblem[] {
   missing('features.lag_variables', features.lag_variables ?? [])
   missing('features.rolling_variables', features.rolling_variables ?? [])
   missing('features.diffs', Object.keys(features.diffs ?? {}))
+  if (params.horizons && Math.max(...params.horizons) !== params.horizon_hours) {
+    problems.push({key: 'horizons', message: `the longest horizon (${Math.max(...params.horizons)} h) must equal horizon_hours (${params.horizon_hours} h)`})
+  }
   const duplicates = params.variables.filter((v, i) => params.variables.indexOf(v) !== i)
   if (duplicates.length) problems.push({key: 'variables', message: `listed twice: ${[...new Set(duplicates)].join(', ')}`})
   return problems

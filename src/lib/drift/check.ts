@@ -1,3 +1,4 @@
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import type {Params} from '../config/params.js'
@@ -8,6 +9,8 @@ import {loadModelDir} from '../model/model-dir.js'
 import {ALIASES, loadAlias} from '../model/registry.js'
 import {modelSection} from '../model/settings.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
+import {type LiveErrors, liveErrorsPath} from '../live/live-errors.js'
+import {type CoverageShortfall, coverageShortfall} from './coverage.js'
 import {type DriftReport, type DriftSettings, detectDrift, driftSettings} from './detect.js'
 import {logDriftRun} from './mlflow-log.js'
 import type {RetrainDecision} from './page-hinkley.js'
@@ -27,6 +30,20 @@ export interface DriftCheck extends Omit<DriftReport, 'model' | 'window' | 'over
   triggeredBy: string
   forced: boolean
   checkedAt: string
+}
+
+/**
+ * The champion's live band shortfall from live-errors.json (rps forecast), or null when the file is
+ * absent or unreadable: the live coverage is extra evidence, never a reason for the check to fail.
+ */
+export async function liveCoverage(env: NodeJS.ProcessEnv, version: string, settings: DriftSettings): Promise<CoverageShortfall | null> {
+  let live: LiveErrors
+  try {
+    live = JSON.parse(await readFile(liveErrorsPath(env), 'utf8')) as LiveErrors
+  } catch {
+    return null
+  }
+  return coverageShortfall(live, version, settings)
 }
 
 export interface DriftCheckOptions {
@@ -110,7 +127,8 @@ export async function checkDrift(params: Params, options: DriftCheckOptions): Pr
     lastTrainingEnd = newer.end
     losingChallengers = newer.losses
   }
-  const report = await detectDrift(model, settings, env, lastTrainingEnd, losingChallengers)
+  const coverage = champion ? await liveCoverage(env, champion.version, settings) : null
+  const report = await detectDrift(model, settings, env, lastTrainingEnd, losingChallengers, coverage)
   const check: DriftCheck = {
     ...report, decision: force ? forcedDecision(triggeredBy, report.decision) : report.decision,
     champion, triggeredBy, forced: force, checkedAt: new Date().toISOString(),

@@ -3,13 +3,14 @@ import {RpsError} from '../errors.js'
 import {rowsFor} from '../model/compare.js'
 import {type ModelRows, selectRows} from '../model/dataset.js'
 import {type LoadedModel, referenceMae} from '../model/model-dir.js'
+import {type CoverageSettings, type CoverageShortfall, describeShortfall} from './coverage.js'
 import {type RetrainDecision, PageHinkley, decideRetrain} from './page-hinkley.js'
 import {psi} from './psi.js'
 import {psiThreshold} from './psi-reference.js'
 
 const HOUR_MS = 3_600_000
 
-export interface DriftSettings {
+export interface DriftSettings extends CoverageSettings {
   window_hours: number
   chunk_hours: number
   psi_threshold: number
@@ -49,6 +50,8 @@ export interface DriftReport {
   chunks: ChunkReport[]
   dataDrift: boolean
   conceptDrift: boolean
+  /** The served version's worst live band, when it covers more than coverage_drop below its level (rps drift only). */
+  coverage?: CoverageShortfall | null
   modelAgeHours: number
   decision: RetrainDecision
   settings: DriftSettings
@@ -81,15 +84,15 @@ function mae(actual: number[], predicted: number[]): number {
  * normalized absolute errors). Each chunk is flagged or not; the retrain decision applies k-of-n
  * hysteresis, a cooldown and a maximum model age, all measured on the data clock.
  */
-export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv, lastTrainingEnd?: string, losingChallengers = 0): Promise<DriftReport> {
-  return assessDrift(model, await rowsFor(model, env), settings, lastTrainingEnd, losingChallengers)
+export async function detectDrift(model: LoadedModel, settings: DriftSettings, env: NodeJS.ProcessEnv, lastTrainingEnd?: string, losingChallengers = 0, coverage: CoverageShortfall | null = null): Promise<DriftReport> {
+  return assessDrift(model, await rowsFor(model, env), settings, lastTrainingEnd, losingChallengers, coverage)
 }
 
 /**
  * The drift assessment itself, on rows already built with the model's features (oldest first,
  * ground truth known). `rps drift` and `rps simulate` both decide with it.
  */
-export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftSettings, lastTrainingEnd?: string, losingChallengers = 0): DriftReport {
+export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftSettings, lastTrainingEnd?: string, losingChallengers = 0, coverage: CoverageShortfall | null = null): DriftReport {
   if (all.time.length === 0) throw new RpsError('no rows with ground truth to examine', {code: 'NO_DATA'})
   const end = all.time.at(-1)! + HOUR_MS
   const start = end - settings.window_hours * HOUR_MS
@@ -132,7 +135,8 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
     k: settings.k, n: settings.n, cooldownHours: settings.cooldown_hours, maxModelAgeHours: settings.max_model_age_days * 24,
     psiThreshold: psiThresholds, dataDriftRetrains: settings.data_drift_retrain ?? false,
     losingChallengers, backoffFactor: settings.backoff_factor ?? 1,
-  }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours, {windows: live, psi: overallPsi})
+  }, lastTrainingEnd && Date.parse(lastTrainingEnd) > dataEnd ? (end - Date.parse(lastTrainingEnd)) / HOUR_MS : modelAgeHours,
+  {windows: live, psi: overallPsi, ...(coverage ? {coverage: describeShortfall(coverage, settings.coverage_drop)} : {})})
   return {
     model: {name: model.meta.name, dataEnd: model.meta.split.end, validationMae},
     window: {start: new Date(start).toISOString(), end: new Date(end).toISOString(), rows: window.time.length},
@@ -140,7 +144,8 @@ export function assessDrift(model: LoadedModel, all: ModelRows, settings: DriftS
     chunks,
     psiThresholds,
     dataDrift: Object.entries(overallPsi).some(([v, value]) => value > psiThresholds[v]!),
-    conceptDrift: overallMae / validationMae > settings.error_ratio_threshold || alarms.some(Boolean),
+    conceptDrift: overallMae / validationMae > settings.error_ratio_threshold || alarms.some(Boolean) || coverage !== null,
+    coverage,
     modelAgeHours,
     decision,
     settings,

@@ -72,6 +72,8 @@ export interface DriftEvidence {
   windows?: {mae: number; errorRatio: number; pageHinkleyAlarm: boolean}[]
   /** Window PSI per variable. */
   psi?: Record<string, number>
+  /** A live band covering well below its level (src/lib/drift/coverage.ts), said in one line; concept drift evidence. */
+  coverage?: string
 }
 
 const fixed = (x: number, digits = 2) => x.toFixed(digits)
@@ -139,6 +141,11 @@ export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, pol
     return {retrain: true, trigger: 'concept_drift', reason: withPsi(errors)}
   }
   const notEnough = `${errors} (need ${policy.k} of ${policy.n})`
+  // Miscalibrated bands are label-based evidence the error distribution changed, even before the MAE shows it.
+  if (evidence.coverage) {
+    if (modelAgeHours < policy.cooldownHours) return no(`${notEnough}; ${evidence.coverage}, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`)
+    return {retrain: true, trigger: 'concept_drift', reason: withPsi(`${evidence.coverage}; ${notEnough}`)}
+  }
   if (psiNote && policy.dataDriftRetrains) {
     if (modelAgeHours < policy.cooldownHours) return no(`${notEnough}; data drift, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`)
     return {retrain: true, trigger: 'data_drift', reason: `data drift: ${psiNote}; ${notEnough}`}

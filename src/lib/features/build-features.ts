@@ -1,7 +1,7 @@
 import pl from 'nodejs-polars'
 
 import type {HourlyTable} from './hourly-table.js'
-import type {FeatureConfig} from './config.js'
+import {type FeatureConfig, horizonsOf} from './config.js'
 import {featureColumns, featurePlan, featureRow} from './feature-row.js'
 
 export {featureNames} from './feature-row.js'
@@ -15,6 +15,13 @@ export const TARGET_TIME_COLUMN = 'target_time'
 export const TARGET_VALUE_COLUMN = 'target_value'
 /** The seasonal-naive forecast of target(t+h): the observation 24 h before the target time. */
 export const SEASONAL_COLUMN = 'seasonal_value'
+
+/** The label, target and seasonal columns of horizon h (the longest horizon's are the plain names above). */
+export function horizonColumns(cfg: Pick<FeatureConfig, 'horizonHours'>, h: number): {label: string; target: string; seasonal: string} {
+  return h === cfg.horizonHours
+    ? {label: LABEL_COLUMN, target: TARGET_VALUE_COLUMN, seasonal: SEASONAL_COLUMN}
+    : {label: `${LABEL_COLUMN}_h${h}`, target: `${TARGET_VALUE_COLUMN}_h${h}`, seasonal: `${SEASONAL_COLUMN}_h${h}`}
+}
 
 /**
  * The training table: the features of every row (computed by featureRow, the definition the
@@ -33,18 +40,21 @@ export function buildFeatures(table: HourlyTable, cfg: FeatureConfig): pl.DataFr
     [TIME_COLUMN]: pl.Series(TIME_COLUMN, table.time, pl.Float64),
     [cfg.target]: pl.Series(cfg.target, table.columns[cfg.target] ?? table.time.map(() => null), pl.Float64),
   })
-  const future = pl.col(cfg.target).shift(-cfg.horizonHours)
-  const label = cfg.targetMode === 'delta' ? future.minus(pl.col(cfg.target)) : future
-  const targets = base.select(
-    label.alias(LABEL_COLUMN),
-    future.alias(TARGET_VALUE_COLUMN),
-    pl.col(TIME_COLUMN).plus(cfg.horizonHours * HOUR_MS).alias(TARGET_TIME_COLUMN),
-    pl.col(cfg.target).shift(24 - cfg.horizonHours).alias(SEASONAL_COLUMN),
-  )
+  const horizonTargets = (h: number) => {
+    const names = horizonColumns(cfg, h)
+    const future = pl.col(cfg.target).shift(-h)
+    const label = cfg.targetMode === 'delta' ? future.minus(pl.col(cfg.target)) : future
+    return [label.alias(names.label), future.alias(names.target), pl.col(cfg.target).shift(24 - h).alias(names.seasonal)]
+  }
+  const [label, target, seasonal] = horizonTargets(cfg.horizonHours)
+  const targets = base.select(label!, target!, pl.col(TIME_COLUMN).plus(cfg.horizonHours * HOUR_MS).alias(TARGET_TIME_COLUMN), seasonal!)
+  // Shorter horizons' labels are known wherever the longest one's is: they drop no training row.
+  const shorter = horizonsOf(cfg).filter((h) => h !== cfg.horizonHours)
   return pl.DataFrame([
     base.getColumn(TIME_COLUMN),
     ...plan.names.map((name, f) => pl.Series(name, withNulls(features[f]!), pl.Float64)),
     ...targets.getColumns(),
+    ...(shorter.length ? base.select(...shorter.flatMap(horizonTargets)).getColumns() : []),
   ])
 }
 

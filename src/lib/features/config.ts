@@ -1,8 +1,12 @@
 import type {Params} from '../config/params.js'
+import {type AciSettings, DEFAULT_ACI} from '../model/intervals.js'
 
 export interface FeatureConfig {
   target: string
+  /** The longest horizon: the dataset's `y`/`target_value` and every single-horizon score. */
   horizonHours: number
+  /** Every horizon forecast, ascending, the last one horizonHours (absent in older models: [horizonHours]). */
+  horizons?: number[]
   variables: string[]
   maxFillHours: number
   lags: number[]
@@ -30,6 +34,7 @@ export function featureConfig(params: Params): FeatureConfig {
   return {
     target: params.target,
     horizonHours: params.horizon_hours,
+    horizons: [...new Set(params.horizons ?? [params.horizon_hours])].sort((a, b) => a - b),
     variables: params.variables,
     maxFillHours: f.max_fill_hours,
     lags: f.lags,
@@ -46,4 +51,19 @@ export function featureConfig(params: Params): FeatureConfig {
 export function requiredHistoryHours(cfg: FeatureConfig): number {
   const spans = [0, ...cfg.lags, ...cfg.rollingWindows.map((w) => w - 1), ...Object.values(cfg.diffs).flat()]
   return Math.max(...spans) + 1
+}
+
+/** The horizons a configuration forecasts, ascending (older configurations: the one horizon). */
+export function horizonsOf(cfg: Pick<FeatureConfig, 'horizonHours' | 'horizons'>): number[] {
+  return cfg.horizons?.length ? cfg.horizons : [cfg.horizonHours]
+}
+
+/** The interval levels params.yaml asks for (default 80 % and 95 %), ascending. */
+export function intervalLevels(params: Params): number[] {
+  return [...new Set(params.intervals?.levels ?? [0.8, 0.95])].sort((a, b) => a - b)
+}
+
+/** Adaptive conformal inference settings of the live bands (params.yaml intervals). */
+export function aciSettings(params: Params): AciSettings {
+  return {gamma: params.intervals?.aci_gamma ?? DEFAULT_ACI.gamma, window: params.intervals?.window_hours ?? DEFAULT_ACI.window, minResiduals: DEFAULT_ACI.minResiduals}
 }

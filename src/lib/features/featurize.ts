@@ -11,7 +11,7 @@ import {type QuarantineRecord, quarantineRaw, readVerifiedRaw} from '../raw/veri
 import {removeStaleTempFiles} from '../util/atomic-file.js'
 import {type LockOwner, withLock} from '../util/lock.js'
 import {LABEL_COLUMN, TIME_COLUMN, buildFeatures, featureNames, trainingRows} from './build-features.js'
-import {featureConfig} from './config.js'
+import {featureConfig, horizonsOf} from './config.js'
 import {DATASET_LOCK, type PublishedDataset, digestFile, openDataset, processedRoot, readSummary, stageVersion, syncDvcView, versionId} from './dataset-store.js'
 import {type GapReport, type HourlyTable, type ObservationBatch, mergeObservations, regularize} from './hourly-table.js'
 
@@ -20,6 +20,8 @@ export interface DatasetSummary {
   location: string
   target: string
   horizonHours: number
+  /** Every horizon the dataset has labels for (absent in older datasets: [horizonHours]). */
+  horizons?: number[]
   targetMode: 'delta' | 'level'
   label: string
   features: string[]
@@ -172,6 +174,7 @@ async function featurizeLocked(params: Params, options: FeaturizeOptions, env: N
       location: options.location,
       target: cfg.target,
       horizonHours: cfg.horizonHours,
+      horizons: horizonsOf(cfg),
       targetMode: cfg.targetMode,
       label: LABEL_COLUMN,
       features: featureNames(cfg),

@@ -5,11 +5,13 @@ import {datasetLocation, openDataset} from '../features/dataset-store.js'
 import {readHistory} from '../features/featurize.js'
 import type {HourlyTable} from '../features/hourly-table.js'
 import {MlflowClient} from '../mlflow/client.js'
+import {aciSettings} from '../features/config.js'
+import {levelKey} from '../model/intervals.js'
 import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
 import {ALIASES, downloadVersion, readRegistryStamp} from '../model/registry.js'
 import {modelSection} from '../model/settings.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
-import {type LiveErrors, liveErrors, liveErrorsPath} from './live-errors.js'
+import {type LiveErrors, type LiveIntervals, type VersionCalibration, leadHours, liveErrors, liveErrorsPath} from './live-errors.js'
 import {type PredictionRecord, appendPredictions, predictionLogPath, readPredictionLog} from './prediction-log.js'
 
 const HOUR_MS = 3_600_000
@@ -26,8 +28,10 @@ export interface ForecastOptions {
 
 export interface ForecastResult {
   model: {name: string; version: string; alias: string} | null
-  /** The forecast made from the newest observation hour (also when it was already logged). */
+  /** The forecast made from the newest observation hour (also when it was already logged): the longest horizon's. */
   forecast: PredictionRecord | null
+  /** Every horizon's forecast from that hour, with its bands, ascending. */
+  path: PredictionRecord[]
   appended: boolean
   /** Why no line was appended, when none was. */
   skipped: string | null
@@ -56,7 +60,7 @@ async function resolveModel(params: Params, options: ForecastOptions, env: NodeJ
 }
 
 /** The model's forecast from the newest hour of the history, built with the model's own feature configuration. */
-export function forecastFromNewestHour(model: LoadedModel, table: HourlyTable): {issuedMs: number; prediction: number; persistence: number} | {missing: string[]; issuedMs: number} {
+export function forecastFromNewestHour(model: LoadedModel, table: HourlyTable): {issuedMs: number; prediction: number; persistence: number; path: {horizon: number; value: number}[]} | {missing: string[]; issuedMs: number} {
   const cfg = model.meta.featureConfig
   const {values: row, missing} = newestHourFeatures(table, cfg)
   const last = table.time.length - 1
@@ -66,7 +70,8 @@ export function forecastFromNewestHour(model: LoadedModel, table: HourlyTable): 
   const byName = new Map(names.map((f, j) => [f, row[j] as number]))
   const persistence = table.columns[cfg.target]![last]!
   const X = [model.meta.features.map((f) => byName.get(f)!)]
-  return {issuedMs, prediction: model.predict(X, [persistence])[0]!, persistence}
+  const path = model.horizons.map((h) => ({horizon: h, value: model.predictHorizon(h, X, [persistence])[0]!}))
+  return {issuedMs, prediction: model.predict(X, [persistence])[0]!, persistence, path}
 }
 
 /**
@@ -88,51 +93,75 @@ export async function forecastAndScore(params: Params, options: ForecastOptions 
   const log = await readPredictionLog(logPath)
   const handle = await resolveModel(params, options, env)
   let forecast: PredictionRecord | null = null
+  let path: PredictionRecord[] = []
   let appended = false
   let skipped: string | null = null
   let target = params.target
-  if (!handle) {
-    skipped = `'${modelSection(params).registered_name}' has no @${options.alias ?? ALIASES.champion} yet: nothing to forecast with`
-  } else {
-    const issuedAt = new Date(history.table.time.at(-1)!).toISOString()
-    const existing = log.records.find((r) => Date.parse(r.issued_at) === Date.parse(issuedAt) && r.model.name === handle.identity.name && r.model.version === handle.identity.version)
-    if (existing) {
-      forecast = existing
-      skipped = `already logged: v${handle.identity.version} from ${issuedAt}`
-    } else {
-      const model = await handle.load()
-      target = model.meta.target
-      const extra = model.meta.featureConfig.variables.filter((v) => !params.variables.includes(v))
-      if (extra.length) history = await readHistory(dataset, [...params.variables, ...extra])
-      const made = forecastFromNewestHour(model, history.table!)
-      if ('missing' in made) {
-        skipped = `cannot forecast from ${issuedAt}: the newest hour lacks ${made.missing.slice(0, 5).join(', ')}${made.missing.length > 5 ? ', …' : ''}`
-      } else {
-        forecast = {
-          issued_at: issuedAt, target_time: new Date(made.issuedMs + model.meta.horizonHours * HOUR_MS).toISOString(),
-          prediction: made.prediction, persistence: made.persistence, model: {name: handle.identity.name, version: handle.identity.version},
-          source: 'forecast', logged_at: now.toISOString(),
-        }
-        await appendPredictions(logPath, [forecast])
-        log.records.push(forecast)
-        appended = true
-      }
-    }
-  }
-  let report: LiveErrors | null = null
-  if (log.records.length > 0) {
+  let calibration: VersionCalibration | undefined
+  const report = (records: PredictionRecord[]) => {
     const table = history.table!
     const values = table.columns[target] ?? []
     const index = new Map(table.time.map((t, i) => [t, i]))
-    report = liveErrors({
-      records: log.records, malformed: log.malformed, target, now,
+    return liveErrors({
+      records, malformed: log.malformed, target, now, horizonHours: params.horizon_hours, calibration, aci: aciSettings(params),
       observed: (ms) => {
         const i = index.get(ms)
         return i === undefined ? undefined : values[i]
       },
       dataEnd: table.time.at(-1),
     })
-    await writeFileAtomic(outFile, JSON.stringify(report, null, 2) + '\n')
   }
-  return {model: handle?.identity ?? null, forecast, appended, skipped, predictionLog: logPath, liveErrorsFile: report ? outFile : null, liveErrors: report}
+  if (!handle) {
+    skipped = `'${modelSection(params).registered_name}' has no @${options.alias ?? ALIASES.champion} yet: nothing to forecast with`
+  } else {
+    const issuedAt = new Date(history.table.time.at(-1)!).toISOString()
+    const sameIssue = (r: PredictionRecord) => Date.parse(r.issued_at) === Date.parse(issuedAt) && r.model.name === handle.identity.name && r.model.version === handle.identity.version && r.source !== 'serve'
+    const model = await handle.load()
+    target = model.meta.target
+    if (model.meta.calibration) calibration = {version: handle.identity.version, levels: model.meta.calibration.levels, halfWidth: model.meta.calibration.halfWidth}
+    const existing = log.records.filter(sameIssue)
+    if (existing.length) {
+      path = existing.sort((a, b) => leadHours(a) - leadHours(b))
+      forecast = path.find((r) => leadHours(r) === model.meta.horizonHours) ?? path.at(-1)!
+      skipped = `already logged: v${handle.identity.version} from ${issuedAt}`
+    } else {
+      const extra = model.meta.featureConfig.variables.filter((v) => !params.variables.includes(v))
+      if (extra.length) history = await readHistory(dataset, [...params.variables, ...extra])
+      const made = forecastFromNewestHour(model, history.table!)
+      if ('missing' in made) {
+        skipped = `cannot forecast from ${issuedAt}: the newest hour lacks ${made.missing.slice(0, 5).join(', ')}${made.missing.length > 5 ? ', …' : ''}`
+      } else {
+        // Each horizon's band: its live (ACI) half-width once the version has enough scored forecasts, else the calibrated one.
+        const live = calibration ? report(log.records).intervals ?? undefined : undefined
+        path = made.path.map(({horizon, value}) => ({
+          issued_at: issuedAt, target_time: new Date(made.issuedMs + horizon * HOUR_MS).toISOString(),
+          prediction: value, persistence: made.persistence, model: {name: handle.identity.name, version: handle.identity.version},
+          source: 'forecast' as const, logged_at: now.toISOString(), horizon, ...bandsOf(value, horizon, calibration, live),
+        }))
+        forecast = path.find((r) => r.horizon === model.meta.horizonHours)!
+        await appendPredictions(logPath, path)
+        log.records.push(...path)
+        appended = true
+      }
+    }
+  }
+  let written: LiveErrors | null = null
+  if (log.records.length > 0) {
+    written = report(log.records)
+    await writeFileAtomic(outFile, JSON.stringify(written, null, 2) + '\n')
+  }
+  return {model: handle?.identity ?? null, forecast, path, appended, skipped, predictionLog: logPath, liveErrorsFile: written ? outFile : null, liveErrors: written}
+}
+
+/** A forecast's bands: value ± the live half-width of its horizon and level, else the calibrated one. */
+function bandsOf(value: number, horizon: number, calibration: VersionCalibration | undefined, live: LiveIntervals | undefined): {bands?: Record<string, [number, number]>} {
+  if (!calibration) return {}
+  const bands: Record<string, [number, number]> = {}
+  for (const level of calibration.levels) {
+    const key = levelKey(level)
+    const band = live?.by_horizon[String(horizon)]?.[key]
+    const width = band && band.n >= 24 ? band.halfWidth : calibration.halfWidth[String(horizon)]?.[key]
+    if (width !== undefined && Number.isFinite(width)) bands[key] = [value - width, value + width]
+  }
+  return {bands}
 }

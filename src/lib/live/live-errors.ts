@@ -1,5 +1,6 @@
 import {join} from 'node:path'
 
+import {type AciSettings, DEFAULT_ACI, type LiveBand, adaptiveBand, levelKey} from '../model/intervals.js'
 import {workDir} from '../util/project.js'
 import type {PredictionRecord} from './prediction-log.js'
 
@@ -31,15 +32,40 @@ export interface VersionErrors {
   last_target_time: string
 }
 
+/** One horizon's live errors and band coverage, per rolling window. */
+export interface HorizonErrors {
+  windows: Record<string, {model: ErrorStats; persistence: ErrorStats; coverage: Record<string, number | null>; with_bands: number}>
+}
+
+/** The live bands of one model version: adaptive conformal inference replayed over its scored forecasts. */
+export interface LiveIntervals {
+  version: string
+  gamma: number
+  window: number
+  /** Per horizon and level: the next band's half-width, alpha and the coverage so far. */
+  by_horizon: Record<string, Record<string, LiveBand>>
+}
+
 /** reports/live/live-errors.json: what rps serve exposes as rps_live_error_* gauges. */
 export interface LiveErrors {
   updated_at: string
   /** The newest hour of the observation history (ISO), the data clock. */
   data_end: string | null
   target: string
+  /** The longest horizon, the one `windows` and `by_version` score (absent in older files: every record). */
+  horizon_hours?: number
   windows: Record<string, WindowErrors>
   by_version: Record<string, VersionErrors>
+  /** Every horizon's live errors and band coverage. */
+  by_horizon?: Record<string, HorizonErrors>
+  /** The served version's live bands (absent until it has a calibration and forecasts). */
+  intervals?: LiveIntervals | null
   predictions: {logged: number; unique: number; scored: number; pending: number; unobserved: number; malformed: number}
+}
+
+/** Hours between a record's issue and target time. */
+export function leadHours(record: PredictionRecord): number {
+  return record.horizon ?? Math.round((Date.parse(record.target_time) - Date.parse(record.issued_at)) / HOUR_MS)
 }
 
 export interface ScoredPrediction {
@@ -132,6 +158,52 @@ export function summarizeErrors(scored: ScoredPrediction[], windows: Record<stri
   return {windows: out, byVersion}
 }
 
+/** Per horizon and rolling window: errors and the share of forecasts inside each of their bands. */
+export function summarizeHorizons(scored: ScoredPrediction[], windows: Record<string, number> = LIVE_WINDOWS): Record<string, HorizonErrors> {
+  const end = scored.reduce((m, s) => Math.max(m, s.targetMs), -Infinity)
+  const byHorizon = new Map<number, ScoredPrediction[]>()
+  for (const s of scored) {
+    const h = leadHours(s.record)
+    byHorizon.set(h, [...(byHorizon.get(h) ?? []), s])
+  }
+  const out: Record<string, HorizonErrors> = {}
+  for (const [h, rows] of [...byHorizon].sort((a, b) => a[0] - b[0])) {
+    out[String(h)] = {windows: Object.fromEntries(Object.entries(windows).map(([name, hours]) => {
+      const inWindow = rows.filter((s) => s.targetMs > end - hours * HOUR_MS)
+      const banded = inWindow.filter((s) => s.record.bands)
+      const levels = [...new Set(banded.flatMap((s) => Object.keys(s.record.bands!)))].sort()
+      const coverage = Object.fromEntries(levels.map((level) => {
+        const given = banded.filter((s) => s.record.bands![level])
+        const inside = given.filter((s) => s.actual >= s.record.bands![level]![0] && s.actual <= s.record.bands![level]![1]).length
+        return [level, given.length ? inside / given.length : null]
+      }))
+      return [name, {model: errorStats(inWindow.map((s) => s.error)), persistence: errorStats(inWindow.map((s) => s.persistenceError)), coverage, with_bands: banded.length}]
+    }))}
+  }
+  return out
+}
+
+/** The calibration a version was registered with: its levels and each horizon's half-widths. */
+export interface VersionCalibration {
+  version: string
+  levels: number[]
+  halfWidth: Record<string, Record<string, number>>
+}
+
+/**
+ * The version's live bands: per horizon and level, ACI replayed over its scored forecasts of that
+ * horizon in target-time order, starting from its calibrated half-width.
+ */
+export function liveIntervals(scored: ScoredPrediction[], calibration: VersionCalibration, aci: AciSettings = DEFAULT_ACI): LiveIntervals {
+  const own = scored.filter((s) => s.record.model.version === calibration.version).sort((a, b) => a.targetMs - b.targetMs)
+  const byHorizon: Record<string, Record<string, LiveBand>> = {}
+  for (const [h, widths] of Object.entries(calibration.halfWidth)) {
+    const residuals = own.filter((s) => leadHours(s.record) === Number(h)).map((s) => Math.abs(s.error))
+    byHorizon[h] = Object.fromEntries(calibration.levels.map((level) => [levelKey(level), adaptiveBand(residuals, level, widths[levelKey(level)]!, aci)]))
+  }
+  return {version: calibration.version, gamma: aci.gamma, window: aci.window, by_horizon: byHorizon}
+}
+
 /** The whole live-errors document from the log's records and the observed target series. */
 export function liveErrors(input: {
   records: PredictionRecord[]
@@ -140,16 +212,25 @@ export function liveErrors(input: {
   dataEnd: number | undefined
   target: string
   now: Date
+  /** The longest horizon: `windows` and `by_version` score it alone (every record when absent). */
+  horizonHours?: number
+  /** The served version's calibration: its live bands are replayed when given. */
+  calibration?: VersionCalibration
+  aci?: AciSettings
 }): LiveErrors {
   const unique = dedupePredictions(input.records)
   const {scored, pending, unobserved} = scorePredictions(unique, input.observed, input.dataEnd)
-  const {windows, byVersion} = summarizeErrors(scored)
+  const main = input.horizonHours === undefined ? scored : scored.filter((s) => leadHours(s.record) === input.horizonHours)
+  const {windows, byVersion} = summarizeErrors(main)
   return {
     updated_at: input.now.toISOString(),
     data_end: input.dataEnd === undefined ? null : new Date(input.dataEnd).toISOString(),
     target: input.target,
+    ...(input.horizonHours === undefined ? {} : {horizon_hours: input.horizonHours}),
     windows,
     by_version: byVersion,
+    by_horizon: summarizeHorizons(scored),
+    intervals: input.calibration ? liveIntervals(scored, input.calibration, input.aci) : null,
     predictions: {logged: input.records.length, unique: unique.length, scored: scored.length, pending, unobserved, malformed: input.malformed},
   }
 }

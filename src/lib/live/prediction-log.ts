@@ -18,6 +18,10 @@ export interface PredictionRecord {
   model: {name: string; version: string}
   source: PredictionSource
   logged_at: string
+  /** Hours ahead (target_time - issued_at); absent in lines written before forecasts had a path. */
+  horizon?: number
+  /** The bands the forecast was given, by level ("0.8": [lower, upper]). */
+  bands?: Record<string, [number, number]>
 }
 
 /** RPS_PREDICTION_LOG, else <workdir>/data/predictions/predictions.jsonl. */

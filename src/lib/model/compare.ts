@@ -9,10 +9,11 @@ import {datasetLocation, openDataset} from '../features/dataset-store.js'
 import {readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
-import {type ModelRows, selectRows, toModelRows} from './dataset.js'
+import {type ModelRows, forHorizon, selectRows, toModelRows} from './dataset.js'
+import {absResiduals, coverage, levelKey} from './intervals.js'
 import {type Scores, score} from './metrics.js'
-import {type LoadedModel, loadModelDir} from './model-dir.js'
-import {forecastPlotPng, residualsPlotPng} from './plots.js'
+import {type LoadedModel, loadModelDir, modelHorizons} from './model-dir.js'
+import {type FanPath, fanChartPng, forecastPlotPng, residualsPlotPng} from './plots.js'
 import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias, REGISTRY_STAMP_FILE, readRegistryStamp} from './registry.js'
 import {modelSection} from './settings.js'
 
@@ -30,9 +31,30 @@ export interface CompareResult {
   champion: {version: string; runId: string | undefined; scores: Scores} | null
   baselines: {persistence: Scores; seasonal: Scores}
   holdout: {start: string; end: string; rows: number}
+  /** Mean RMSE change over the compared horizons (the path); with one horizon, that horizon's. */
   deltaRmse: number | null
   toleranceRmse: number
+  /** The whole path: every horizon both models forecast, scored on the same rows. */
+  path: PathComparison
   report: {markdown: string; json: string; plots: string[]}
+}
+
+export interface PathComparison {
+  horizons: number[]
+  challengerRmse: Record<string, number>
+  championRmse: Record<string, number> | null
+  persistenceRmse: Record<string, number>
+  /** The challenger's band coverage on these rows, per horizon and level (empty without calibration). */
+  challengerCoverage: Record<string, Record<string, number>>
+  /** Its honest holdout coverage (what the coverage rule judges), and whether it had enough rows to be judged. */
+  challengerHoldoutCoverage: Record<string, Record<string, number>>
+  coverageGated: boolean
+  challengerMeanRmse: number
+  championMeanRmse: number | null
+  horizonToleranceRmse: number
+  coverageTolerance: number
+  /** Why the challenger loses, one line per broken rule (empty when it wins). */
+  failures: string[]
 }
 
 /** Each model's own features (its saved feature config) rebuilt from the same observation history. */
@@ -41,7 +63,114 @@ export async function rowsFor(model: LoadedModel, env: NodeJS.ProcessEnv): Promi
   const cfg = model.meta.featureConfig
   const history = await readHistory(await openDataset(root), cfg.variables)
   if (!history.table) throw new RpsError(`no observation history in ${root}`, {code: 'NO_DATASET', suggestions: ['run: rps featurize']})
-  return toModelRows(trainingRows(buildFeatures(history.table, cfg)), model.meta.features, model.meta.target)
+  // The model's own horizons (older configurations have none: the one).
+  const withHorizons = {...cfg, horizons: modelHorizons(model.meta)}
+  return toModelRows(trainingRows(buildFeatures(history.table, withHorizons)), model.meta.features, model.meta.target, withHorizons.horizons, cfg.horizonHours)
+}
+
+/** Rows of the holdout's second half a band's coverage is judged on, at least (4 days of hours). */
+export const MIN_COVERAGE_ROWS = 96
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4
+}
+
+/** The challenger's paths issued every 12 h over the holdout's last three days. */
+export function fanPaths(model: LoadedModel, rows: ModelRows): FanPath[] {
+  const last = rows.time.at(-1)!
+  const issued = rows.time.map((t, i) => [t, i] as const).filter(([t]) => t > last - 3 * DAY_MS && (last - t) % (12 * HOUR_MS) === 0)
+  const calibration = model.meta.calibration
+  return issued.map(([t, i]) => ({
+    issued: t,
+    points: model.horizons.map((h) => {
+      const value = model.predictOneAt(h, rows.X[i]!, rows.current[i]!)
+      const widths = calibration?.halfWidth[String(h)] ?? {}
+      return {time: t + h * HOUR_MS, value, bands: (calibration?.levels ?? []).map((level) => ({level, lower: value - widths[levelKey(level)]!, upper: value + widths[levelKey(level)]!})).reverse()}
+    }),
+  }))
+}
+
+/** What was observed over the holdout's last three days: each row's own hour, and past the newest row the longest horizon's targets. */
+function observedTargets(rows: ModelRows, longestHours: number): {time: number; value: number}[] {
+  const last = rows.time.at(-1)!
+  const observed = new Map<number, number>()
+  rows.time.forEach((t, i) => {
+    if (t > last - 3 * DAY_MS) observed.set(t, rows.current[i]!)
+    if (t + longestHours * HOUR_MS > last && t > last - 3 * DAY_MS) observed.set(t + longestHours * HOUR_MS, rows.actual[i]!)
+  })
+  return [...observed].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({time, value}))
+}
+
+export interface PathRules {
+  toleranceRmse: number
+  horizonToleranceRmse: number
+  coverageTolerance: number
+}
+
+/**
+ * The whole-path gate: over the horizons both models forecast, the challenger loses when its mean
+ * RMSE exceeds the champion's by more than `toleranceRmse`, when any one horizon is worse by more
+ * than `horizonToleranceRmse`, or when one of its bands covers less than its level minus
+ * `coverageTolerance` of these rows (too wide a band is no failure: only a band that promises more
+ * than it keeps). Without a champion only the coverage rule applies, and it is reported, not gated.
+ */
+export function judgePath(challenger: LoadedModel, champion: LoadedModel | undefined, rows: ModelRows, championRows: ModelRows | undefined, rules: PathRules): PathComparison {
+  const championHorizons = champion ? new Set(modelHorizons(champion.meta)) : undefined
+  const horizons = modelHorizons(challenger.meta).filter((h) => !championHorizons || championHorizons.has(h))
+  const challengerRmse: Record<string, number> = {}
+  const championRmse: Record<string, number> = {}
+  const persistenceRmse: Record<string, number> = {}
+  const challengerCoverage: Record<string, Record<string, number>> = {}
+  const failures: string[] = []
+  // One horizon is never held to less slack than the whole path.
+  const horizonSlack = Math.max(rules.horizonToleranceRmse, rules.toleranceRmse)
+  for (const h of horizons) {
+    const r = forHorizon(rows, h)
+    const predicted = challenger.predictHorizon(h, r.X, r.current)
+    challengerRmse[h] = score(r.actual, predicted).rmse
+    persistenceRmse[h] = score(r.actual, r.current).rmse
+    if (champion && championRows) {
+      const c = forHorizon(championRows, h)
+      championRmse[h] = score(c.actual, champion.predictHorizon(h, c.X, c.current)).rmse
+      if (challengerRmse[h] > championRmse[h] + horizonSlack) {
+        failures.push(`+${h} h RMSE ${challengerRmse[h].toFixed(3)} vs ${championRmse[h].toFixed(3)} (horizon tolerance ${horizonSlack})`)
+      }
+    }
+    const widths = challenger.meta.calibration?.halfWidth[String(h)]
+    if (widths) {
+      const residuals = absResiduals(predicted, r.actual)
+      challengerCoverage[h] = Object.fromEntries(Object.entries(widths).map(([level, w]) => [level, coverage(residuals, w)]))
+    }
+  }
+  // Coverage is gated on the challenger's honest holdout coverage (bands from its holdout's first half, scored on
+  // the second): the rows compared here are usually the very rows its bands were calibrated on, where coverage is
+  // ⌈(n+1)·level⌉/n by construction. Too few rows say nothing about a band: reported, not gated.
+  const calibration = challenger.meta.calibration
+  const honestRows = calibration ? calibration.rows - Math.floor(calibration.rows / 2) : 0
+  const coverageGated = champion !== undefined && calibration !== undefined && honestRows >= MIN_COVERAGE_ROWS
+  if (coverageGated) {
+    for (const h of horizons) {
+      for (const level of calibration.levels) {
+        const c = calibration.holdoutCoverage[String(h)]?.[levelKey(level)]
+        if (c !== undefined && Number.isFinite(c) && c < level - rules.coverageTolerance) failures.push(`+${h} h ${levelKey(level)} band covered ${c.toFixed(3)} of its holdout (< ${level} - ${rules.coverageTolerance})`)
+      }
+    }
+  }
+  const mean = (by: Record<string, number>) => round4(horizons.reduce((sum, h) => sum + by[h]!, 0) / horizons.length)
+  const challengerMeanRmse = mean(challengerRmse)
+  const championMeanRmse = champion ? mean(championRmse) : null
+  if (championMeanRmse !== null && challengerMeanRmse > championMeanRmse + rules.toleranceRmse) {
+    failures.unshift(`mean RMSE over +${horizons.join(',')} h ${challengerMeanRmse.toFixed(3)} vs ${championMeanRmse.toFixed(3)} (tolerance ${rules.toleranceRmse})`)
+  }
+  // Rounded: the verdict is recorded in an MLflow tag (at most 5,000 characters).
+  const rounded = (by: Record<string, number>) => Object.fromEntries(Object.entries(by).map(([k, v]) => [k, round4(v)]))
+  return {
+    horizons, challengerRmse: rounded(challengerRmse), championRmse: champion ? rounded(championRmse) : null, persistenceRmse: rounded(persistenceRmse),
+    challengerCoverage: Object.fromEntries(Object.entries(challengerCoverage).map(([h, c]) => [h, rounded(c)])),
+    challengerHoldoutCoverage: Object.fromEntries(Object.entries(calibration?.holdoutCoverage ?? {}).filter(([h]) => horizons.includes(Number(h))).map(([h, c]) => [h, rounded(c)])),
+    coverageGated,
+    challengerMeanRmse, championMeanRmse, horizonToleranceRmse: rules.horizonToleranceRmse, coverageTolerance: rules.coverageTolerance, failures,
+  }
 }
 
 /**
@@ -66,7 +195,7 @@ export async function scoreOnSameHoldout(challenger: LoadedModel, champion: Load
   const cp = championRows ? selectRows(championRows, (t) => common.has(t)) : undefined
   const challengerPred = challenger.predict(ch.X, ch.current)
   const championPred = champion && cp ? champion.predict(cp.X, cp.current) : undefined
-  return {rows: ch, challengerPred, championPred, start, end}
+  return {rows: ch, championRows: cp, challengerPred, championPred, start, end}
 }
 
 /** The gate: the challenger loses when its RMSE on the shared holdout exceeds the champion's by more than `tolerance`. */
@@ -80,10 +209,26 @@ function fmt(x: number): string {
   return x.toFixed(3)
 }
 
+function pathTable(r: Omit<CompareResult, 'report'>): string[] {
+  const p = r.path
+  const levels = Object.keys(Object.values(p.challengerHoldoutCoverage)[0] ?? {})
+  return [
+    `## Every horizon`,
+    '',
+    `Rules: mean RMSE over the path within ${r.toleranceRmse} °C of the champion's, no horizon worse by more than ${Math.max(p.horizonToleranceRmse, r.toleranceRmse)} °C, each band's honest holdout coverage (bands from the challenger's holdout's first half, scored on its second) at least its level minus ${p.coverageTolerance}${p.coverageGated ? '' : ` — not gated here: fewer than ${MIN_COVERAGE_ROWS} rows, or no champion`}.`,
+    '',
+    `| horizon | challenger RMSE | champion RMSE | persistence RMSE |${levels.map((l) => ` ${Number(l) * 100} % band holdout coverage |`).join('')}`,
+    `| --- | ---: | ---: | ---: |${levels.map(() => ' ---: |').join('')}`,
+    ...p.horizons.map((h) => `| +${h} h | ${fmt(p.challengerRmse[h]!)} | ${p.championRmse ? fmt(p.championRmse[h]!) : '–'} | ${fmt(p.persistenceRmse[h]!)} |${levels.map((l) => ` ${fmt(p.challengerHoldoutCoverage[h]?.[l] ?? NaN)} |`).join('')}`),
+    `| mean | ${fmt(p.challengerMeanRmse)} | ${p.championMeanRmse === null ? '–' : fmt(p.championMeanRmse)} | |${levels.map(() => ' |').join('')}`,
+    ...(p.failures.length ? ['', 'The challenger loses because:', ...p.failures.map((f) => `- ${f}`)] : []),
+  ]
+}
+
 function markdownReport(r: Omit<CompareResult, 'report'>, plots: string[]): string {
   const verdict = {
-    challenger_wins: `✅ **Challenger v${r.challenger.version} wins** (RMSE ${fmt(r.challenger.scores.rmse)} vs ${fmt(r.champion?.scores.rmse ?? NaN)}).`,
-    challenger_loses: `❌ **Challenger v${r.challenger.version} loses**: RMSE ${fmt(r.challenger.scores.rmse)} is worse than champion v${r.champion?.version}'s ${fmt(r.champion?.scores.rmse ?? NaN)} by more than the tolerance (${r.toleranceRmse}).`,
+    challenger_wins: `✅ **Challenger v${r.challenger.version} wins** (mean RMSE over the path ${fmt(r.path.challengerMeanRmse)} vs ${fmt(r.path.championMeanRmse ?? NaN)}).`,
+    challenger_loses: `❌ **Challenger v${r.challenger.version} loses** to champion v${r.champion?.version}: ${r.path.failures.join('; ')}.`,
     no_champion: `✅ **No champion yet**: challenger v${r.challenger.version} wins by default.`,
     same_version: `ℹ️ Challenger v${r.challenger.version} is already the champion.`,
   }[r.decision]
@@ -102,7 +247,9 @@ function markdownReport(r: Omit<CompareResult, 'report'>, plots: string[]): stri
     row('persistence (value at t)', r.baselines.persistence),
     row('seasonal (value at t+h−24)', r.baselines.seasonal),
     '',
-    r.deltaRmse === null ? '' : `RMSE change vs champion: ${r.deltaRmse >= 0 ? '+' : ''}${fmt(r.deltaRmse)} °C (tolerance ${r.toleranceRmse}).`,
+    r.deltaRmse === null ? '' : `Mean RMSE change over the path vs champion: ${r.deltaRmse >= 0 ? '+' : ''}${fmt(r.deltaRmse)} °C (tolerance ${r.toleranceRmse}).`,
+    '',
+    ...pathTable(r),
     '',
     ...plots.map((p) => `![${p.replace(/\.png$/, '')}](${p})`),
     '',
@@ -114,6 +261,8 @@ export interface CompareOptions {
   env?: NodeJS.ProcessEnv
   outDir: string
   toleranceRmse?: number
+  horizonToleranceRmse?: number
+  coverageTolerance?: number
   /** The alias to score against @champion (default challenger; a pull request's candidate: pr-<number>). */
   challengerAlias?: string
   /**
@@ -139,7 +288,13 @@ const MAX_TAG_CHARS = 4900
 export async function compareModels(params: Params, options: CompareOptions): Promise<CompareResult> {
   const env = options.env ?? process.env
   const section = modelSection(params)
-  const tolerance = options.toleranceRmse ?? ((params.compare as {tolerance_rmse?: number} | undefined)?.tolerance_rmse ?? 0)
+  const compareParams = (params.compare ?? {}) as {tolerance_rmse?: number; horizon_tolerance_rmse?: number; coverage_tolerance?: number}
+  const tolerance = options.toleranceRmse ?? compareParams.tolerance_rmse ?? 0
+  const rules: PathRules = {
+    toleranceRmse: tolerance,
+    horizonToleranceRmse: options.horizonToleranceRmse ?? compareParams.horizon_tolerance_rmse ?? 0.1,
+    coverageTolerance: options.coverageTolerance ?? compareParams.coverage_tolerance ?? 0.15,
+  }
   const client = MlflowClient.fromEnv(env)
   const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
   const challenger = await loadAlias(client, section.registered_name, alias)
@@ -151,9 +306,10 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const rows = scored.rows
   const challengerScores = score(rows.actual, scored.challengerPred)
   const championScores = scored.championPred ? score(rows.actual, scored.championPred) : undefined
+  const path = judgePath(challenger.model, champion?.model, rows, scored.championRows, rules)
   // A champion directory's version number is another registry's: never "the same version" as the challenger.
   const sameVersion = !options.championDir && champion?.version.version === challenger.version.version
-  const decision = compareDecision(challengerScores, championScores, sameVersion, tolerance)
+  const decision: Decision = !champion ? 'no_champion' : sameVersion ? 'same_version' : path.failures.length ? 'challenger_loses' : 'challenger_wins'
   const h = challenger.model.meta.horizonHours * HOUR_MS
   await mkdir(options.outDir, {recursive: true})
   const points = rows.time.flatMap((t, i) => [
@@ -161,13 +317,14 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
     {time: t + h, series: `challenger v${challenger.version.version}`, value: scored.challengerPred[i]!},
     ...(scored.championPred ? [{time: t + h, series: `champion v${champion!.version.version}`, value: scored.championPred[i]!}] : []),
   ])
-  const plots = ['forecast_vs_actual.png', 'residuals.png']
+  const plots = ['forecast_vs_actual.png', 'residuals.png', 'fan_chart.png']
   await writeFile(join(options.outDir, plots[0]!), await forecastPlotPng(points, 'Challenger vs champion on the same holdout'))
   const residuals = rows.time.flatMap((_, i) => [
     {series: `challenger v${challenger.version.version}`, residual: scored.challengerPred[i]! - rows.actual[i]!},
     ...(scored.championPred ? [{series: `champion v${champion!.version.version}`, residual: scored.championPred[i]! - rows.actual[i]!}] : []),
   ])
   await writeFile(join(options.outDir, plots[1]!), await residualsPlotPng(residuals, 'Holdout residuals'))
+  await writeFile(join(options.outDir, plots[2]!), await fanChartPng(fanPaths(challenger.model, rows), observedTargets(rows, challenger.model.meta.horizonHours), `Challenger v${challenger.version.version}: forecast paths and bands, the holdout's last three days`))
   const base: Omit<CompareResult, 'report'> = {
     decision,
     passed: decision !== 'challenger_loses',
@@ -176,8 +333,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
     champion: champion ? {version: champion.version.version, runId: champion.version.run_id, scores: championScores!} : null,
     baselines: {persistence: score(rows.actual, rows.current), seasonal: score(rows.actual, rows.seasonal)},
     holdout: {start: new Date(rows.time[0]! + h).toISOString(), end: new Date(rows.time.at(-1)! + h).toISOString(), rows: rows.time.length},
-    deltaRmse: championScores ? challengerScores.rmse - championScores.rmse : null,
+    deltaRmse: path.championMeanRmse === null ? null : path.challengerMeanRmse - path.championMeanRmse,
     toleranceRmse: tolerance,
+    path,
   }
   const markdown = join(options.outDir, 'report.md')
   const json = join(options.outDir, 'report.json')

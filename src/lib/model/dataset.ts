@@ -1,6 +1,6 @@
 import pl from 'nodejs-polars'
 
-import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN} from '../features/build-features.js'
+import {LABEL_COLUMN, SEASONAL_COLUMN, TARGET_VALUE_COLUMN, TIME_COLUMN, horizonColumns} from '../features/build-features.js'
 
 /** Rows of the feature table as plain arrays, oldest first. */
 export interface ModelRows {
@@ -14,9 +14,24 @@ export interface ModelRows {
   actual: number[]
   /** target(t+h-24): the seasonal-naive forecast. */
   seasonal: number[]
+  /** The label, target and seasonal values of each shorter horizon (y/actual/seasonal above are the longest's). */
+  shorter?: Map<number, HorizonValues>
 }
 
-export function toModelRows(df: pl.DataFrame, features: string[], target: string): ModelRows {
+export interface HorizonValues {
+  y: number[]
+  actual: number[]
+  seasonal: number[]
+}
+
+/** The rows as seen by horizon h: its label, target and seasonal forecast in y, actual and seasonal. */
+export function forHorizon(rows: ModelRows, h: number): ModelRows {
+  const values = rows.shorter?.get(h)
+  return values ? {time: rows.time, X: rows.X, current: rows.current, ...values} : rows
+}
+
+/** `horizons`: every horizon of the dataset (its longest is `longest`); the shorter ones' columns are read too. */
+export function toModelRows(df: pl.DataFrame, features: string[], target: string, horizons: number[] = [], longest?: number): ModelRows {
   const missing = features.filter((f) => !df.columns.includes(f))
   if (missing.length) throw new Error(`dataset lacks feature column(s): ${missing.join(', ')}`)
   const cols = features.map((f) => df.getColumn(f).toArray() as number[])
@@ -34,15 +49,35 @@ export function toModelRows(df: pl.DataFrame, features: string[], target: string
     current: df.getColumn(target).toArray() as number[],
     actual: df.getColumn(TARGET_VALUE_COLUMN).toArray() as number[],
     seasonal: df.getColumn(SEASONAL_COLUMN).toArray() as number[],
+    ...(shorterHorizons(df, horizons, longest)),
   }
+}
+
+function shorterHorizons(df: pl.DataFrame, horizons: number[], longest: number | undefined): {shorter?: Map<number, HorizonValues>} {
+  const shorter = horizons.filter((h) => h !== longest)
+  if (!shorter.length || longest === undefined) return {}
+  const column = (name: string) => {
+    if (!df.columns.includes(name)) throw new Error(`dataset lacks column ${name}: run rps featurize with these horizons`)
+    return df.getColumn(name).toArray() as number[]
+  }
+  return {shorter: new Map(shorter.map((h) => {
+    const names = horizonColumns({horizonHours: longest}, h)
+    return [h, {y: column(names.label), actual: column(names.target), seasonal: column(names.seasonal)}]
+  }))}
+}
+
+function pickShorter(rows: ModelRows, pick: <T>(values: T[]) => T[]): {shorter?: Map<number, HorizonValues>} {
+  if (!rows.shorter) return {}
+  return {shorter: new Map([...rows.shorter].map(([h, v]) => [h, {y: pick(v.y), actual: pick(v.actual), seasonal: pick(v.seasonal)}]))}
 }
 
 /** The rows whose time satisfies `keep`, in order. */
 export function selectRows(rows: ModelRows, keep: (time: number) => boolean): ModelRows {
   const idx = rows.time.map((t, i) => (keep(t) ? i : -1)).filter((i) => i >= 0)
+  const pick = <T>(values: T[]) => idx.map((i) => values[i]!)
   return {
-    time: idx.map((i) => rows.time[i]!), X: idx.map((i) => rows.X[i]!), y: idx.map((i) => rows.y[i]!),
-    current: idx.map((i) => rows.current[i]!), actual: idx.map((i) => rows.actual[i]!), seasonal: idx.map((i) => rows.seasonal[i]!),
+    time: pick(rows.time), X: pick(rows.X), y: pick(rows.y), current: pick(rows.current), actual: pick(rows.actual), seasonal: pick(rows.seasonal),
+    ...pickShorter(rows, pick),
   }
 }
 
@@ -78,8 +113,9 @@ export function timeSplit(rows: ModelRows, holdoutDays: number, validationDays: 
 
 /** Rows `from` (inclusive) to `to` (exclusive) by position. */
 export function sliceRows(rows: ModelRows, from: number, to: number): ModelRows {
+  const pick = <T>(values: T[]) => values.slice(from, to)
   return {
-    time: rows.time.slice(from, to), X: rows.X.slice(from, to), y: rows.y.slice(from, to),
-    current: rows.current.slice(from, to), actual: rows.actual.slice(from, to), seasonal: rows.seasonal.slice(from, to),
+    time: pick(rows.time), X: pick(rows.X), y: pick(rows.y), current: pick(rows.current), actual: pick(rows.actual), seasonal: pick(rows.seasonal),
+    ...pickShorter(rows, pick),
   }
 }

@@ -1,12 +1,14 @@
 import type {FeatureConfig} from '../features/config.js'
 import {psiReference} from '../drift/psi-reference.js'
 import {RpsError} from '../errors.js'
-import {type ModelRows, type TimeSplit, timeSplit} from './dataset.js'
+import {horizonsOf} from '../features/config.js'
+import {type ModelRows, type TimeSplit, forHorizon, timeSplit} from './dataset.js'
 import {computeFeatureStats} from './feature-stats.js'
 import {type ForestJson, recencyWeights} from './forest-core.js'
 import {type ForestParams, trainForest} from './forest.js'
+import {absResiduals, calibrate} from './intervals.js'
 import {type Scores, score, skill} from './metrics.js'
-import {type LoadedModel, MODEL_FORMAT, type ModelMeta, modelFromForest} from './model-dir.js'
+import {type LoadedModel, MODEL_FORMAT, type ModelMeta, type ShorterForests, modelFromForest} from './model-dir.js'
 import {type ModelSection, forestParams as toForestParams} from './settings.js'
 
 /** Fewest training rows a model is fitted on. */
@@ -22,10 +24,15 @@ export interface FitInput {
   onTree?: (done: number, total: number) => void
   /** The drift window (params.yaml drift.window_hours): the training data's own window PSI is measured at it. */
   driftWindowHours?: number
+  /** Prediction interval levels (default 0.8 and 0.95). */
+  intervalLevels?: number[]
 }
 
 export interface FitResult {
+  /** The longest horizon's forest (forest.json). */
   forest: ForestJson
+  /** The other horizons' forests. */
+  shorter: ShorterForests
   meta: ModelMeta
   model: LoadedModel
   split: TimeSplit
@@ -65,14 +72,24 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
   const params: ForestParams = toForestParams(section)
   const weights = recencyWeights(split.train.time, section.recency_half_life_days ?? 0)
   const trainingStats = computeFeatureStats(input.features, split.train.X)
+  const horizons = horizonsOf(cfg)
+  const total = params.nEstimators * horizons.length
   const started = Date.now()
-  const forest = await trainForest(split.train.X, split.train.y, params, (done) => input.onTree?.(done, params.nEstimators), weights)
+  const forest = await trainForest(split.train.X, split.train.y, params, (done) => input.onTree?.(done, total), weights)
+  // Direct strategy: one forest per horizon, each on its own label, the same rows and features.
+  const shorter: ShorterForests = new Map()
+  for (const [k, h] of horizons.filter((x) => x !== cfg.horizonHours).entries()) {
+    if (!split.train.shorter?.has(h)) throw new RpsError(`the rows carry no +${h} h labels (built for other horizons than the configuration's ${horizons.join(', ')})`, {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
+    const rowsH = forHorizon(split.train, h)
+    shorter.set(h, await trainForest(rowsH.X, rowsH.y, params, (done) => input.onTree?.((k + 1) * params.nEstimators + done, total), weights))
+  }
   const trainingSeconds = (Date.now() - started) / 1000
   const meta: ModelMeta = {
     format: MODEL_FORMAT,
     name: section.registered_name,
     target: cfg.target,
     horizonHours: cfg.horizonHours,
+    horizons,
     targetMode: cfg.targetMode,
     features: input.features,
     featureConfig: cfg,
@@ -87,14 +104,23 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
     trainingSeconds,
     rpsVersion: input.provenance.rpsVersion,
   }
-  const model = modelFromForest('', meta, forest)
+  const model = modelFromForest('', meta, forest, shorter)
   const validationPred = split.validation.time.length ? model.predict(split.validation.X, split.validation.current) : []
   const holdoutPred = model.predict(split.holdout.X, split.holdout.current)
   meta.metrics = {
     ...(split.validation.time.length ? {validation: scoreSplit(split.validation, validationPred)} : {}),
     holdout: scoreSplit(split.holdout, holdoutPred),
   }
+  const residuals = new Map<number, number[]>()
+  meta.metricsByHorizon = {}
+  for (const h of horizons) {
+    const rowsH = forHorizon(split.holdout, h)
+    const predH = h === cfg.horizonHours ? holdoutPred : model.predictHorizon(h, rowsH.X, rowsH.current)
+    meta.metricsByHorizon[String(h)] = scoreSplit(rowsH, predH)
+    residuals.set(h, absResiduals(predH, rowsH.actual))
+  }
+  meta.calibration = calibrate(residuals, input.intervalLevels ?? [0.8, 0.95])
   const holdout = meta.metrics.holdout!
   const best = holdout.persistence!.rmse <= holdout.seasonal!.rmse ? holdout.persistence! : holdout.seasonal!
-  return {forest, meta, model, split, holdoutPred, holdoutSkill: skill(holdout.model!, best)}
+  return {forest, shorter, meta, model, split, holdoutPred, holdoutSkill: skill(holdout.model!, best)}
 }

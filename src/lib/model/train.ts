@@ -7,7 +7,7 @@ import pl from 'nodejs-polars'
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames} from '../features/build-features.js'
-import {featureConfig} from '../features/config.js'
+import {featureConfig, horizonsOf, intervalLevels} from '../features/config.js'
 import {datasetLocation, dvcViewPath, processedRoot, readSummary, requireDataset} from '../features/dataset-store.js'
 import type {DatasetSummary} from '../features/featurize.js'
 import {type Metric, MlflowClient, type ModelVersion} from '../mlflow/client.js'
@@ -71,6 +71,18 @@ function flattenMetrics(metrics: ModelMeta['metrics'], timestamp: number): Metri
   return out
 }
 
+/** Every horizon's holdout RMSE and MAE, and each band's honest holdout coverage: holdout_rmse_h1, holdout_coverage_0.8_h1. */
+function horizonMetrics(meta: ModelMeta, timestamp: number): Metric[] {
+  const out: Metric[] = []
+  for (const [h, scores] of Object.entries(meta.metricsByHorizon ?? {})) {
+    out.push({key: `holdout_rmse_h${h}`, value: scores.model!.rmse, timestamp, step: 0}, {key: `holdout_mae_h${h}`, value: scores.model!.mae, timestamp, step: 0})
+    for (const [level, c] of Object.entries(meta.calibration?.holdoutCoverage[h] ?? {})) {
+      if (Number.isFinite(c)) out.push({key: `holdout_coverage_${level}_h${h}`, value: c, timestamp, step: 0})
+    }
+  }
+  return out
+}
+
 /**
  * Trains on data/processed/dataset.parquet with a time-ordered split, logs everything to one
  * MLflow run, registers a model version and points @challenger (or `alias`) at it. A failure marks the run
@@ -87,10 +99,12 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
   const published = await requireDataset(datasetLocation(env))
   const summary = await readSummary<DatasetSummary>(published)
   const cfg = featureConfig(params)
-  if (JSON.stringify(summary.features) !== JSON.stringify(featureNames(cfg)) || summary.horizonHours !== cfg.horizonHours || summary.target !== cfg.target) {
-    throw new RpsError('the dataset was built with other features, target or horizon than params.yaml', {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
+  const horizons = horizonsOf(cfg)
+  if (JSON.stringify(summary.features) !== JSON.stringify(featureNames(cfg)) || summary.horizonHours !== cfg.horizonHours || summary.target !== cfg.target
+    || JSON.stringify(summary.horizons ?? [summary.horizonHours]) !== JSON.stringify(horizons)) {
+    throw new RpsError('the dataset was built with other features, target or horizons than params.yaml', {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
   }
-  const rows = toModelRows(pl.readParquet(published.dataset), summary.features, summary.target)
+  const rows = toModelRows(pl.readParquet(published.dataset), summary.features, summary.target, horizons, cfg.horizonHours)
   // Fails on too little history before any MLflow run exists.
   checkEnoughHistory(timeSplit(rows, section.holdout_days, section.validation_days, cfg.horizonHours, section.train_window_days ?? 0), section)
   const version = await dataVersion(published.dataset, dvcViewPath(processedRoot(env), 'dataset.parquet'))
@@ -109,6 +123,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     'rps.source': env.RPS_SOURCE ?? params.fetch.source,
     'rps.location': summary.location,
     'rps.horizon_hours': String(cfg.horizonHours),
+    'rps.horizons': horizons.join(','),
     'rps.target': cfg.target,
     ...ownerTags(),
   })
@@ -124,16 +139,23 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
       provenance: {dataVersion: version.md5, codeVersion: code, rpsVersion: rpsVersion()},
       onTree: (done, total) => progress(`trees ${done}/${total}`),
       driftWindowHours: (params.drift as {window_hours?: number} | undefined)?.window_hours,
+      intervalLevels: intervalLevels(params),
     })
-    const {forest, meta, split, holdoutPred, holdoutSkill} = fitted
+    const {forest, shorter, meta, split, holdoutPred, holdoutSkill} = fitted
     const forestParams = toForestParams(section)
     const trainingSeconds = meta.trainingSeconds
     const modelDir = join(scratch, 'model')
-    await writeModelDir(modelDir, forest, meta, run.run_id)
-    // What is served is what was measured: the written directory must predict what fitModel scored.
+    await writeModelDir(modelDir, forest, meta, run.run_id, shorter)
+    // What is served is what was measured: the written directory must predict what fitModel scored, at every horizon.
     const reloaded = await loadModelDir(modelDir)
-    const again = reloaded.predict(split.holdout.X.slice(0, 24), split.holdout.current.slice(0, 24))
-    if (again.some((v, i) => v !== holdoutPred[i])) throw new RpsError('the written model predicts differently from the trained one', {code: 'MODEL_INVALID'})
+    const X = split.holdout.X.slice(0, 24)
+    const current = split.holdout.current.slice(0, 24)
+    for (const h of horizons) {
+      const again = reloaded.predictHorizon(h, X, current)
+      const before = fitted.model.predictHorizon(h, X, current)
+      if (again.some((v, i) => v !== before[i])) throw new RpsError(`the written model predicts differently from the trained one at +${h} h`, {code: 'MODEL_INVALID'})
+    }
+    if (reloaded.predict(X, current).some((v, i) => v !== holdoutPred[i])) throw new RpsError('the written model predicts differently from the trained one', {code: 'MODEL_INVALID'})
     const holdout = meta.metrics.holdout!
     progress(`holdout RMSE ${holdout.model!.rmse.toFixed(3)} (persistence ${holdout.persistence!.rmse.toFixed(3)}, seasonal ${holdout.seasonal!.rmse.toFixed(3)}), ${trainingSeconds.toFixed(1)} s`)
 
@@ -153,6 +175,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
       },
       metrics: [
         ...flattenMetrics(meta.metrics, now),
+        ...horizonMetrics(meta, now),
         {key: 'holdout_skill_vs_best_baseline', value: holdoutSkill, timestamp: now, step: 0},
         {key: 'training_seconds', value: trainingSeconds, timestamp: now, step: 0},
       ],
@@ -183,7 +206,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     progress('artifacts uploaded')
 
     // Written now (an unwritable place fails before anything is registered), put in place after.
-    await writeModelDir(pending, forest, meta, run.run_id)
+    await writeModelDir(pending, forest, meta, run.run_id, shorter)
 
     await client.ensureRegisteredModel(section.registered_name)
     previousChallenger = (await client.getVersionByAlias(section.registered_name, alias))?.version

@@ -69,9 +69,11 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const m = model.model.meta
     res.json({
-      ...model.identity, target: m.target, horizonHours: m.horizonHours, targetMode: m.targetMode,
-      dataVersion: m.dataVersion, codeVersion: m.codeVersion, trainedAt: m.trainedAt, metrics: m.metrics,
+      ...model.identity, target: m.target, horizonHours: m.horizonHours, horizons: model.horizons, intervalLevels: model.levels, targetMode: m.targetMode,
+      dataVersion: m.dataVersion, codeVersion: m.codeVersion, trainedAt: m.trainedAt, metrics: m.metrics, metricsByHorizon: m.metricsByHorizon ?? null,
+      calibration: m.calibration ?? null,
       features: m.features, minObservations: model.minObservations, maxObservations: model.maxObservations, example: model.example(),
+      exampleRequest: {instances: [model.exampleObservations()], horizons: model.horizons.slice(0, Math.min(3, model.horizons.length))},
     })
   })
 

@@ -36,10 +36,41 @@ interface WatchedFile {
   inflight?: Promise<void>
 }
 
+interface ErrorStatsDoc {
+  mae?: number | null
+  rmse?: number | null
+  n?: number
+}
+
 interface LiveErrorsDoc {
   updated_at?: string
-  windows?: Record<string, {model?: {mae?: number | null; rmse?: number | null; n?: number}; persistence?: {mae?: number | null; rmse?: number | null; n?: number}}>
+  windows?: Record<string, {model?: ErrorStatsDoc; persistence?: ErrorStatsDoc}>
+  by_horizon?: Record<string, {windows?: Record<string, {model?: ErrorStatsDoc; coverage?: Record<string, number | null>; with_bands?: number}>}> | null
+  intervals?: {by_horizon?: Record<string, Record<string, {alpha?: number; halfWidth?: number}>>} | null
 }
+
+/**
+ * Label values of the per-horizon gauges come from our own file, but a corrupt one must not explode
+ * the series count: at most this many horizons, levels and windows, each of a plain shape.
+ */
+const MAX_LABEL_ENTRIES = 48
+const HORIZON_LABEL = /^[1-9]\d{0,3}$/
+const WINDOW_LABEL = /^[A-Za-z0-9_]{1,16}$/
+
+/** The entries of an object whose key has the shape a label value may take, at most MAX_LABEL_ENTRIES. */
+function labelled<T>(record: unknown, valid: (key: string) => boolean): [string, T][] {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return []
+  return (Object.entries(record) as [string, T][]).filter(([key]) => valid(key)).slice(0, MAX_LABEL_ENTRIES)
+}
+
+/** A band level as a label ("0.8") and its number, when it is a probability. */
+function isLevel(key: string): boolean {
+  const level = Number(key)
+  return key.length <= 8 && Number.isFinite(level) && level > 0 && level < 1
+}
+
+const isHorizon = (key: string) => HORIZON_LABEL.test(key)
+const isWindow = (key: string) => WINDOW_LABEL.test(key)
 
 /** The service's Prometheus metrics, on a registry of its own (names in base units, rps_ prefix). */
 export class ServiceMetrics {
@@ -57,6 +88,14 @@ export class ServiceMetrics {
   readonly liveRmse: Gauge<'window' | 'model'>
   readonly liveSamples: Gauge<'window'>
   readonly liveUpdated: OptionalGauge
+  readonly horizonRmse: Gauge<'window' | 'horizon'>
+  readonly horizonMae: Gauge<'window' | 'horizon'>
+  readonly horizonSamples: Gauge<'window' | 'horizon'>
+  readonly coverageSamples: Gauge<'window' | 'horizon'>
+  readonly coverage: Gauge<'window' | 'horizon' | 'level'>
+  readonly coverageShortfall: Gauge<'window' | 'horizon' | 'level'>
+  readonly intervalHalfWidth: Gauge<'horizon' | 'level'>
+  readonly intervalAlpha: Gauge<'horizon' | 'level'>
   readonly validationMae: OptionalGauge
   readonly predictionLogFailures: Counter
   readonly driftPsi: Gauge<'variable'>
@@ -93,6 +132,17 @@ export class ServiceMetrics {
     this.liveRmse = new Gauge({name: 'rps_live_error_rmse', help: 'Live RMSE of logged forecasts whose target is observed, by window and model (model, persistence)', labelNames: ['window', 'model'], registers, collect: collectLive})
     this.liveSamples = new Gauge({name: 'rps_live_error_samples', help: 'Scored forecasts in the live error window', labelNames: ['window'], registers, collect: collectLive})
     this.liveUpdated = new OptionalGauge({name: 'rps_live_error_updated_timestamp_seconds', help: 'When the live errors were last computed by rps forecast (Unix time)', registers, collect: collectLive})
+    const byHorizon = {labelNames: ['window', 'horizon'] as const, registers, collect: collectLive}
+    this.horizonRmse = new Gauge({name: 'rps_live_horizon_error_rmse', help: 'Live RMSE of the logged forecasts of each horizon (hours ahead) whose target is observed, by window (24h, 7d of target times)', ...byHorizon})
+    this.horizonMae = new Gauge({name: 'rps_live_horizon_error_mae', help: 'Live MAE of the logged forecasts of each horizon (hours ahead) whose target is observed, by window', ...byHorizon})
+    this.horizonSamples = new Gauge({name: 'rps_live_horizon_error_samples', help: 'Scored forecasts of each horizon in the live error window', ...byHorizon})
+    this.coverageSamples = new Gauge({name: 'rps_live_interval_samples', help: 'Scored forecasts of each horizon in the window that carried bands (what its coverage is measured on)', ...byHorizon})
+    const byLevel = {labelNames: ['window', 'horizon', 'level'] as const, registers, collect: collectLive}
+    this.coverage = new Gauge({name: 'rps_live_interval_coverage_ratio', help: 'Share of the scored forecasts of a horizon whose observed value fell inside their band of this level (0.8, 0.95), by window', ...byLevel})
+    this.coverageShortfall = new Gauge({name: 'rps_live_interval_coverage_shortfall', help: 'Band level minus its live coverage (positive: the band covers less often than it claims), by window, horizon and level', ...byLevel})
+    const band = {labelNames: ['horizon', 'level'] as const, registers, collect: collectLive}
+    this.intervalHalfWidth = new Gauge({name: 'rps_interval_half_width', help: 'Half-width (in the target\'s unit) of the served model\'s next live band per horizon and level (adaptive conformal inference)', ...band})
+    this.intervalAlpha = new Gauge({name: 'rps_interval_aci_alpha', help: 'The miscoverage rate adaptive conformal inference aims the next live band at (starts at 1 - level), per horizon and level', ...band})
     this.validationMae = new OptionalGauge({
       name: 'rps_model_validation_mae', help: 'Validation MAE of the served model (from its metadata)', registers,
       collect: () => this.validationMae.setOrClear(this.validationMaeOf()),
@@ -177,6 +227,34 @@ export class ServiceMetrics {
     }
     const updated = Date.parse(doc.updated_at ?? '')
     this.liveUpdated.setOrClear(Number.isNaN(updated) ? undefined : updated / 1000)
+    this.showHorizons(doc)
+  }
+
+  /** The per-horizon gauges (absent from older files, which then show none of them). */
+  private showHorizons(doc: LiveErrorsDoc): void {
+    const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+    for (const [horizon, h] of labelled<{windows?: unknown}>(doc.by_horizon, isHorizon)) {
+      type WindowDoc = {model?: ErrorStatsDoc; coverage?: unknown; with_bands?: unknown}
+      for (const [window, w] of labelled<WindowDoc | null>(h?.windows, isWindow)) {
+        const labels = {window, horizon}
+        if (finite(w?.model?.n)) this.horizonSamples.set(labels, w.model.n)
+        if (finite(w?.model?.mae)) this.horizonMae.set(labels, w.model.mae)
+        if (finite(w?.model?.rmse)) this.horizonRmse.set(labels, w.model.rmse)
+        if (finite(w?.with_bands)) this.coverageSamples.set(labels, w.with_bands)
+        for (const [level, coverage] of labelled<unknown>(w?.coverage, isLevel)) {
+          if (!finite(coverage)) continue
+          this.coverage.set({...labels, level}, coverage)
+          this.coverageShortfall.set({...labels, level}, Number(level) - coverage)
+        }
+      }
+    }
+    const intervals = typeof doc.intervals === 'object' && doc.intervals !== null ? doc.intervals.by_horizon : undefined
+    for (const [horizon, levels] of labelled<unknown>(intervals, isHorizon)) {
+      for (const [level, b] of labelled<{alpha?: unknown; halfWidth?: unknown} | null>(levels, isLevel)) {
+        if (finite(b?.halfWidth)) this.intervalHalfWidth.set({horizon, level}, b.halfWidth)
+        if (finite(b?.alpha)) this.intervalAlpha.set({horizon, level}, b.alpha)
+      }
+    }
   }
 
   private showDrift(doc: DriftDoc): void {
@@ -208,6 +286,7 @@ export class ServiceMetrics {
     this.liveRmse.reset()
     this.liveSamples.reset()
     this.liveUpdated.setOrClear(undefined)
+    for (const gauge of [this.horizonRmse, this.horizonMae, this.horizonSamples, this.coverageSamples, this.coverage, this.coverageShortfall, this.intervalHalfWidth, this.intervalAlpha]) gauge.reset()
   }
 
   /** Records one answered HTTP request under its route template ('unmatched' when none). */

@@ -1,6 +1,7 @@
 import {Ajv, type ValidateFunction} from 'ajv'
 
 import {type FeaturePlan, featurePlan, featureRow} from '../features/feature-row.js'
+import {levelKey, levelLabel} from '../model/intervals.js'
 import type {LoadedModel} from '../model/model-dir.js'
 import {HOUR_TIME_PATTERN, parseHourTime} from './hour-time.js'
 
@@ -21,10 +22,21 @@ export interface Observation {
 export type Instance = {features: Record<string, number>} | {observations: Observation[]}
 
 export interface Prediction {
+  /** The longest horizon's forecast (what `target_time` is the time of). */
   prediction: number
   target_time: string | null
   model: {name: string; version: string}
   out_of_distribution: string[]
+  /** Every requested horizon, ascending: its target time, forecast and bands. */
+  path: PathPoint[]
+}
+
+/** One horizon of a forecast path; `interval_80: [lower, upper]` for each band level (80 %, 95 %...). */
+export interface PathPoint {
+  horizon: number
+  target_time: string | null
+  value: number
+  [interval: `interval_${string}`]: [number, number]
 }
 
 export interface ServeLimits {
@@ -52,6 +64,8 @@ export function observationBounds(plan: FeaturePlan): {min: number; max: number}
 export interface CheckedRequest {
   instances: Instance[]
   firstHour: number[]
+  /** The horizons asked for (the request's `horizons`, else every one), ascending. */
+  horizons: number[]
 }
 
 /** A loaded model plus what serving needs: request schema, OOD bounds, an example instance, scratch buffers. */
@@ -70,6 +84,12 @@ export class ServedModel {
   // Reused by every request: the event loop runs one request's feature work at a time.
   private readonly columns: Float64Array[]
   private readonly row: Float64Array
+  /** Every horizon the model forecasts, ascending. */
+  readonly horizons: number[]
+  /** The band levels (ascending) and each horizon's half-widths, level by level. */
+  readonly levels: number[]
+  private readonly halfWidths: Map<number, number[]>
+  private readonly intervalKeys: string[]
 
   constructor(readonly model: LoadedModel, readonly identity: ModelIdentity, readonly limits: ServeLimits) {
     const meta = model.meta
@@ -83,7 +103,8 @@ export class ServedModel {
     // allErrors only where the error count is bounded by the model (feature names), never by the body.
     const all = new Ajv({allErrors: true, strict: false})
     const first = new Ajv({allErrors: false, strict: false})
-    const envelope = {...this.requestSchema, properties: {instances: {...this.requestSchema.properties.instances, items: {type: 'object'}}}}
+    // Items and horizons only by type here: each instance is checked on its own below, a horizon by requestedHorizons (a message naming the valid ones).
+    const envelope = {...this.requestSchema, properties: {instances: {...this.requestSchema.properties.instances, items: {type: 'object'}}, horizons: {...this.requestSchema.properties.horizons, items: {type: 'integer'}}}}
     this.validateEnvelope = first.compile(envelope)
     this.validateFeatures = all.compile(this.requestSchema.featureInstance)
     this.validateObservations = first.compile(this.requestSchema.observationInstance)
@@ -93,6 +114,11 @@ export class ServedModel {
     if (this.targetIndex < 0) throw new Error(`the target ${meta.target} is not one of the model's features`)
     this.columns = this.plan.variables.map(() => new Float64Array(this.plan.lookback + 1))
     this.row = new Float64Array(this.features.length)
+    this.horizons = model.horizons
+    const calibration = meta.calibration
+    this.levels = calibration ? [...calibration.levels].sort((a, b) => a - b) : []
+    this.intervalKeys = this.levels.map((l) => `interval_${levelLabel(l)}`)
+    this.halfWidths = new Map(this.horizons.map((h) => [h, this.levels.map((l) => calibration?.halfWidth[String(h)]?.[levelKey(l)] ?? Number.NaN)]))
   }
 
   /** A valid instance built from the training means: used by /model, deploy checks and reload validation. */
@@ -150,6 +176,7 @@ export class ServedModel {
       }
     }
     if (problems.length) throw invalid(problems)
+    const horizons = this.requestedHorizons((body as {horizons?: unknown}).horizons)
     const instances = (body as {instances: Instance[]}).instances
     const firstHour: number[] = new Array(instances.length).fill(Number.NaN)
     for (let i = 0; i < instances.length && problems.length < 8; i++) {
@@ -163,7 +190,16 @@ export class ServedModel {
       }
     }
     if (problems.length) throw invalid(problems)
-    return {instances, firstHour}
+    return {instances, firstHour, horizons}
+  }
+
+  /** The horizons a request asks for: every one when absent; otherwise the listed ones, each one the model forecasts. */
+  private requestedHorizons(asked: unknown): number[] {
+    if (asked === undefined) return this.horizons
+    const list = asked as number[]
+    const unknown = list.filter((h) => !this.horizons.includes(h))
+    if (unknown.length) throw invalid([`/horizons: ${unknown.slice(0, 4).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not forecast; this model forecasts ${this.horizons.join(', ')} h ahead`])
+    return this.horizons.filter((h) => list.includes(h))
   }
 
   /** The first hour (ms), or the problem: times are whole UTC hours, consecutive, oldest first; values finite. */
@@ -195,7 +231,7 @@ export class ServedModel {
    * from (NaN for a features instance); a number, formatted only when a prediction log wants it.
    */
   predict(request: CheckedRequest): {predictions: Prediction[]; oodFeatures: string[]; issuedMs: number[]; current: number[]} {
-    const {instances, firstHour} = request
+    const {instances, firstHour, horizons} = request
     const width = this.features.length
     const row = this.row
     const model = {name: this.identity.name, version: this.identity.version}
@@ -221,9 +257,25 @@ export class ServedModel {
         oodAll ??= new Set()
         for (const f of ood) oodAll.add(f)
       }
-      predictions[i] = {prediction: this.model.predictOne(row, current[i]!), target_time: targetTime, model, out_of_distribution: ood}
+      predictions[i] = {prediction: this.model.predictOne(row, current[i]!), target_time: targetTime, model, out_of_distribution: ood, path: this.path(row, current[i]!, issuedMs[i]!, horizons)}
     }
     return {predictions, oodFeatures: oodAll ? [...oodAll] : [], issuedMs, current}
+  }
+
+  /** The forecast path of one feature row: each horizon's value and bands (the row issued at `issuedMs`, NaN: no times). */
+  private path(row: Float64Array, current: number, issuedMs: number, horizons: number[]): PathPoint[] {
+    const points: PathPoint[] = new Array(horizons.length)
+    for (let k = 0; k < horizons.length; k++) {
+      const h = horizons[k]!
+      const value = this.model.predictOneAt(h, row, current)
+      const point: PathPoint = {horizon: h, target_time: Number.isNaN(issuedMs) ? null : new Date(issuedMs + h * HOUR_MS).toISOString(), value}
+      const widths = this.halfWidths.get(h)!
+      for (let l = 0; l < widths.length; l++) {
+        if (Number.isFinite(widths[l]!)) point[this.intervalKeys[l]! as `interval_${string}`] = [value - widths[l]!, value + widths[l]!]
+      }
+      points[k] = point
+    }
+    return points
   }
 
   /**
@@ -281,7 +333,7 @@ export interface RequestSchema {
   type: 'object'
   required: string[]
   additionalProperties: false
-  properties: {instances: {type: 'array'; minItems: number; maxItems: number; items: object}}
+  properties: {instances: {type: 'array'; minItems: number; maxItems: number; items: object}; horizons: object}
   featureInstance: object
   observationInstance: object
 }
@@ -314,8 +366,19 @@ export function predictRequestSchema(model: LoadedModel, limits: ServeLimits, bo
   }
   return {
     type: 'object', required: ['instances'], additionalProperties: false,
-    properties: {instances: {type: 'array', minItems: 1, maxItems: limits.maxInstances, items: {oneOf: [featureInstance, observationInstance]}}},
+    properties: {
+      instances: {type: 'array', minItems: 1, maxItems: limits.maxInstances, items: {oneOf: [featureInstance, observationInstance]}},
+      horizons: horizonsSchema(model),
+    },
     featureInstance,
     observationInstance,
+  }
+}
+
+/** The optional `horizons` of a request: a subset of the model's, in any order. */
+function horizonsSchema(model: LoadedModel): object {
+  return {
+    type: 'array', minItems: 1, maxItems: model.horizons.length, uniqueItems: true, items: {type: 'integer', enum: model.horizons},
+    description: `the horizons (hours ahead) to answer, a subset of ${model.horizons.join(', ')} (default: every one)`,
   }
 }

@@ -28,7 +28,8 @@ export interface ReplayedSeries {
 export async function replayedSeries(params: Params, from: Date, to: Date, shift: string | undefined, env: NodeJS.ProcessEnv): Promise<ReplayedSeries> {
   const hours = Math.round((to.getTime() - from.getTime()) / HOUR_MS)
   if (!(hours > 0)) throw new RpsError(`the simulated span ${from.toISOString()} .. ${to.toISOString()} is empty`, {code: 'BAD_SPAN'})
-  const cfg = featureConfig(params)
+  // The policies are judged on the longest horizon (what drift watches): one forest per retrain, not one per horizon.
+  const cfg = {...featureConfig(params), horizons: [params.horizon_hours]}
   const [capture] = await replaySource.fetch({
     params, location: params.location, variables: params.variables, pastHours: hours, backfillDays: 0,
     now: to, at: to, env: {...env, RPS_REPLAY_SHIFT: shift ?? ''},
