@@ -4,6 +4,12 @@
 # Usage: scripts/ci-champion.sh [--dry-run] [DIR]      (DIR default: $RPS_CI_CHAMPION_DIR, else this checkout)
 #   Remote registry (MLFLOW_TRACKING_URI set and not on this machine, e.g. DagsHub from the
 #   repository secrets): nothing to do, its @champion is used as it is.
+#   Production's champion read-only (RPS_CHAMPION_TRACKING_URI set: the pull request's model gate,
+#   with the read-only secrets MLFLOW_READ_*): `rps export-model --alias champion` from that
+#   registry, with RPS_CHAMPION_TRACKING_USERNAME/PASSWORD as the only credentials of that one
+#   command, into RPS_CI_CHAMPION_MODEL_DIR (default build/champion), which `make ci-compare` then
+#   compares against (rps compare --champion-dir); nothing is trained. A registry without a
+#   @champion: a notice, no directory (the challenger wins by default).
 #   Local registry (no MLFLOW_TRACKING_URI, or a loopback one): start the local stack
 #   (scripts/stack.sh up) and run the pipeline of the tree DIR (default: this checkout) with that
 #   tree's own code and params.yaml: install, rps fetch, check, featurize, train, promote. On a pull
@@ -17,7 +23,8 @@
 # (true/false: whether MLFLOW_TRACKING_URI is the shared registry of the repository secrets; the
 # workflows set it; unset: a non-loopback URI is shared), RPS_CI_SHIPS_MODEL (true in the deliver
 # job: a champion trained here is what gets shipped, so it is announced as a GitHub error
-# annotation and in red in the job summary).
+# annotation and in red in the job summary), RPS_CHAMPION_TRACKING_URI/USERNAME/PASSWORD and
+# RPS_CI_CHAMPION_MODEL_DIR (above), RPS_BIN (the rps of that export; default bin/rps, built first).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -43,6 +50,30 @@ step() {
   (cd "$where" && "$@")
 }
 
+model_dir="${RPS_CI_CHAMPION_MODEL_DIR:-build/champion}"
+if [[ -n "${RPS_CHAMPION_TRACKING_URI:-}" ]]; then
+  export_cmd=("${RPS_BIN:-bin/rps}" export-model --alias champion --out "$model_dir" --json)
+  if ((dry_run)); then
+    printf '+ (cd %s && MLFLOW_TRACKING_URI=%q MLFLOW_TRACKING_USERNAME=*** MLFLOW_TRACKING_PASSWORD=***' "$ROOT" "${RPS_CHAMPION_TRACKING_URI%%\?*}"
+    printf ' %q' "${export_cmd[@]}"
+    printf ')\n'
+    exit 0
+  fi
+  log "production's @champion from ${RPS_CHAMPION_TRACKING_URI%%\?*} (read-only) into $model_dir"
+  if [[ -z "${RPS_BIN:-}" ]]; then "$ROOT/scripts/ci-build.sh"; fi
+  (cd "$ROOT" && rm -rf -- "$model_dir")
+  code=0
+  out="$(cd "$ROOT" && MLFLOW_TRACKING_URI="$RPS_CHAMPION_TRACKING_URI" MLFLOW_TRACKING_USERNAME="${RPS_CHAMPION_TRACKING_USERNAME:-}" \
+    MLFLOW_TRACKING_PASSWORD="${RPS_CHAMPION_TRACKING_PASSWORD:-}" "${export_cmd[@]}")" || code=$?
+  if ((code != 0)) && grep -q '"NO_ALIAS"' <<< "$out"; then
+    echo "::notice title=No champion in production::The shared registry has no @champion yet: the candidate wins by default."
+    exit 0
+  fi
+  if ((code != 0)); then printf '%s\n' "$out" >&2; log "FAILED: rps export-model exited $code"; exit "$code"; fi
+  log "done: production's @champion in $model_dir"
+  exit 0
+fi
+
 uri="${MLFLOW_TRACKING_URI:-}"
 case "${RPS_SHARED_REGISTRY:-}" in
   true) shared=1 ;;
@@ -65,6 +96,8 @@ if [[ "${RPS_CI_SHIPS_MODEL:-}" == true ]]; then
 fi
 
 log "local registry ${uri:-http://127.0.0.1:5000 (default)}: training the champion from $dir"
+# The registry's own @champion is the reference here: no exported one may linger.
+if ((dry_run == 0)); then (cd "$ROOT" && rm -rf -- "$model_dir"); fi
 step "$ROOT" "$ROOT/scripts/stack.sh" up
 if [[ "$dir" == "$ROOT" ]]; then
   step "$dir" "$ROOT/scripts/ci-build.sh"   # this checkout: `make install` built it already

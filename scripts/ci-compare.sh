@@ -2,8 +2,10 @@
 # CI wiring of `rps compare` (docs/cicd-workflows.md). The comparison and its verdict are two workflow steps,
 # so that the report is published (CML comment, job summary, artifact) whatever the verdict:
 # Usage: scripts/ci-compare.sh run|publish|gate
-#   run   `rps compare --json --lose-exit-code 10 [--challenger $RPS_CANDIDATE_ALIAS]` (the pull
-#         request's candidate against @champion): the report goes to reports/compare/ (report.md,
+#   run   `rps compare --json --lose-exit-code 10 [--challenger $RPS_CANDIDATE_ALIAS]
+#         [--champion-dir $RPS_CI_CHAMPION_MODEL_DIR]` (the pull request's candidate against
+#         @champion, or against production's champion that make ci-champion exported there, when
+#         that directory holds a model): the report goes to reports/compare/ (report.md,
 #         report.json, PNG plots; written by rps), stdout to compare.json, the exit code to
 #         exit-code. Exits 0 when the comparison ran, whether the challenger won (rps exit 0) or
 #         lost (exit 10); any other exit of rps is an error and is passed on.
@@ -14,7 +16,7 @@
 #         gate step's alone. Exits non-zero only when there is no report to publish.
 #   gate  exits 0 when the recorded verdict is a win, 1 when the challenger lost, when no verdict
 #         was recorded (the run step did not run or crashed), or when report.json disagrees.
-# Env: RPS_CANDIDATE_ALIAS (pr-<number>; unset: @challenger), RPS_BIN (default bin/rps), RPS_COMPARE_DIR (default reports/compare), GITHUB_STEP_SUMMARY
+# Env: RPS_CANDIDATE_ALIAS (pr-<number>; unset: @challenger), RPS_CI_CHAMPION_MODEL_DIR, RPS_BIN (default bin/rps), RPS_COMPARE_DIR (default reports/compare), GITHUB_STEP_SUMMARY
 # (set by GitHub Actions: the markdown report is appended to the job summary).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,6 +52,8 @@ run() {
   rm -f "$DIR/exit-code"
   local code=0 args=(compare --json --lose-exit-code "$LOSE_EXIT_CODE")
   if [[ -n "${RPS_CANDIDATE_ALIAS:-}" ]]; then args+=(--challenger "$RPS_CANDIDATE_ALIAS"); fi
+  local champion_dir="${RPS_CI_CHAMPION_MODEL_DIR:-}"
+  if [[ -n "$champion_dir" && -f "$champion_dir/model.json" ]]; then args+=(--champion-dir "$champion_dir"); fi
   "$RPS_BIN" "${args[@]}" > "$DIR/compare.json" || code=$?
   echo "$code" > "$DIR/exit-code"
   if [[ -n "${GITHUB_STEP_SUMMARY:-}" && -f "$DIR/report.md" ]]; then

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# CI (ci-test.yml, job test-promote-candidate): a pull request into test was merged; promote the
-# candidate its model gate passed, through the same gate as any promotion (docs/cicd-workflows.md):
-#   bin/rps promote --from-alias $RPS_CANDIDATE_ALIAS --reason "pull request #N merged into test"
-# rps promote takes the version behind the alias pr-<N> (the one the gate's last run trained and
-# scored) and promotes it only when the comparison recorded on that version (rps compare
-# --challenger pr-<N>) passed against the registry's current @champion. A candidate that lost, or
-# whose comparison is stale (production's champion moved since), is refused: exit 10, the job is red.
-# Without a shared registry (RPS_SHARED_REGISTRY=false: the secret MLFLOW_TRACKING_URI is unset) the
-# candidate lived in the gate job's own MLflow, gone with its runner: nothing to promote, said as a
-# warning (and deliver will then train on its runner, which it says in red).
+# CI (ci-test.yml, job test-promote-candidate, environment production-registry): code was merged
+# into test; promote the candidate this same job trained from the merged code (make dag-test-ci) and
+# compared with production's @champion (make ci-compare), through the same gate as any promotion
+# (docs/cicd-workflows.md, docs/credentials.md):
+#   bin/rps promote --from-alias $RPS_CANDIDATE_ALIAS --reason "merged into test (commit <sha>)"
+# rps promote takes the version behind the alias merge-<run id> and promotes it only when the
+# comparison recorded on that version passed against the registry's current @champion. Nothing a
+# pull request's gate wrote is read: that gate could write nothing in production. A candidate that
+# lost, or whose comparison is stale (production's champion moved since), is refused: exit 10, the
+# job is red. Without a shared registry (RPS_SHARED_REGISTRY=false: the secret MLFLOW_TRACKING_URI is
+# unset) the candidate lives in this job's own MLflow, gone with its runner: nothing to promote,
+# said as a warning (and deliver will then train on its runner, which it says in red).
 # Usage: scripts/ci-promote.sh
-# Env: RPS_CANDIDATE_ALIAS (pr-<number>, required), RPS_SHARED_REGISTRY (true/false, required),
+# Env: RPS_CANDIDATE_ALIAS (merge-<run id> or pr-<number>, required), RPS_SHARED_REGISTRY (true/false, required),
 # RPS_PR_NUMBER (for the recorded reason), RPS_BIN (default bin/rps), GITHUB_STEP_SUMMARY.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,12 +24,12 @@ log() { printf 'ci-promote: %s\n' "$*" >&2; }
 summary() { if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then printf '%s\n' "$@" >> "$GITHUB_STEP_SUMMARY"; fi; }
 
 alias="${RPS_CANDIDATE_ALIAS:-}"
-[[ "$alias" =~ ^pr-[0-9]+$ ]] || { log "RPS_CANDIDATE_ALIAS='$alias': expected pr-<number> (ci-test.yml sets it from the pull request)"; exit 2; }
+[[ "$alias" =~ ^(merge|pr)-[0-9]+$ ]] || { log "RPS_CANDIDATE_ALIAS='$alias': expected merge-<run id> or pr-<number> (ci-test.yml sets it)"; exit 2; }
 case "${RPS_SHARED_REGISTRY:-}" in
   true) ;;
   false)
-    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lived in the model gate's own MLflow on its runner. Set the registry secrets (docs/cicd-delivery.md) so that merged candidates are promoted and delivered."
-    summary "> [!WARNING]" "> No shared registry (secret \`MLFLOW_TRACKING_URI\` unset): the model gate's candidate \`@$alias\` lived on its runner; nothing was promoted."
+    echo "::warning title=No shared registry: nothing promoted::The candidate @$alias lives in this job's own MLflow on its runner. Set the registry secrets (docs/credentials.md) so that merged candidates are promoted and delivered."
+    summary "> [!WARNING]" "> No shared registry (secret \`MLFLOW_TRACKING_URI\` unset): the candidate \`@$alias\` lives on this runner; nothing was promoted."
     log "no shared registry: nothing to promote"
     exit 0
     ;;
@@ -35,7 +37,11 @@ case "${RPS_SHARED_REGISTRY:-}" in
 esac
 
 mkdir -p "$OUT"
-reason="pull request #${RPS_PR_NUMBER:-${alias#pr-}} merged into test"
+if [[ -n "${RPS_PR_NUMBER:-}" ]]; then
+  reason="pull request #$RPS_PR_NUMBER merged into test"
+else
+  reason="merged into test (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+fi
 code=0
 "$RPS_BIN" promote --from-alias "$alias" --reason "$reason" --json > "$OUT/promote.json" || code=$?
 read -r action champion previous message < <(python3 - "$OUT/promote.json" <<'PY'

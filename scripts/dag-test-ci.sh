@@ -5,8 +5,8 @@
 # Run conf: backfill_days = RPS_BACKFILL_DAYS, and retrain = "always": a pull request is judged by
 # the model its code trains, so CI never lets a drift gate skip training (the DAG's drift task then
 # forces the retrain; triggered_by = "ci" is what the drift report and a promotion record), and
-# candidate_alias = RPS_CANDIDATE_ALIAS (pr-<number>): the DAG's train registers the model under that
-# alias, so a pull request's run never moves @challenger or @champion (docs/cicd-workflows.md).
+# candidate_alias = RPS_CANDIDATE_ALIAS (pr-<number>, merge-<run id> after a merge): the DAG's train registers the
+# model under that alias, so a CI run never moves @challenger or @champion (docs/cicd-workflows.md).
 # Env: RPS_REPLAY_AT (required, ISO 8601 with offset), RPS_CANDIDATE_ALIAS (required, not challenger,
 # champion or previous-champion), RPS_BACKFILL_DAYS (history for the fetch),
 # and the stack's MLFLOW_TRACKING_URI / RPS_S3_* / AWS_* (scripts/stack.sh defaults); in remote mode

@@ -130,6 +130,59 @@ def test_when_no_dir_is_given_then_ci_champion_uses_rps_ci_champion_dir_else_thi
     assert f"+ (cd {ROOT} && {ROOT}/scripts/ci-build.sh)" in default.stdout.splitlines()
 
 
+def fake_export(tmp_path: Path, exit_code: int, answer: dict) -> Path:
+    """A stand-in for bin/rps export-model: records its argv and the MLflow credentials it got."""
+    script = tmp_path / "rps"
+    (tmp_path / "answer.json").write_text(json.dumps(answer) + "\n")
+    script.write_text("#!/usr/bin/env bash\n"
+                      f"printf '%s\\n' \"$@\" > '{tmp_path}/args'\n"
+                      f"env | grep '^MLFLOW_' | sort > '{tmp_path}/mlflow-env'\n"
+                      f"if [[ {exit_code} == 0 ]]; then mkdir -p \"$5\" && echo '{{}}' > \"$5/model.json\"; fi\n"
+                      f"cat '{tmp_path}/answer.json'\nexit {exit_code}\n")
+    script.chmod(0o755)
+    return script
+
+
+READ_ONLY = {"RPS_CHAMPION_TRACKING_URI": "https://dagshub.com/me/rps.mlflow", "RPS_CHAMPION_TRACKING_USERNAME": "reader",
+             "RPS_CHAMPION_TRACKING_PASSWORD": "read-token"}
+
+
+def test_when_the_read_only_registry_is_given_then_ci_champion_only_exports_its_champion(tmp_path: Path):
+    result = run(["scripts/ci-champion.sh", "--dry-run"], env=champion_env(**READ_ONLY, RPS_CI_CHAMPION_MODEL_DIR="build/champion"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"+ (cd {ROOT} && MLFLOW_TRACKING_URI=https://dagshub.com/me/rps.mlflow MLFLOW_TRACKING_USERNAME=*** MLFLOW_TRACKING_PASSWORD=***"
+        " bin/rps export-model --alias champion --out build/champion --json)",
+    ]
+
+
+def test_when_ci_champion_exports_then_only_the_export_gets_the_read_only_credentials(tmp_path: Path):
+    rps = fake_export(tmp_path, 0, {"version": "4"})
+    out = tmp_path / "champion"
+    env = champion_env(**READ_ONLY, RPS_BIN=str(rps), RPS_CI_CHAMPION_MODEL_DIR=str(out), MLFLOW_TRACKING_URI="http://127.0.0.1:5000")
+    result = run(["scripts/ci-champion.sh"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "args").read_text().splitlines() == ["export-model", "--alias", "champion", "--out", str(out), "--json"]
+    assert (tmp_path / "mlflow-env").read_text().splitlines() == [
+        "MLFLOW_TRACKING_PASSWORD=read-token", "MLFLOW_TRACKING_URI=https://dagshub.com/me/rps.mlflow", "MLFLOW_TRACKING_USERNAME=reader"]
+    assert (out / "model.json").exists() and "nothing to train" not in result.stderr and "stack.sh" not in result.stderr
+
+
+def test_when_production_has_no_champion_then_ci_champion_says_so_and_exports_nothing(tmp_path: Path):
+    rps = fake_export(tmp_path, 3, {"error": {"code": "NO_ALIAS", "message": "'rps-temperature' has no @champion"}})
+    result = run(["scripts/ci-champion.sh"], env=champion_env(**READ_ONLY, RPS_BIN=str(rps), RPS_CI_CHAMPION_MODEL_DIR=str(tmp_path / "champion")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("::notice title=No champion in production::")
+    assert not (tmp_path / "champion").exists()
+
+
+def test_when_the_read_only_export_fails_otherwise_then_ci_champion_fails_with_its_code(tmp_path: Path):
+    rps = fake_export(tmp_path, 4, {"error": {"code": "MLFLOW_UNREACHABLE", "message": "401"}})
+    result = run(["scripts/ci-champion.sh"], env=champion_env(**READ_ONLY, RPS_BIN=str(rps), RPS_CI_CHAMPION_MODEL_DIR=str(tmp_path / "champion")))
+    assert result.returncode == 4
+    assert "MLFLOW_UNREACHABLE" in result.stderr and "FAILED: rps export-model exited 4" in result.stderr
+
+
 def test_when_the_tree_is_missing_then_ci_champion_exits_2(tmp_path: Path):
     result = run(["scripts/ci-champion.sh", str(tmp_path / "absent")], env=champion_env())
     assert result.returncode == 2
@@ -310,6 +363,18 @@ def test_when_a_candidate_alias_is_set_then_compare_scores_that_alias(tmp_path: 
     assert (tmp_path / "args").read_text().split() == ["compare", "--json", "--lose-exit-code", "10", "--challenger", "pr-7"]
 
 
+@pytest.mark.parametrize("exported", [True, False])
+def test_when_a_champion_was_exported_then_compare_scores_against_that_directory(tmp_path: Path, exported: bool):
+    champion = tmp_path / "champion"
+    if exported:
+        champion.mkdir()
+        (champion / "model.json").write_text("{}")
+    env = compare_env(tmp_path, fake_rps(tmp_path, 0, "challenger_wins", True), RPS_CANDIDATE_ALIAS="pr-7", RPS_CI_CHAMPION_MODEL_DIR=str(champion))
+    assert run(["scripts/ci-compare.sh", "run"], env=env).returncode == 0
+    tail = ["--champion-dir", str(champion)] if exported else []
+    assert (tmp_path / "args").read_text().split() == ["compare", "--json", "--lose-exit-code", "10", "--challenger", "pr-7", *tail]
+
+
 def publish_env(tmp_path: Path, rps: Path, token: str, **extra: str) -> dict[str, str]:
     return compare_env(tmp_path, rps, PATH=f"{SHIMS}:{os.environ['PATH']}", REPO_TOKEN=token, GITHUB_REF="refs/pull/7/merge",
                        FAKE_CML_LOG=str(tmp_path / "cml.jsonl"), GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), **extra)
@@ -447,6 +512,16 @@ def test_when_a_merged_candidate_passes_the_gate_then_ci_promote_promotes_it_by_
     assert "## Candidate `@pr-7` promoted" in (tmp_path / "summary.md").read_text()
 
 
+def test_when_the_merge_job_promotes_its_own_candidate_then_the_reason_names_the_merged_commit(tmp_path: Path):
+    rps = fake_promote(tmp_path, 0, {"action": "promoted", "champion": "5", "previousChampion": "4"})
+    env = promote_env(tmp_path, rps, RPS_SHARED_REGISTRY="true", RPS_CANDIDATE_ALIAS="merge-123")
+    del env["RPS_PR_NUMBER"]
+    result = run(["scripts/ci-promote.sh"], env=env)
+    assert result.returncode == 0, result.stderr
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert (tmp_path / "args").read_text().splitlines() == ["promote", "--from-alias", "merge-123", "--reason", f"merged into test (commit {sha})", "--json"]
+
+
 def test_when_the_gate_refuses_a_merged_candidate_then_ci_promote_fails_red_with_the_reason(tmp_path: Path):
     rps = fake_promote(tmp_path, 10, {"error": {"code": "PROMOTION_REFUSED", "message": "refusing to promote 'm' v3: rps compare decided challenger_loses"}})
     result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, RPS_SHARED_REGISTRY="true"))
@@ -463,7 +538,7 @@ def test_when_there_is_no_shared_registry_then_ci_promote_warns_and_promotes_not
     assert not (tmp_path / "args").exists()
 
 
-@pytest.mark.parametrize(("extra", "message"), [({"RPS_CANDIDATE_ALIAS": "challenger"}, "expected pr-<number>"), ({"RPS_SHARED_REGISTRY": ""}, "expected true or false")])
+@pytest.mark.parametrize(("extra", "message"), [({"RPS_CANDIDATE_ALIAS": "challenger"}, "expected merge-<run id> or pr-<number>"), ({"RPS_SHARED_REGISTRY": ""}, "expected true or false")])
 def test_when_ci_promote_is_misconfigured_then_it_exits_2(tmp_path: Path, extra, message):
     rps = fake_promote(tmp_path, 0, {})
     result = run(["scripts/ci-promote.sh"], env=promote_env(tmp_path, rps, **({"RPS_SHARED_REGISTRY": "true"} | extra)))

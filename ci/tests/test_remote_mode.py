@@ -1,28 +1,36 @@
-"""Remote mode (docs/cicd-delivery.md, "Remote mode"): the workflow jobs against a shared registry and DVC
-remote that are not on the runner, with a production promotion interleaved with a pull request's
-model gate.
+"""Remote mode (docs/cicd-delivery.md, "Remote mode"; docs/credentials.md): the workflow jobs against a
+shared registry and DVC remote that are not on the runner, with a production promotion interleaved
+with a pull request's model gate. The pull request's gate holds only a read-only user of the
+registry (the proxy refuses that user anything but reads) and writes nothing there; the promotion
+after the merge, the only job with the write secrets, trains and compares the merged code itself.
 
 The shared remote (what DagsHub or S3 + a hosted MLflow would be): a second MinIO + MLflow started
 by this test with scripts/stack.sh in a state dir of its own, on free ports, with credentials of its
 own and bucket names of its own. Its MLflow is reached only through HTTP basic auth, as DagsHub's
-(BasicAuthProxy: a request without the repository secrets' user and password gets 401). The jobs see it only through the workflow's documented secrets and
-variables (MLFLOW_TRACKING_URI/USERNAME/PASSWORD, RPS_DVC_*); their own stack (MinIO, MLflow,
-Airflow, started by the job steps, ci/tests/lab.py) is the runner's.
+(BasicAuthProxy: a request without a known user and password gets 401; the read-only user's
+requests other than GET and HEAD get 403). The jobs see it only through the workflow's documented
+secrets and variables (MLFLOW_TRACKING_URI/USERNAME/PASSWORD and RPS_DVC_* for the promotion,
+MLFLOW_READ_* for the gate and the delivery); their own stack (MinIO, MLflow, Airflow, started by
+the job steps, ci/tests/lab.py) is the runner's.
 
 In file order (about 5 minutes on 2 shared cores: the remote and production about 80 s, the gate
 about 105 s, deliver about 90 s):
 1. production, on the remote: trains a stump (v1) and promotes it (@champion), trains the base
    branch's forest (v2, @challenger) and compares it;
-2. ci-test `test-model-gate` of pull request #11 in remote mode, every step; as soon as its DAG run
-   starts, production promotes v2 (rps promote, the gate) on the remote, concurrently;
-3. the gate registered only @pr-11 (v3), compared it with production's champion of that moment (v2),
-   and pushed its data version to the remote DVC remote, where the bytes match the run's
-   rps.data_version;
-4. `test-promote-candidate` on #11's merge, while production has rolled back to v1: refused, the
-   report is stale (it compared against v2); production restores v2, the job is re-run: @champion
-   = v3 on the remote;
-5. cd-master `deliver` in remote mode: the image is labelled model.version 3;
-6. none of it touched the remote's processes or put its data on the runner.
+2. ci-test `test-model-gate` of pull request #11 with the read-only secrets, every step: it exports
+   the remote's @champion (v1) and registers its candidate @pr-11 in the runner's own MLflow; as
+   soon as its DAG run starts, production promotes v2 (rps promote, the gate) on the remote,
+   concurrently;
+3. the gate compared its candidate with the exported v1 and wrote nothing to the remote: its
+   registry is exactly as production left it, its data version is not in the remote DVC remote;
+4. `test-promote-candidate` on the push of #11's merge, with the write secrets: the merged code's
+   own candidate @merge-201 (v3 on the remote, its data version pushed to the remote DVC remote,
+   where the bytes match the run's rps.data_version), compared with the champion of that moment
+   (v2); production then rolls back to v1 and the promotion is refused, the comparison being stale;
+   production restores v2, the promotion step is re-run: @champion = v3 on the remote;
+5. cd-master `deliver` in remote mode, read-only: the image is labelled model.version 3;
+6. none of it touched the remote's processes or put its data on the runner, and the read-only user
+   never tried to write.
 """
 
 from __future__ import annotations
@@ -52,22 +60,28 @@ REMOTE_BUCKET, REMOTE_MLFLOW_BUCKET = "rps-shared", "rps-shared-mlflow"
 REMOTE_KEY = "shared-remote-key"
 REMOTE_SECRET = f"shared-{secrets.token_hex(16)}"
 REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN = "rps-ci", f"token-{secrets.token_hex(16)}"
+# The read-only user of the pull requests' gate and of the delivery.
+REMOTE_READER, REMOTE_READER_TOKEN = "rps-ci-reader", f"read-{secrets.token_hex(16)}"
 RUNNER_BUCKET = "rps-data"  # scripts/lib/common.sh's default, the jobs' own MinIO
 SERVICES = ("minio", "mlflow")
 
 
 class BasicAuthProxy:
     """The remote MLflow as DagsHub serves it: HTTP basic auth in front. A request whose
-    Authorization is not the user and token gets 401 (recorded in `refused`); the others are
-    forwarded to the MLflow behind it, and its answer relayed."""
+    Authorization is neither the user's nor the reader's gets 401 (recorded in `refused`); the
+    reader may only read (GET, HEAD): anything else gets 403 (recorded in `refused_writes`); the
+    others are forwarded to the MLflow behind it, and its answer relayed."""
 
     HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"}
 
-    def __init__(self, upstream: str, user: str, token: str):
+    def __init__(self, upstream: str, user: str, token: str, reader: str, reader_token: str):
         self.upstream = urlsplit(upstream)
         self.expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+        self.reader = "Basic " + base64.b64encode(f"{reader}:{reader_token}".encode()).decode()
         self.refused: list[str] = []
+        self.refused_writes: list[str] = []
         self.forwarded = 0
+        self.forwarded_reads = 0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,10 +110,15 @@ class BasicAuthProxy:
 
             def forward(self) -> None:
                 body = self.body()
-                if self.headers.get("Authorization") != proxy.expected:
+                auth = self.headers.get("Authorization")
+                if auth not in (proxy.expected, proxy.reader):
                     proxy.refused.append(f"{self.command} {self.path}")
                     self.answer(401, [("WWW-Authenticate", 'Basic realm="rps-shared"'), ("Content-Type", "application/json")],
                                 b'{"error_code": "UNAUTHENTICATED", "message": "credentials required"}')
+                    return
+                if auth == proxy.reader and self.command not in ("GET", "HEAD"):
+                    proxy.refused_writes.append(f"{self.command} {self.path}")
+                    self.answer(403, [("Content-Type", "application/json")], b'{"error_code": "PERMISSION_DENIED", "message": "read-only user"}')
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP_BY_HOP | {"host", "content-length", "authorization"}}
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=300)
@@ -110,6 +129,7 @@ class BasicAuthProxy:
                 finally:
                     conn.close()
                 proxy.forwarded += 1
+                proxy.forwarded_reads += auth == proxy.reader
                 self.answer(response.status, [(k, v) for k, v in response.getheaders() if k.lower() not in proxy.HOP_BY_HOP | {"content-length"}], data)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = forward
@@ -133,7 +153,7 @@ class SharedRemote:
         self.endpoint = f"http://127.0.0.1:{ports['minio']}"
         # The test reads the registry behind the proxy; the jobs and production only through it.
         self.registry = Registry(f"http://127.0.0.1:{ports['mlflow']}")
-        self.proxy = BasicAuthProxy(self.registry.uri, REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN)
+        self.proxy = BasicAuthProxy(self.registry.uri, REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN, REMOTE_READER, REMOTE_READER_TOKEN)
         self.uri = self.proxy.uri
         self.started: dict[str, str] = {}
         self.env = clean_environ() | {
@@ -156,9 +176,13 @@ class SharedRemote:
         return {name: (self.state / "run" / f"{name}.pid").read_text().strip() for name in SERVICES}
 
     def secrets(self) -> dict[str, str]:
-        """The repository secrets of remote mode (docs/cicd-delivery.md)."""
+        """The write secrets of remote mode: environment production-registry's (docs/credentials.md)."""
         return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_TRACKING_USERNAME": REMOTE_MLFLOW_USER, "MLFLOW_TRACKING_PASSWORD": REMOTE_MLFLOW_TOKEN,
                 "RPS_DVC_ACCESS_KEY_ID": REMOTE_KEY, "RPS_DVC_SECRET_ACCESS_KEY": REMOTE_SECRET}
+
+    def read_secrets(self) -> dict[str, str]:
+        """The read-only user's repository secrets (docs/credentials.md)."""
+        return {"MLFLOW_READ_TRACKING_URI": self.uri, "MLFLOW_READ_USERNAME": REMOTE_READER, "MLFLOW_READ_PASSWORD": REMOTE_READER_TOKEN}
 
     def vars(self) -> dict[str, str]:
         """The repository variables of remote mode (docs/cicd-delivery.md)."""
@@ -228,10 +252,19 @@ def test_the_remote_registry_refuses_a_request_without_the_secrets_credentials(r
         with pytest.raises(HTTPError) as refused:
             urlopen(Request(search, headers=headers), timeout=10)
         assert refused.value.code == 401
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{REMOTE_MLFLOW_USER}:{REMOTE_MLFLOW_TOKEN}".encode()).decode()}
-    with urlopen(Request(search, headers=auth), timeout=10) as r:
-        assert r.status == 200
+    for user, token in ((REMOTE_MLFLOW_USER, REMOTE_MLFLOW_TOKEN), (REMOTE_READER, REMOTE_READER_TOKEN)):
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
+        with urlopen(Request(search, headers=auth), timeout=10) as r:
+            assert r.status == 200
+    # The reader cannot write: a new registered model is refused before it reaches MLflow.
+    reader = {"Authorization": "Basic " + base64.b64encode(f"{REMOTE_READER}:{REMOTE_READER_TOKEN}".encode()).decode(), "Content-Type": "application/json"}
+    with pytest.raises(HTTPError) as forbidden:
+        urlopen(Request(f"{remote.uri}/api/2.0/mlflow/registered-models/create", data=b'{"name": "intruder"}', headers=reader, method="POST"), timeout=10)
+    assert forbidden.value.code == 403
+    assert remote.registry.get("registered-models/search").get("registered_models", []) == []
     remote.proxy.refused.clear()
+    remote.proxy.refused_writes.clear()
+    remote.proxy.forwarded_reads = 0
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +281,14 @@ def production(lab, remote):
     return prod
 
 
+def aliases_or_none(registry: Registry) -> dict[str, str]:
+    """The registered model's aliases; none while the model is not registered yet."""
+    try:
+        return registry.aliases()
+    except HTTPError:
+        return {}
+
+
 def dag_running(state: Path) -> bool:
     try:
         with sqlite3.connect(f"file:{state / 'airflow' / 'airflow.db'}?mode=ro", uri=True, timeout=1) as db:
@@ -259,8 +300,9 @@ def dag_running(state: Path) -> bool:
 @pytest.fixture(scope="module")
 def gate(lab, remote, production):
     workspace = lab.checkout("pr", WIN)
+    # A pull request's secrets: GitHub's token and the registry's read-only user, nothing else.
     job = lab.job("ci-test.yml", "model-gate", workspace, pr_github(PR, head_ref=WIN),
-                  {"GITHUB_TOKEN": "ghs_fake_token_for_the_cml_shim", **remote.secrets()}, vars=remote.vars(), shared_registry=True)
+                  {"GITHUB_TOKEN": "ghs_fake_token_for_the_cml_shim", **remote.read_secrets()}, vars=remote.vars())
     promotion: dict = {}
     done = threading.Event()
 
@@ -270,7 +312,7 @@ def gate(lab, remote, production):
             time.sleep(0.5)
         if done.is_set():
             return
-        promotion["candidate_registered_before"] = f"pr-{PR}" in remote.registry.aliases()
+        promotion["candidate_registered_before"] = f"pr-{PR}" in aliases_or_none(lab.registry)
         promotion["result"] = subprocess.run([str(ROOT / "bin/rps"), "promote", "--reason", "production: the nightly retrain won", "--json"],
                                              cwd=production.workspace, env=production.env, capture_output=True, text=True, timeout=300, check=False)
         promotion["dag_still_running"] = dag_running(lab.state)
@@ -292,91 +334,108 @@ def version_tags(remote: SharedRemote, version: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in mv.get("tags", [])}
 
 
-def test_the_model_gate_runs_green_in_remote_mode_against_the_shared_registry(gate, remote):
+def test_the_model_gate_runs_green_with_the_read_only_user_and_its_own_registry(gate, remote, lab):
     job, results, _ = gate
     assert [r.outcome for r in results] == ["success"] * len(job.steps()), failed_steps(results)
-    assert (job.env["MLFLOW_TRACKING_URI"], job.env["RPS_SHARED_REGISTRY"]) == (remote.uri, "true")
-    assert (job.env["RPS_DVC_S3_ENDPOINT"], job.env["RPS_DVC_S3_BUCKET"]) == (remote.endpoint, REMOTE_BUCKET)
+    assert (job.env["MLFLOW_TRACKING_URI"], job.env["RPS_SHARED_REGISTRY"]) == (lab.uri, "false")
+    assert not [k for k in job.env if k.startswith("RPS_DVC_")]
     champion_step = next(r for r in results if r.run == "make ci-champion")
-    assert "nothing to train here" in champion_step.output
-    dag = next(r for r in results if r.run == "make dag-test-ci")
-    assert f"remote storage (default): the shared s3://{REMOTE_BUCKET}/dvc via {remote.endpoint}" in dag.output
-    assert "::warning title=Data version not shared" not in dag.output
+    assert f"production's @champion from {remote.uri} (read-only) into build/champion" in champion_step.output
+    assert (job.workspace / "build/champion/registry.json").exists()
+    # The candidate lives in the runner's MLflow only (its v1: version numbers of another registry).
+    assert lab.registry.aliases() == {f"pr-{PR}": "1"}
+    assert lab.registry.run_of("1")["tags"]["rps.code_version"] == lab.shas[WIN]
 
 
-def test_a_production_promotion_during_the_gate_went_through_and_the_gate_touched_only_its_candidate(gate, remote, lab):
+def test_a_production_promotion_during_the_gate_went_through_and_the_gate_wrote_nothing_to_the_remote(gate, remote, lab):
     job, _, promotion = gate
     assert promotion, "the DAG run was never seen running"
     assert promotion["result"].returncode == 0, promotion["result"].stderr[-2000:]
-    # It happened during the PR's DAG run, before the candidate existed.
     assert promotion["dag_still_running"] and not promotion["candidate_registered_before"]
     production_aliases = {"champion": "2", "challenger": "2", "previous-champion": "1"}
     assert promotion["aliases"] == production_aliases
-    # After the gate: production's aliases and versions exactly as production left them; the PR
-    # wrote its candidate @pr-11 (v3) and nothing else.
-    assert remote.registry.aliases() == {**production_aliases, f"pr-{PR}": "3"}
+    # After the gate: production's aliases, versions and tags exactly as production left them.
+    assert remote.registry.aliases() == production_aliases
     assert {v: version_tags(remote, v) for v in ("1", "2")} == promotion["tags"]
-    assert remote.registry.run_of("3")["tags"]["rps.code_version"] == lab.shas[WIN]
+    versions = remote.registry.get("model-versions/search", filter=f"name='{MODEL_NAME}'").get("model_versions", [])
+    assert sorted(v["version"] for v in versions) == ["1", "2"]
+    # The read-only user only read, and never tried to write.
+    assert remote.proxy.forwarded_reads > 0 and remote.proxy.refused_writes == []
 
 
-def test_the_gate_report_names_the_champion_it_compared_against(gate):
+def test_the_gate_report_names_the_exported_champion_it_compared_against(gate):
     job, results, _ = gate
     report = json.loads((job.workspace / "reports/compare/report.json").read_text())
+    # v1 locally and v1 on the remote are two models: never "the same version".
     assert (report["decision"], report["passed"]) == ("challenger_wins", True)
-    assert (report["challenger"]["version"], report["challenger"]["alias"], report["champion"]["version"]) == ("3", f"pr-{PR}", "2")
-    assert "v2" in (job.workspace / "reports/compare/report.md").read_text()
-    assert "compare-gate: passed: challenger_wins: challenger v3 vs champion v2" in results[-1].output
+    assert (report["challenger"]["version"], report["challenger"]["alias"], report["champion"]["version"]) == ("1", f"pr-{PR}", "1")
+    assert "compare-gate: passed: challenger_wins: challenger v1 vs champion v1" in results[-1].output
 
 
-def test_the_candidate_data_version_is_in_the_shared_dvc_remote_and_nothing_of_the_remote_on_the_runner(gate, remote, lab):
+def test_the_gate_s_data_stays_on_the_runner_and_its_job_env_holds_no_remote_credential(gate, remote, lab):
     job, _, _ = gate
-    data_version = remote.registry.run_of("3")["tags"]["rps.data_version"]
-    assert len(data_version) == 32 and remote.registry.run_of("3")["tags"]["rps.data_versioned_by_dvc"] == "true"
-    # The lineage resolves on the remote: the bytes DVC pushed there are that data version.
-    assert remote.dvc_object_md5(data_version) == data_version
-    # The runner's own MinIO got the task state (raw/, processed/), no DVC data, no bucket of the
-    # remote; the runner's MLflow registered nothing.
-    runner_minio = lab.state / "minio"
-    assert (runner_minio / RUNNER_BUCKET / "processed").is_dir()
-    assert not (runner_minio / RUNNER_BUCKET / "dvc").exists() and not (runner_minio / REMOTE_BUCKET).exists()
-    assert lab.registry.get("registered-models/search").get("registered_models", []) == []
-    # The job knew the remote only through its secrets and variables.
-    for value, keys in ((REMOTE_SECRET, {"RPS_DVC_SECRET_ACCESS_KEY"}), (REMOTE_MLFLOW_TOKEN, {"MLFLOW_TRACKING_PASSWORD"}), (remote.uri, {"MLFLOW_TRACKING_URI"}),
-                        (remote.endpoint, {"RPS_DVC_S3_ENDPOINT"}), (str(remote.state), set())):
-        assert {k for k, v in job.env.items() if value in v} == keys, value
+    data_version = lab.registry.run_of("1")["tags"]["rps.data_version"]
+    assert remote.dvc_object_md5(data_version) is None
+    assert not (lab.state / "minio" / REMOTE_BUCKET).exists()
+    # The read-only user was the ci-champion step's only (step env), the write secrets nowhere.
+    for value in (REMOTE_SECRET, REMOTE_MLFLOW_TOKEN, REMOTE_READER_TOKEN, remote.uri, remote.endpoint, str(remote.state)):
+        assert {k for k, v in job.env.items() if value in v} == set(), value
 
 
 @pytest.fixture(scope="module")
 def merged(gate, lab, remote, production):
-    """#11 merged while production had rolled back (the gate's report is then stale), then again
-    after production restored its champion."""
+    """#11 merged (a push to test): the promotion job with the write secrets trains and compares
+    the merged code's candidate; production rolls back before the promotion step (refused as
+    stale), restores its champion, and the promotion step is re-run."""
     workspace = gate[0].workspace
 
-    def promote_candidate():
-        job = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(PR, "closed", **{"event.pull_request.merged": True}),
-                      remote.secrets(), vars=remote.vars(), shared_registry=True)
-        return job, job.run(start=job.index_of_run("make ci-promote"))
+    def promotion_job():
+        return lab.job("ci-test.yml", "promote-candidate", workspace, {"event_name": "push", "ref": f"refs/heads/{BASE}", "run_id": "201"},
+                       remote.secrets(), vars=remote.vars(), shared_registry=True)
 
+    trained = promotion_job()
+    promote_step = trained.index_of_run("make ci-promote")
+    trained_results = trained.run(stop=promote_step)
+    compared = json.loads((workspace / "reports/compare/report.json").read_text())
     production.rps("promote", "--rollback", "--reason", "production: v2 misbehaves in the field")
     rolled_back = remote.registry.aliases()
-    _, refused = promote_candidate()
+    refused = promotion_job().run(start=promote_step)
     after_refusal = remote.registry.aliases()
     production.rps("promote", "--rollback", "--reason", "production: v2 was fine after all")
-    job, results = promote_candidate()
-    return job, results, {"rolled_back": rolled_back, "refused": refused, "after_refusal": after_refusal}
+    job = promotion_job()
+    results = job.run(start=promote_step)
+    return job, results, {"trained": trained, "trained_results": trained_results, "compared": compared, "rolled_back": rolled_back,
+                          "refused": refused, "after_refusal": after_refusal}
 
 
-def test_a_merge_after_production_moved_the_champion_is_refused_as_stale(merged):
+def test_the_merge_job_trains_its_own_candidate_on_the_remote_and_pushes_its_data_there(merged, remote, lab):
     _, _, before = merged
-    assert before["rolled_back"] == {"champion": "1", "challenger": "1", "previous-champion": "2", f"pr-{PR}": "3"}
+    job, results = before["trained"], before["trained_results"]
+    assert [r.outcome for r in results] == ["success"] * len(results), failed_steps(results)
+    assert (job.env["MLFLOW_TRACKING_URI"], job.env["RPS_SHARED_REGISTRY"]) == (remote.uri, "true")
+    assert (job.env["RPS_DVC_S3_ENDPOINT"], job.env["RPS_DVC_S3_BUCKET"]) == (remote.endpoint, REMOTE_BUCKET)
+    dag = next(r for r in results if r.run == "make dag-test-ci")
+    assert f"remote storage (default): the shared s3://{REMOTE_BUCKET}/dvc via {remote.endpoint}" in dag.output
+    assert "::warning title=Data version not shared" not in dag.output
+    assert remote.registry.aliases()["merge-201"] == "3"
+    assert remote.registry.run_of("3")["tags"]["rps.code_version"] == lab.shas[WIN]
+    data_version = remote.registry.run_of("3")["tags"]["rps.data_version"]
+    assert len(data_version) == 32 and remote.registry.run_of("3")["tags"]["rps.data_versioned_by_dvc"] == "true"
+    assert remote.dvc_object_md5(data_version) == data_version
+    assert (before["compared"]["decision"], before["compared"]["challenger"]["version"], before["compared"]["champion"]["version"]) == ("challenger_wins", "3", "2")
+
+
+def test_a_promotion_after_production_moved_the_champion_is_refused_as_stale(merged):
+    _, _, before = merged
+    assert {k: before["rolled_back"][k] for k in ("champion", "challenger", "previous-champion")} == {"champion": "1", "challenger": "1", "previous-champion": "2"}
     [step] = before["refused"]
     assert step.outcome == "failure"
-    assert f"::error title=Candidate @pr-{PR} not promoted::rps promote exited 10: refusing to promote" in step.output
+    assert "::error title=Candidate @merge-201 not promoted::rps promote exited 10: refusing to promote" in step.output
     assert "its champion was v2, the current one is v1" in step.output
     assert before["after_refusal"] == before["rolled_back"]
 
 
-def test_the_merge_promotes_exactly_the_gated_candidate_once_its_report_is_current_again(merged, gate, remote):
+def test_the_promotion_promotes_exactly_the_candidate_it_compared_once_its_report_is_current_again(merged, remote):
     job, results, _ = merged
     assert [r.outcome for r in results] == ["success"], failed_steps(results)
     promote = json.loads((job.workspace / "reports/promote/promote.json").read_text())
@@ -388,18 +447,19 @@ def test_the_merge_promotes_exactly_the_gated_candidate_once_its_report_is_curre
 @pytest.fixture(scope="module")
 def deliver(merged, lab, remote):
     workspace = lab.checkout("master", MASTER)
-    secrets_ = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **remote.secrets()}
+    secrets_ = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **remote.read_secrets()}
     job = lab.job("cd-master.yml", "deliver", workspace, {"event_name": "push", "ref": "refs/heads/master"}, secrets_,
                   vars=remote.vars(), shared_registry=True, **{"http://127.0.0.1:8000": f"http://127.0.0.1:{lab.ports['serve']}"})
     results = job.run()
     return job, results
 
 
-def test_deliver_in_remote_mode_ships_the_version_that_passed_the_gate_and_was_promoted(deliver, gate, remote, lab):
+def test_deliver_in_remote_mode_ships_the_version_the_merge_compared_and_promoted(deliver, merged, remote, lab):
     job, results = deliver
     assert all(r.outcome == "success" for r in results[:-1]) and results[-1].outcome == "skipped", failed_steps(results)
     assert "nothing to train here" in next(r for r in results if r.run == "make ci-champion").output
-    gated = json.loads((gate[0].workspace / "reports/compare/report.json").read_text())["challenger"]["version"]
+    assert (job.env["MLFLOW_TRACKING_URI"], job.env["MLFLOW_TRACKING_USERNAME"]) == (remote.uri, REMOTE_READER)
+    gated = merged[2]["compared"]["challenger"]["version"]
     v = "v" + json.loads((ROOT / "package.json").read_text())["version"]
     labels = image_config(f"{lab.image}:{v}")["Labels"]
     assert labels["model.version"] == gated == remote.registry.aliases()["champion"] == "3"
@@ -414,5 +474,6 @@ def test_no_job_step_started_or_restarted_the_shared_remote(deliver, remote):
 
 
 def test_every_request_of_the_jobs_and_production_to_the_remote_registry_carried_the_secrets_credentials(deliver, remote):
-    assert remote.proxy.forwarded > 0
+    assert remote.proxy.forwarded > remote.proxy.forwarded_reads > 0
     assert remote.proxy.refused == []
+    assert remote.proxy.refused_writes == []  # the read-only user (the gate, the delivery) never tried to write

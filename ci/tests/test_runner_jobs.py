@@ -396,7 +396,7 @@ SETUP_NODE_JOBS = [
     ("ci-dev.yml", "checks", {}),
     ("ci-dev.yml", "workflow-jobs", {}),
     ("ci-test.yml", "model-gate", pull_request()),
-    ("ci-test.yml", "promote-candidate", pull_request("closed", **{"event.pull_request.merged": True})),
+    ("ci-test.yml", "promote-candidate", {"event_name": "push", "ref": "refs/heads/test", "run_id": "101"}),
     ("cd-master.yml", "image-build", {"event_name": "pull_request", "base_ref": "master"}),
     ("cd-master.yml", "deliver", {"event_name": "push", "ref": "refs/heads/master"}),
 ]

@@ -1,5 +1,6 @@
 """The stack-bound workflow jobs on fresh runners: ci-test `test-model-gate` (the winning pull
-request), ci-test `test-promote-candidate` (its merge), cd-master `image-build` and `deliver`, each
+request), ci-test `test-promote-candidate` (the push of its merge: a stack of its own on other
+ports, the gate's MLflow as the shared registry), cd-master `image-build` and `deliver`, each
 with ALL its steps in a NEW container from the runner image (ci/tests/test_runner_jobs.py: a fresh
 clone, only what the job's own setup-* and install steps put there). A step that relies on
 something the job did not install fails here.
@@ -23,7 +24,8 @@ container's behaviour) are in the workflow-job lab, test_workflow_jobs.py, which
 again on one shared stack: that lab is ci-dev's workflow-jobs job, which make test runs in a fresh
 runner container too (test_runner_ci_dev_jobs.py).
 
-Cost on 2 cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s,
+Cost on 2 cores: about 7.5 minutes with the caches saved (model gate 217 s, promote 37 s before it
+trained its own candidate (now about the model gate's `make dag-test-ci` more),
 image-build 50 s, deliver 79 s), and as much on a machine's first run now that setup-python has
 `cache: pip` (the host's warm pip cache mounted: 465 s, the model gate's `make stack-up` 217 s;
 without it the first run took about 25 minutes).
@@ -45,11 +47,11 @@ import re
 from urllib.request import Request, urlopen
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 from gha import Job, Local
 from lab import BASE, BASE_FOREST, MODEL_NAME, WIN, Lab, git, image_config, pr_github, with_forest
 from test_runner_jobs import all_green, failed_steps, start_runner, timed_run
-from test_workflow_jobs import PR_SECRETS, SHARED_SECRETS
+from test_workflow_jobs import PR_SECRETS, READ_SECRETS, SHARED_SECRETS, push_github
 
 STACK_JOBS_ENV = "RPS_RUNNER_STACK_JOBS"
 if os.environ.get(STACK_JOBS_ENV) != "1":
@@ -82,9 +84,13 @@ class Stack:
         local.env["FAKE_CML_LOG"] = CML_LOG
         return local
 
-    def job(self, workflow: str, job_id: str, github: dict, secrets: dict, docker: bool = False, **rewrite: str) -> Job:
-        return self.runner.job(workflow, job_id, github=github, secrets=secrets, local=self.local(**rewrite),
-                               host_network=True, docker=docker)
+    def job(self, workflow: str, job_id: str, github: dict, secrets: dict, docker: bool = False, own_stack: bool = False, **rewrite: str) -> Job:
+        local = self.local(**rewrite)
+        if own_stack:
+            # A job that starts a stack of its own beside the model gate's (still up, on the host's
+            # network): its own ports; MLFLOW_TRACKING_URI stays the gate's MLflow, the shared registry.
+            local.env |= {k: str(free_port()) for k in ("RPS_MINIO_PORT", "RPS_MINIO_CONSOLE_PORT", "RPS_MLFLOW_PORT", "RPS_AIRFLOW_PORT")}
+        return self.runner.job(workflow, job_id, github=github, secrets=secrets, local=local, host_network=True, docker=docker)
 
     def stop(self) -> None:
         self.runner.stop()  # the model gate's container, and with it its stack
@@ -128,32 +134,34 @@ def test_the_model_gate_job_passes_on_a_fresh_runner_and_registers_the_candidate
 
 @pytest.fixture(scope="module")
 def promote(model_gate, stack):
-    job = stack.job("ci-test.yml", "promote-candidate", pr_github(7, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
+    job = stack.job("ci-test.yml", "promote-candidate", push_github(101), SHARED_SECRETS, own_stack=True)
     timed_run(job)
     return job
 
 
-def test_the_promote_candidate_job_promotes_the_merged_candidate_on_a_fresh_runner(promote, stack):
+def test_the_promote_candidate_job_trains_compares_and_promotes_the_merged_code_on_a_fresh_runner(promote, stack):
     all_green(promote)
     aliases = stack.lab.registry.aliases()
-    assert (aliases["champion"], aliases["previous-champion"]) == ("2", "1")
-    assert "## Candidate `@pr-7` promoted" in stack.runner.exec_(promote.container, "cat", str(promote.summary))
+    # Its own candidate (v3, the merged code), never the gate's @pr-7 (v2).
+    assert (aliases["champion"], aliases["previous-champion"], aliases["merge-101"], aliases["pr-7"]) == ("3", "1", "3", "2")
+    assert stack.lab.registry.run_of("3")["tags"]["rps.code_version"] == stack.runner.sha
+    assert "## Candidate `@merge-101` promoted" in stack.runner.exec_(promote.container, "cat", str(promote.summary))
 
 
 def test_the_image_build_job_builds_both_images_on_a_fresh_runner(promote, stack):
-    job = stack.job("cd-master.yml", "image-build", {"event_name": "pull_request", "base_ref": "master"}, SHARED_SECRETS, docker=True)
+    job = stack.job("cd-master.yml", "image-build", {"event_name": "pull_request", "base_ref": "master"}, READ_SECRETS, docker=True)
     timed_run(job)
     all_green(job)
     lab = stack.lab
     labels = image_config(f"{lab.image}:{VERSION}")["Labels"]
-    assert labels["model.version"] == lab.registry.aliases()["champion"] == "2"
+    assert labels["model.version"] == lab.registry.aliases()["champion"] == "3"
     assert labels["org.opencontainers.image.revision"] == stack.runner.sha
     assert image_config(f"{lab.cli_image}:{VERSION}")["Labels"]["org.opencontainers.image.revision"] == stack.runner.sha
 
 
 def test_the_deliver_job_pushes_and_verifies_the_image_on_a_fresh_runner(promote, stack):
     lab = stack.lab
-    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **SHARED_SECRETS}
+    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **READ_SECRETS}
     job = stack.job("cd-master.yml", "deliver", {"event_name": "push", "ref": "refs/heads/master"}, secrets, docker=True,
                     **{"http://127.0.0.1:8000": f"http://127.0.0.1:{lab.ports['serve']}"})
     timed_run(job)
@@ -170,6 +178,6 @@ def test_the_deliver_job_pushes_and_verifies_the_image_on_a_fresh_runner(promote
         assert r.headers["Docker-Content-Digest"] == digest.split("@")[1]
     by_digest = next(r for r in job.results if (r.run or "").startswith("scripts/verify-deployment --image"))
     assert f"verify-deployment: OK image {digest} healthy after " in by_digest.output
-    assert f"model {MODEL_NAME} v2" in by_digest.output
+    assert f"model {MODEL_NAME} v3" in by_digest.output
     # Every cache restored: the model gate saved them (or an earlier run did).
     assert all(note.startswith("restored ") for note in cache_notes(job)), cache_notes(job)

@@ -15,12 +15,14 @@ One stack serves the whole module, in file order (about 6 minutes on 2 shared co
    `make dag-test-ci` on, against the same champion; the candidate @pr-8 loses, the comment is
    refused, the report is in the summary and the artifact, the gate fails;
 3. a new push to #7: from `make ci-compare` on: its one comment is updated, the gate passes again;
-4. ci-test `test-promote-candidate` when #7 is merged: @pr-7 (v2) becomes @champion through rps
-   promote's gate; then #8 merged anyway: refused, nothing moves;
-5. cd-master `image-build` on a pull request into master, with the shared registry (the secret
-   set): the CLI and the serving image with the registry's champion;
-6. cd-master `deliver` on a push to master, shared registry: nothing trained on the runner, export
-   of @champion (the version #7's gate passed and its merge promoted), image, run, verify, push,
+4. ci-test `test-promote-candidate` on the push that merges #7 into test: the job trains the merged
+   code's own candidate @merge-101 (v4), compares it with @champion and promotes it through rps
+   promote's gate (the gate's @pr-7 is never read); then #8 merged anyway: its candidate (v5)
+   loses, the promotion is refused, nothing moves;
+5. cd-master `image-build` on a pull request into master, with the shared registry (its read-only
+   secret set): the CLI and the serving image with the registry's champion;
+6. cd-master `deliver` on a push to master, shared registry read-only: nothing trained on the
+   runner, export of @champion (the version #7's merge compared and promoted), image, run, verify, push,
    verify the pushed image by digest; then the delivered container and image themselves: labels,
    Docker's `healthy`, /ready and /predict (example and observations), non-root, a refused release
    overwrite, broken images failing verify-deployment, `docker stop` under load;
@@ -226,45 +228,65 @@ def test_a_new_push_updates_the_one_comment_of_the_pull_request(second_push, lab
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. #7 merged: its candidate promoted through rps promote's gate; #8 merged anyway: refused.
+# 4. #7 merged (a push to test): the promotion job trains the merged code's own candidate, compares
+# it with @champion and promotes it through rps promote's gate; #8 merged anyway: refused.
 
 # The registry secret set: the jobs treat MLFLOW_TRACKING_URI as the shared registry (here the lab's
-# MLflow, which Local.env points MLFLOW_TRACKING_URI at; part 3 of issue 15 would make it a second stack).
+# MLflow, which Local.env points MLFLOW_TRACKING_URI at; test_remote_mode.py has a second stack).
 SHARED_SECRETS = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+# cd-master reads the shared registry with its read-only user's secrets (docs/credentials.md).
+READ_SECRETS = {"MLFLOW_READ_TRACKING_URI": "http://127.0.0.1:5000"}
+
+
+def push_github(run_id: int) -> dict:
+    """The `github` context of the push a merge into test makes."""
+    return {"event_name": "push", "ref": f"refs/heads/{BASE}", "run_id": str(run_id)}
 
 
 @pytest.fixture(scope="module")
 def merged(second_push, lab):
     workspace = second_push[0].workspace
-    job = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(7, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
+    git(workspace, "checkout", "-q", WIN)
+    job = lab.job("ci-test.yml", "promote-candidate", workspace, push_github(101), SHARED_SECRETS)
     results = job.run()
-    # Read now: the refused run below writes the same file.
+    # Read now: the refused run below writes the same files.
     promoted = json.loads((workspace / "reports/promote/promote.json").read_text()) if results[-1].outcome == "success" else {}
-    refused = lab.job("ci-test.yml", "promote-candidate", workspace, pr_github(8, "closed", **{"event.pull_request.merged": True}), SHARED_SECRETS)
-    refused_results = refused.run(start=refused.index_of_run("make ci-promote"))
-    return job, results, promoted, refused, refused_results
+    compared = json.loads((workspace / "reports/compare/report.json").read_text())
+    git(workspace, "checkout", "-q", LOSE)
+    refused = lab.job("ci-test.yml", "promote-candidate", workspace, push_github(102), SHARED_SECRETS)
+    refused_results = refused.run(start=refused.index_of_run("make dag-test-ci"))
+    return job, results, promoted, refused, refused_results, compared
 
 
-def test_when_a_pull_request_is_merged_then_exactly_its_passed_candidate_is_promoted(merged, lab):
-    job, results, promote, _, _ = merged
+def test_when_a_pull_request_is_merged_then_its_code_s_own_candidate_is_compared_and_promoted(merged, lab):
+    job, results, promote, _, _, compared = merged
     assert [r.outcome for r in results] == ["success"] * len(results), failed_steps(results)
-    assert job.env["RPS_SHARED_REGISTRY"] == "true"
+    assert (job.env["RPS_SHARED_REGISTRY"], job.env["RPS_CANDIDATE_ALIAS"]) == ("true", "merge-101")
+    # Trained here from the merged code (v4), not the gate's @pr-7 (v2), which nothing read.
     aliases = lab.registry.aliases()
-    assert {k: aliases[k] for k in ("champion", "previous-champion", "challenger")} == {"champion": "2", "previous-champion": "1", "challenger": "2"}
+    assert {k: aliases[k] for k in ("champion", "previous-champion", "challenger", "merge-101", "pr-7")} == {
+        "champion": "4", "previous-champion": "1", "challenger": "4", "merge-101": "4", "pr-7": "2"}
+    assert lab.registry.run_of("4")["tags"]["rps.code_version"] == lab.shas[WIN]
+    assert (compared["decision"], compared["challenger"]["alias"], compared["champion"]["version"]) == ("challenger_wins", "merge-101", "1")
     assert (promote["action"], promote["trigger"]) == ("promoted", "manual")
-    assert re.fullmatch(r"pull request #7 merged into test; challenger v2 holdout RMSE \d+\.\d{3} vs champion v1 \d+\.\d{3} on \d+ rows", promote["reason"])
-    assert "## Candidate `@pr-7` promoted" in job.summary.read_text()
-    # The model gate does not run on a closed pull request, the promotion only on a merged one.
-    assert not lab.job("ci-test.yml", "model-gate", job.workspace, pr_github(7, "closed", **{"event.pull_request.merged": True}), {}).runs_for_event()
-    assert not lab.job("ci-test.yml", "promote-candidate", job.workspace, pr_github(9, "closed", **{"event.pull_request.merged": False}), {}).runs_for_event()
+    sha = lab.shas[WIN][:7]
+    assert re.fullmatch(rf"merged into test \(commit {sha}\); challenger v4 holdout RMSE \d+\.\d{{3}} vs champion v1 \d+\.\d{{3}} on \d+ rows", promote["reason"]), promote["reason"]
+    assert "## Candidate `@merge-101` promoted" in job.summary.read_text()
+    assert {"reports/compare/report.md", "reports/compare/report.json"} <= set(job.artifacts)
+    # The model gate does not run on the push, the promotion never on a pull request.
+    assert not lab.job("ci-test.yml", "model-gate", job.workspace, push_github(103), {}).runs_for_event()
+    for action in ("closed", "synchronize"):
+        assert not lab.job("ci-test.yml", "promote-candidate", job.workspace, pr_github(9, action, **{"event.pull_request.merged": True}), {}).runs_for_event()
 
 
-def test_when_a_losing_candidate_is_merged_anyway_then_the_promotion_is_refused_in_red(merged, lab):
-    _, _, _, job, results = merged
-    [step] = results
-    assert step.outcome == "failure"
-    assert "::error title=Candidate @pr-8 not promoted::rps promote exited 10: refusing to promote" in step.output
-    assert lab.registry.aliases()["champion"] == "2"
+def test_when_a_losing_change_is_merged_anyway_then_the_promotion_is_refused_in_red(merged, lab):
+    _, _, _, job, results, _ = merged
+    outcomes = {r.run or r.uses.split("@")[0]: r.outcome for r in results}
+    assert outcomes == {"make dag-test-ci": "success", "make ci-compare": "success", "actions/upload-artifact": "success",
+                        "make ci-promote": "failure"}, failed_steps(results)
+    assert "::error title=Candidate @merge-102 not promoted::rps promote exited 10: refusing to promote" in results[-1].output
+    assert lab.registry.aliases()["champion"] == "4"
+    assert lab.registry.run_of("5")["params"]["model.nEstimators"] == str(STUMP["n_estimators"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +296,7 @@ def test_when_a_losing_candidate_is_merged_anyway_then_the_promotion_is_refused_
 @pytest.fixture(scope="module")
 def image_build(merged, lab):
     workspace = lab.checkout("master-pr", WIN)
-    job = lab.job("cd-master.yml", "image-build", workspace, {"event_name": "pull_request", "base_ref": MASTER}, SHARED_SECRETS)
+    job = lab.job("cd-master.yml", "image-build", workspace, {"event_name": "pull_request", "base_ref": MASTER}, READ_SECRETS)
     results = job.run()
     return job, results
 
@@ -300,7 +322,7 @@ def test_the_image_build_job_builds_the_cli_and_the_serving_image(image_build, l
 @pytest.fixture(scope="module")
 def deliver(merged, lab):
     workspace = lab.checkout("master", MASTER)
-    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **SHARED_SECRETS}
+    secrets = {"DOCKERHUB_USERNAME": "rps-ci-test", "DOCKERHUB_TOKEN": "fake-token", **READ_SECRETS}
     job = lab.job("cd-master.yml", "deliver", workspace, {"event_name": "push", "ref": "refs/heads/master"}, secrets,
                   **{"http://127.0.0.1:8000": f"http://127.0.0.1:{lab.ports['serve']}"})
     results = job.run()
@@ -314,12 +336,12 @@ def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_ve
     assert all(o == "success" for _, o in outcomes[:-1]), failed_steps(results)
     assert job.unused_rewrites() == set()
     # The shared registry: nothing trained on the runner, and nothing said in red about it; the
-    # exported @champion is the version #7's gate passed (its report.json) and its merge promoted.
+    # exported @champion is the version #7's merge trained, compared and promoted.
     champion_step = next(r for r in results if r.run == "make ci-champion")
     assert "nothing to train here" in champion_step.output and "::error" not in champion_step.output
     champion = lab.registry.aliases()["champion"]
-    passed = json.loads((merged[0].workspace / "reports/compare/report.json").read_text())
-    assert champion == passed["challenger"]["version"] == "2" and passed["passed"] is True
+    passed = merged[5]
+    assert champion == passed["challenger"]["version"] == "4" and passed["passed"] is True
     assert lab.registry.run_of(champion)["tags"]["rps.code_version"] == lab.shas[WIN]
     registry = json.loads((job.workspace / "build/model/registry.json").read_text())
     assert registry == {"name": MODEL_NAME, "version": champion, "alias": "champion"}
@@ -347,7 +369,7 @@ def test_the_delivered_image_carries_revision_version_and_model_labels(deliver, 
     assert labels["org.opencontainers.image.revision"] == lab.shas[MASTER]
     assert labels["org.opencontainers.image.version"] == v
     assert labels["model.name"] == MODEL_NAME
-    assert labels["model.version"] == lab.registry.aliases()["champion"] == "2"  # the version that passed the gate and was promoted
+    assert labels["model.version"] == lab.registry.aliases()["champion"] == "4"  # the version the merge job compared and promoted
     assert labels["model.data_version"] == model["dataVersion"] and len(model["dataVersion"]) >= 8
 
 

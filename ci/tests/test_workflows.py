@@ -122,7 +122,7 @@ def test_when_ci_test_then_the_report_is_published_even_when_an_earlier_step_fai
     for i in (index_of(s, r"iterative/setup-cml@"), index_of(s, r"^make ci-report$")):
         assert "always()" in s[i]["if"]
     assert s[index_of(s, r"^make ci-report$")]["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
-    assert load("ci-test.yml")["permissions"]["pull-requests"] == "write"
+    assert load("ci-test.yml")["jobs"]["model-gate"]["permissions"]["pull-requests"] == "write"
 
 
 def test_when_ci_test_then_the_gate_is_not_guarded_so_a_lost_comparison_fails_the_job():
@@ -133,27 +133,36 @@ def test_when_ci_test_then_the_gate_is_not_guarded_so_a_lost_comparison_fails_th
     assert "if" not in compare
 
 
-def test_when_ci_test_then_the_gate_runs_on_pull_request_updates_and_the_promotion_only_on_a_merge():
+def test_when_ci_test_then_the_gate_runs_on_pull_requests_and_the_promotion_only_on_the_merge_push():
     wf = load("ci-test.yml")
-    assert wf["on"]["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
+    assert wf["on"]["pull_request"] == {"branches": ["test"]}
+    assert wf["on"]["push"] == {"branches": ["test"]}
     jobs = wf["jobs"]
-    assert jobs["model-gate"]["if"] == "github.event.action != 'closed'"
-    assert jobs["promote-candidate"]["if"] == "github.event.action == 'closed' && github.event.pull_request.merged == true"
+    assert jobs["model-gate"]["if"] == "github.event_name != 'push'"
+    assert jobs["promote-candidate"]["if"] == "github.event_name == 'push'"
     assert jobs["promote-candidate"]["concurrency"] == {"group": "rps-promote-test", "cancel-in-progress": False}
-    assert [x.get("run") for x in jobs["promote-candidate"]["steps"] if "run" in x] == ["make install", "make ci-promote"]
-    # The candidate's alias comes from the pull request; production's aliases are never named.
-    assert wf["env"]["RPS_CANDIDATE_ALIAS"] == "pr-${{ github.event.pull_request.number || github.run_id }}"
+    # The candidate's alias: the pull request's in the gate, the merge run's in the promotion;
+    # production's aliases are never named.
+    assert jobs["model-gate"]["env"]["RPS_CANDIDATE_ALIAS"] == "pr-${{ github.event.pull_request.number || github.run_id }}"
+    assert jobs["promote-candidate"]["env"]["RPS_CANDIDATE_ALIAS"] == "merge-${{ github.run_id }}"
     assert not re.search(r"--alias (challenger|champion)|--challenger (challenger|champion)", (WORKFLOWS / "ci-test.yml").read_text())
 
 
-@pytest.mark.parametrize("name", ["ci-test.yml", "cd-master.yml"])
+# The shared registry: read-only in cd-master (both jobs only export @champion), writable only in
+# ci-test's promotion (test_workflow_credentials.py has the whole table).
+SHARED = {"cd-master.yml": ("MLFLOW_READ_TRACKING_URI", lambda wf: wf["env"]),
+          "ci-test.yml": ("MLFLOW_TRACKING_URI", lambda wf: wf["jobs"]["promote-candidate"]["env"])}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
 def test_when_the_registry_secret_is_set_then_the_jobs_know_the_registry_is_shared(name: str):
-    assert load(name)["env"]["RPS_SHARED_REGISTRY"] == "${{ secrets.MLFLOW_TRACKING_URI != '' && 'true' || 'false' }}"
+    secret, env = SHARED[name]
+    assert env(load(name))["RPS_SHARED_REGISTRY"] == f"${{{{ secrets.{secret} != '' && 'true' || 'false' }}}}"
 
 
-def test_only_the_model_gate_gets_the_shared_dvc_remote_and_only_with_its_secret_key():
-    gate = load("ci-test.yml")["jobs"]["model-gate"]["env"]
-    assert gate == {
+def test_only_the_promotion_gets_the_shared_dvc_remote_and_only_with_its_secret_key():
+    promote = load("ci-test.yml")["jobs"]["promote-candidate"]["env"]
+    assert {k: v for k, v in promote.items() if k.startswith("RPS_DVC_")} == {
         "RPS_DVC_S3_ENDPOINT": "${{ secrets.RPS_DVC_ACCESS_KEY_ID != '' && vars.RPS_DVC_S3_ENDPOINT || '' }}",
         "RPS_DVC_S3_BUCKET": "${{ vars.RPS_DVC_S3_BUCKET }}",
         "RPS_DVC_ACCESS_KEY_ID": "${{ secrets.RPS_DVC_ACCESS_KEY_ID }}",
@@ -285,14 +294,17 @@ def make_recipe(target: str) -> list[str]:
 
 
 def test_when_ci_test_checks_out_the_base_branch_then_ci_champion_trains_that_checkout():
-    wf = load("ci-test.yml")
+    gate = load("ci-test.yml")["jobs"]["model-gate"]
     base = next(s for s in steps("ci-test.yml", "model-gate") if s.get("with", {}).get("path"))
-    assert base["with"]["path"] == wf["env"]["RPS_CI_CHAMPION_DIR"]
+    assert base["with"]["path"] == gate["env"]["RPS_CI_CHAMPION_DIR"]
     assert base["with"]["ref"] == "${{ github.base_ref || 'test' }}"
 
 
-@pytest.mark.parametrize("name", ["ci-test.yml", "cd-master.yml"])
+@pytest.mark.parametrize("name", sorted(SHARED))
 def test_when_no_registry_secret_is_set_then_the_tracking_uri_is_the_one_the_local_stack_listens_on(name: str):
     common = (ROOT / "scripts" / "lib" / "common.sh").read_text()
     port = re.search(r'RPS_MLFLOW_PORT="\$\{RPS_MLFLOW_PORT:-(\d+)\}"', common)[1]
-    assert load(name)["env"]["MLFLOW_TRACKING_URI"] == f"${{{{ secrets.MLFLOW_TRACKING_URI || 'http://127.0.0.1:{port}' }}}}"
+    secret, env = SHARED[name]
+    assert env(load(name))["MLFLOW_TRACKING_URI"] == f"${{{{ secrets.{secret} || 'http://127.0.0.1:{port}' }}}}"
+    # The pull request's gate always registers its candidate in the runner's own MLflow.
+    assert load("ci-test.yml")["jobs"]["model-gate"]["env"]["MLFLOW_TRACKING_URI"] == f"http://127.0.0.1:{port}"

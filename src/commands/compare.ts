@@ -17,14 +17,18 @@ model.holdout_days), and writes report.md (metrics table, deltas, plots) and rep
 written first; then the exit code: 0 when the challenger wins (or there is no champion yet), 10 (or
 --lose-exit-code) when its RMSE exceeds the champion's by more than compare.tolerance_rmse.
 --challenger scores the version behind another alias (a pull request's candidate, e.g. pr-42) instead
-of @challenger. The verdict is also recorded on the scored version (tag rps.compare_report), where
-rps promote --from-alias finds it; nothing else in the registry is written.`
+of @challenger; --champion-dir compares against a model directory written by rps export-model (e.g.
+production's champion, exported with read-only credentials) instead of the registry's @champion. The
+verdict is also recorded on the scored version (tag rps.compare_report), where rps promote
+--from-alias finds it (not with --champion-dir: that champion is not the registry's); nothing else in
+the registry is written.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --out-dir reports/compare --json',
     '<%= config.bin %> <%= command.id %> --lose-exit-code 99   # Airflow: skip promote instead of failing',
     '<%= config.bin %> <%= command.id %> --challenger pr-42   # CI: the pull request\'s candidate against production\'s @champion',
+    '<%= config.bin %> <%= command.id %> --challenger pr-42 --champion-dir build/champion   # against an exported champion',
   ]
 
   static flags = {
@@ -32,6 +36,7 @@ rps promote --from-alias finds it; nothing else in the registry is written.`
     tolerance: Flags.string({summary: 'Allowed RMSE increase in °C (default: params.yaml compare.tolerance_rmse).'}),
     'lose-exit-code': Flags.integer({summary: 'Exit code when the challenger loses.', default: 10, min: 1, max: 255}),
     challenger: Flags.string({summary: 'Alias of the version to score against @champion (e.g. pr-42).', default: 'challenger'}),
+    'champion-dir': Flags.string({summary: 'Compare against this model directory (rps export-model --out) instead of the registry\'s @champion.'}),
   }
 
   async run(): Promise<CompareCommandResult> {
@@ -42,7 +47,7 @@ rps promote --from-alias finds it; nothing else in the registry is written.`
     if (tolerance !== undefined && !(tolerance >= 0)) this.error('--tolerance must be a number >= 0', {exit: 2})
     const ctx: {result?: CompareResult} = {}
     await runSteps([{title: 'Comparing challenger and champion', run: async (c) => {
-      c.result = await compareModels(params, {outDir, toleranceRmse: tolerance, challengerAlias: flags.challenger})
+      c.result = await compareModels(params, {outDir, toleranceRmse: tolerance, challengerAlias: flags.challenger, championDir: flags['champion-dir'] === undefined ? undefined : resolve(flags['champion-dir'])})
     }}], ctx, {quiet: this.jsonEnabled()})
     const r = ctx.result!
     this.note(`${r.decision}: challenger v${r.challenger.version}${r.challenger.alias === 'challenger' ? '' : ` (@${r.challenger.alias})`} RMSE ${r.challenger.scores.rmse.toFixed(3)}${r.champion ? ` vs champion v${r.champion.version} ${r.champion.scores.rmse.toFixed(3)}` : ''} on ${r.holdout.rows} rows; report ${r.report.markdown}`)

@@ -67,6 +67,27 @@ describe('pull request candidates: train --alias, compare --challenger, promote 
     assert.match(run.stderr, /rps train --alias pr-404/)
   })
 
+  it('when the champion is given as an exported directory, then compare scores against it exactly as against @champion', async () => {
+    // CI's gate: production's champion exported with a read-only user, the candidate in another registry.
+    const exported = await rps(['export-model', '--params', params, '--alias', 'champion', '--out', join(dir, 'champion-dir')], env)
+    assert.equal(exported.exitCode, 0, exported.stderr)
+    const byRegistry = await rps(['compare', '--params', params, '--challenger', 'pr-7', '--tolerance', '100', '--out-dir', join(dir, 'cmp-reg'), '--json'], env)
+    const byDir = await rps(['compare', '--params', params, '--challenger', 'pr-7', '--tolerance', '100', '--out-dir', join(dir, 'cmp-dir'), '--champion-dir', join(dir, 'champion-dir'), '--json'], env)
+    assert.equal(byDir.exitCode, 0, byDir.stderr)
+    assert.deepEqual([byDir.json.decision, byDir.json.champion.version, byDir.json.champion.runId], [byRegistry.json.decision, '1', undefined])
+    assert.deepEqual(byDir.json.champion.scores, byRegistry.json.champion.scores)
+    assert.deepEqual(byDir.json.challenger.scores, byRegistry.json.challenger.scores)
+    // The same version number in the directory is another registry's model: never "already the champion".
+    const same = await rps(['export-model', '--params', params, '--version', '2', '--out', join(dir, 'v2-dir')], env)
+    assert.equal(same.exitCode, 0, same.stderr)
+    const twin = await rps(['compare', '--params', params, '--challenger', 'pr-7', '--out-dir', join(dir, 'cmp-twin'), '--champion-dir', join(dir, 'v2-dir'), '--json'], env)
+    assert.equal(twin.exitCode, 0, twin.stderr)
+    assert.deepEqual([twin.json.decision, twin.json.champion.version, twin.json.deltaRmse], ['challenger_wins', '2', 0])
+    // Neither verdict is recorded: promote --from-alias still finds the comparison against @champion v1.
+    assert.equal(JSON.parse((await recorded('2'))!).champion.version, '1')
+    assert.deepEqual(await aliases(), {champion: '1', challenger: '1', 'pr-7': '2'})
+  })
+
   it('when two PRs passed against champion v1 and one is merged first, then promote --from-alias takes it and refuses the other as stale', async () => {
     const train = await rps(['train', '--params', params, '--alias', 'pr-9', '--json'], env)
     assert.equal(train.exitCode, 0, train.stderr)

@@ -12,9 +12,9 @@ import {writeFileAtomic} from '../util/atomic-file.js'
 import {type ModelRows, forHorizon, selectRows, toModelRows} from './dataset.js'
 import {absResiduals, coverage, levelKey} from './intervals.js'
 import {type Scores, score} from './metrics.js'
-import {type LoadedModel, modelHorizons} from './model-dir.js'
+import {type LoadedModel, loadModelDir, modelHorizons} from './model-dir.js'
 import {type FanPath, fanChartPng, forecastPlotPng, residualsPlotPng} from './plots.js'
-import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias} from './registry.js'
+import {ALIASES, COMPARE_REPORT_TAG, type RegistryModel, candidateAlias, loadAlias, REGISTRY_STAMP_FILE, readRegistryStamp} from './registry.js'
 import {modelSection} from './settings.js'
 
 const HOUR_MS = 3_600_000
@@ -265,6 +265,20 @@ export interface CompareOptions {
   coverageTolerance?: number
   /** The alias to score against @champion (default challenger; a pull request's candidate: pr-<number>). */
   challengerAlias?: string
+  /**
+   * The champion from this model directory (as `rps export-model` writes it) instead of the
+   * registry's @champion: CI compares against production's champion without any access to production's registry.
+   */
+  championDir?: string
+}
+
+/** A model directory as the champion: its version from the export's stamp (registry.json). */
+export async function championFromDir(dir: string, registeredName: string): Promise<RegistryModel> {
+  const model = await loadModelDir(dir)
+  const stamp = await readRegistryStamp(dir)
+  if (stamp && stamp.name !== registeredName) throw new RpsError(`${dir} holds a version of '${stamp.name}', not of '${registeredName}'`, {code: 'INCOMPARABLE'})
+  if (!stamp?.version) throw new RpsError(`${dir} has no ${REGISTRY_STAMP_FILE} with its version: export it with rps export-model`, {code: 'MODEL_INVALID', suggestions: [`run: rps export-model --alias champion --out ${dir}`]})
+  return {version: {name: registeredName, version: stamp.version, source: dir}, model}
 }
 
 /** MLflow tag values hold at most 5,000 characters: the report without its local paths fits. */
@@ -285,13 +299,16 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
   const challenger = await loadAlias(client, section.registered_name, alias)
   if (!challenger) throw new RpsError(`no @${alias} version of '${section.registered_name}'`, {code: 'NO_CHALLENGER', suggestions: [alias === ALIASES.challenger ? 'run: rps train' : `run: rps train --alias ${alias}`]})
-  const champion: RegistryModel | undefined = await loadAlias(client, section.registered_name, ALIASES.champion)
+  const champion: RegistryModel | undefined = options.championDir
+    ? await championFromDir(options.championDir, section.registered_name)
+    : await loadAlias(client, section.registered_name, ALIASES.champion)
   const scored = await scoreOnSameHoldout(challenger.model, champion?.model, section.holdout_days, env)
   const rows = scored.rows
   const challengerScores = score(rows.actual, scored.challengerPred)
   const championScores = scored.championPred ? score(rows.actual, scored.championPred) : undefined
   const path = judgePath(challenger.model, champion?.model, rows, scored.championRows, rules)
-  const sameVersion = champion?.version.version === challenger.version.version
+  // A champion directory's version number is another registry's: never "the same version" as the challenger.
+  const sameVersion = !options.championDir && champion?.version.version === challenger.version.version
   const decision: Decision = !champion ? 'no_champion' : sameVersion ? 'same_version' : path.failures.length ? 'challenger_loses' : 'challenger_wins'
   const h = challenger.model.meta.horizonHours * HOUR_MS
   await mkdir(options.outDir, {recursive: true})
@@ -327,8 +344,9 @@ export async function compareModels(params: Params, options: CompareOptions): Pr
   await writeFileAtomic(json, JSON.stringify(result, null, 2) + '\n')
   if (!existsSync(markdown)) throw new Error(`report not written: ${relative(process.cwd(), markdown)}`)
   // Recorded on the version it scored (never on the champion): a later `rps promote --from-alias`,
-  // in another job or on another machine, gates on exactly this verdict.
+  // in another job or on another machine, gates on exactly this verdict. Not against a champion
+  // directory: that champion is not this registry's, and promote must not mistake it for @champion.
   const recorded = JSON.stringify(base)
-  if (decision !== 'same_version' && recorded.length <= MAX_TAG_CHARS) await client.setModelVersionTag(section.registered_name, challenger.version.version, COMPARE_REPORT_TAG, recorded)
+  if (!options.championDir && decision !== 'same_version' && recorded.length <= MAX_TAG_CHARS) await client.setModelVersionTag(section.registered_name, challenger.version.version, COMPARE_REPORT_TAG, recorded)
   return result
 }
