@@ -12,8 +12,11 @@ stage() { echo "== $*" >&2; }
 # Logs without a terminal (CI) get no colour codes from the tools that honour NO_COLOR.
 if [[ ! -t 2 && -z "${FORCE_COLOR:-}" ]]; then export NO_COLOR="${NO_COLOR:-1}"; fi
 
-stage "install: Python tools (MLflow, DVC), schemathesis, MinIO, Chromium, Prometheus + Alertmanager"
+stage "install: Python tools (MLflow, DVC), Airflow, schemathesis, MinIO, Chromium, Prometheus + Alertmanager"
 scripts/install-python.sh
+# Here, not inside a test: the alert -> retrain test starts Airflow in a hook with a time limit, and a
+# first pip install of Airflow on a busy machine takes longer than that limit.
+scripts/install-airflow.sh
 scripts/install-schemathesis.sh
 scripts/install-minio.sh
 scripts/install-chromium.sh
