@@ -39,7 +39,8 @@ export interface LiveErrors {
   target: string
   windows: Record<string, WindowErrors>
   by_version: Record<string, VersionErrors>
-  predictions: {logged: number; unique: number; scored: number; pending: number; unobserved: number; malformed: number}
+  /** `client`: lines rps serve logged for its clients' observations requests, never scored. */
+  predictions: {logged: number; client: number; unique: number; scored: number; pending: number; unobserved: number; malformed: number}
 }
 
 export interface ScoredPrediction {
@@ -132,6 +133,15 @@ export function summarizeErrors(scored: ScoredPrediction[], windows: Record<stri
   return {windows: out, byVersion}
 }
 
+/**
+ * The records that are scored: only the pipeline's own forecasts (`rps forecast`, source
+ * "forecast"). A client's observations request logged by rps serve says what the client sent, not
+ * what was observed, so it never counts: not even as the first record of its hour.
+ */
+export function forecastRecords(records: PredictionRecord[]): PredictionRecord[] {
+  return records.filter((r) => r.source === 'forecast')
+}
+
 /** The whole live-errors document from the log's records and the observed target series. */
 export function liveErrors(input: {
   records: PredictionRecord[]
@@ -141,7 +151,8 @@ export function liveErrors(input: {
   target: string
   now: Date
 }): LiveErrors {
-  const unique = dedupePredictions(input.records)
+  const forecasts = forecastRecords(input.records)
+  const unique = dedupePredictions(forecasts)
   const {scored, pending, unobserved} = scorePredictions(unique, input.observed, input.dataEnd)
   const {windows, byVersion} = summarizeErrors(scored)
   return {
@@ -150,6 +161,6 @@ export function liveErrors(input: {
     target: input.target,
     windows,
     by_version: byVersion,
-    predictions: {logged: input.records.length, unique: unique.length, scored: scored.length, pending, unobserved, malformed: input.malformed},
+    predictions: {logged: input.records.length, client: input.records.length - forecasts.length, unique: unique.length, scored: scored.length, pending, unobserved, malformed: input.malformed},
   }
 }

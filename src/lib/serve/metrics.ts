@@ -59,6 +59,8 @@ export class ServiceMetrics {
   readonly liveUpdated: OptionalGauge
   readonly validationMae: OptionalGauge
   readonly predictionLogFailures: Counter
+  readonly digestMismatches: Counter
+  readonly modelUnverified: Gauge
   readonly driftPsi: Gauge<'variable'>
   readonly driftPsiThreshold: Gauge<'variable'>
   readonly driftRetrain: Gauge<'trigger'>
@@ -105,6 +107,8 @@ export class ServiceMetrics {
     this.driftModelAge = new OptionalGauge({name: 'rps_drift_model_age_seconds', help: 'Age of the examined model at the newest drift check: its data end to the check window end', registers, collect: collectDrift})
     this.driftChecked = new OptionalGauge({name: 'rps_drift_checked_timestamp_seconds', help: 'When the newest drift check ran (Unix time)', registers, collect: collectDrift})
     this.predictionLogFailures = new Counter({name: 'rps_prediction_log_failures_total', help: 'Prediction batches that could not be appended to the prediction log', registers})
+    this.digestMismatches = new Counter({name: 'rps_model_digest_mismatch_total', help: 'Models refused because a file did not match the sha256 recorded at registration (the old model kept serving)', registers})
+    this.modelUnverified = new Gauge({name: 'rps_model_unverified', help: 'The served model has no recorded artifact digests, so its files were not verified (1) or were (0)', registers})
     this.oodRatio.set(0)
   }
 

@@ -38,7 +38,7 @@ describe('served features vs training rows (golden, the shipped year)', function
     // A model whose only tree is a leaf: the test is about features, not splits.
     const forest = {name: 'RFRegression', selectionMethod: 'mean', baseModel: {estimators: [{root: {distribution: 0}}], indexes: [[0]], nEstimators: 1}} as unknown as ForestJson
     const meta = {format: MODEL_FORMAT, name: 'golden', target: cfg.target, horizonHours: cfg.horizonHours, targetMode: cfg.targetMode, features, featureConfig: cfg, trainingStats: computeFeatureStats(features, rows.X)} as ModelMeta
-    const served = new ServedModel(modelFromForest('golden', meta, forest), {name: 'golden', version: '1', alias: 'test', source: 'test'}, {maxInstances: 10})
+    const served = new ServedModel(modelFromForest('golden', meta, forest), {name: 'golden', version: '1', alias: 'test', verified: false}, {maxInstances: 10})
     const hours = served.minObservations
     const index = new Map(table.time.map((t, i) => [t, i]))
     const out = new Float64Array(features.length)
