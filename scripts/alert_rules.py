@@ -144,6 +144,7 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict:
         ("worse_than_persistence", "severity", str),
         ("drift_spike", "psi_ratio", float), ("drift_spike", "for", str), ("drift_spike", "severity", str),
         ("drift_spike", "action", str),
+        ("digest_mismatch", "window", str), ("digest_mismatch", "for", str), ("digest_mismatch", "severity", str),
         ("grafana", "interval", str), ("contract", "job", str), ("contract", "live_window", str),
     ]:
         need(section, key, kind)
@@ -229,7 +230,11 @@ def exprs(cfg: dict) -> dict:
         "worse_enough": enough("worse_than_persistence"),
         # window PSI of each variable / the served model's calibrated threshold for it; labels {job, instance, variable}
         "psi_ratio": f'rps_drift_psi{{job="{job}"}} / on (job, instance, variable) rps_drift_psi_threshold{{job="{job}"}}',
+        "digest_mismatch": f'increase(rps_model_digest_mismatch_total{{job="{job}"}}[{cfg["digest_mismatch"]["window"]}])',
     }
+
+
+DIGEST_SUMMARY = "rps serve at {{ $labels.instance }} refused a model whose files differ from their recorded sha256"
 
 
 SPIKE_SUMMARY = ('Window PSI of {{{{ $labels.variable }}}} is {{{{ printf "%.2f" $value }}}}x its calibrated threshold '
@@ -242,6 +247,7 @@ def _pct(q: float) -> str:
 
 def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
     e = exprs(cfg)
+    digest = cfg["digest_mismatch"]
     lat, ood, down = cfg["latency_p95"], cfg["ood_ratio"], cfg["api_down"]
     drift, worse, spike = cfg["concept_drift"], cfg["worse_than_persistence"], cfg["drift_spike"]
     window = cfg["contract"]["live_window"]
@@ -322,6 +328,19 @@ def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
                                    f'{spike["psi_ratio"]} times the threshold calibrated on the served model\'s own training '
                                    f'windows (rps_drift_psi_threshold): a data drift spike. rps_action={spike["action"]}: '
                                    'rps alerts-sink triggers a run of the Airflow DAG rps_pipeline (deduplicated).',
+                },
+            },
+            {
+                "alert": "RpsModelDigestMismatch",
+                "expr": f'{e["digest_mismatch"]} > 0',
+                "for": for_override or digest["for"],
+                "labels": {"severity": digest["severity"]},
+                "annotations": {
+                    "summary": DIGEST_SUMMARY,
+                    "description": f'Within {digest["window"]} rps serve refused a new model because a file of it did not '
+                                   'match the sha256 recorded when it was registered (rps.artifact_digests): the '
+                                   'artifact store was written behind the registry. The previous model keeps serving; '
+                                   'see the server log for the file.',
                 },
             },
         ],
@@ -497,6 +516,7 @@ def prometheus_tests(cfg: dict) -> dict:
     tests.append(live_error_test(cfg, rules, "RpsConceptDrift", firing_after))
     tests.append(live_error_test(cfg, rules, "RpsModelWorseThanPersistence", firing_after))
     tests.append(drift_spike_test(cfg, rules, firing_after))
+    tests.append(digest_mismatch_test(cfg, rules, firing_after))
     return {"rule_files": [PROM_RULES.name], "evaluation_interval": "1m", "tests": tests}
 
 
@@ -539,6 +559,34 @@ def drift_spike_test(cfg: dict, rules: dict, firing_after) -> dict:
             },
         }],
     })
+    return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
+
+
+def digest_mismatch_test(cfg: dict, rules: dict, firing_after) -> dict:
+    """The counter stays 0, then one refusal: the alert fires once the increase is seen (after `for`), and
+    resolves once the refusal has left the window."""
+    job, step = cfg["contract"]["job"], 60
+    sec = cfg["digest_mismatch"]
+    for_s, window_s = seconds(sec["for"]), seconds(sec["window"])
+    refused_at = 10 * step
+    fire_at = firing_after(refused_at, for_s) - step if for_s == 0 else firing_after(refused_at, for_s)
+    quiet_at = refused_at + math.ceil(window_s / step) * step + 2 * step
+    instance = "127.0.0.1:8000"
+    total = int(quiet_at / step) + 3
+    series = [{"series": f'rps_model_digest_mismatch_total{{job="{job}", instance="{instance}"}}',
+               "values": _phases((0, 0, 9), (1, 0, total - 10))}]
+    cases = [{"eval_time": minutes_label(refused_at - step), "alertname": "RpsModelDigestMismatch"}]
+    if for_s > 0:
+        cases.append({"eval_time": minutes_label(refused_at), "alertname": "RpsModelDigestMismatch"})  # pending only
+    cases.append({
+        "eval_time": minutes_label(fire_at), "alertname": "RpsModelDigestMismatch",
+        "exp_alerts": [{
+            "exp_labels": {"severity": sec["severity"], "job": job, "instance": instance},
+            "exp_annotations": {"summary": DIGEST_SUMMARY.replace("{{ $labels.instance }}", instance),
+                                "description": rules["RpsModelDigestMismatch"]["annotations"]["description"]},
+        }],
+    })
+    cases.append({"eval_time": minutes_label(quiet_at), "alertname": "RpsModelDigestMismatch"})
     return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
 
 
@@ -685,6 +733,10 @@ def grafana_rules(cfg: dict) -> dict:
                      "Mirror of the Prometheus rule RpsDriftSpike (monitoring/rules/rps-alerts.yml); its "
                      f'rps_action={spike["action"]} label makes rps alerts-sink trigger the retraining DAG run.',
                      labels={"rps_action": spike["action"]}),
+                # No data = no rps serve scraped: RpsApiDown says so.
+                rule("rps-model-digest-mismatch", "RpsModelDigestMismatch", e["digest_mismatch"], "gt", 0,
+                     cfg["digest_mismatch"]["for"], cfg["digest_mismatch"]["severity"], "OK", DIGEST_SUMMARY,
+                     "Mirror of the Prometheus rule RpsModelDigestMismatch (monitoring/rules/rps-alerts.yml)."),
             ],
         }],
     }
