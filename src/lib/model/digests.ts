@@ -19,7 +19,7 @@ const NOT_HASHED = new Set(['registry.json'])
 export async function computeDigests(dir: string): Promise<ArtifactDigests> {
   const out: ArtifactDigests = {}
   const walk = async (current: string) => {
-    for (const entry of (await readdir(current, {withFileTypes: true})).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of (await readdir(current, {withFileTypes: true})).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = join(current, entry.name)
       if (entry.isDirectory()) await walk(full)
       else {

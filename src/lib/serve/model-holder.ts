@@ -17,7 +17,7 @@ export interface ModelSourceConfig {
 }
 
 /** A loaded model and the trigger of its promotion (rps_model_info's trigger label). */
-interface Candidate {
+export interface Candidate {
   served: ServedModel
   trigger: string
 }
@@ -87,10 +87,15 @@ export class ModelHolder {
     return this.queued
   }
 
+  /** The newest model of the source, undefined when it is `knownVersion` (a test may stand in its own). */
+  protected load(knownVersion: string | undefined): Promise<Candidate | undefined> {
+    return loadCandidate(this.config, knownVersion)
+  }
+
   private async reloadNow(): Promise<ReloadResult> {
     let loaded: Candidate | undefined
     try {
-      loaded = await loadCandidate(this.config, this.config.modelDir ? undefined : this.current?.identity.version)
+      loaded = await this.load(this.config.modelDir ? undefined : this.current?.identity.version)
       if (loaded) validateServedModel(loaded.served)
     } catch (error) {
       if ((error as RpsError).code === 'MODEL_DIGEST_MISMATCH') this.metrics.digestMismatches.inc()
