@@ -46,7 +46,7 @@ rps_live_error_* gauges. Without a champion it says so and exits 0 (the first ru
     if (r.liveErrors) {
       for (const [name, w] of Object.entries(r.liveErrors.windows)) this.note(`live ${name}: model ${fmt(w.model)}; persistence ${fmt(w.persistence)}`)
       const p = r.liveErrors.predictions
-      this.note(`${p.scored} scored, ${p.pending} awaiting their target hour; ${r.liveErrorsFile}`)
+      this.note(`${p.scored} scored, ${p.pending} awaiting their target hour${p.client ? `, ${p.client} client prediction(s) not scored` : ''}; ${r.liveErrorsFile}`)
     }
     return r
   }

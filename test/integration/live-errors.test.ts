@@ -118,7 +118,7 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     }
     assert.equal(report.data_end, new Date(dataEnd).toISOString())
     assert.equal(report.by_version['1'].model.n, 2)
-    assert.deepEqual({...report.predictions}, {logged: 4, unique: 4, scored: 2, pending: 2, unobserved: 0, malformed: 0})
+    assert.deepEqual({...report.predictions}, {logged: 4, client: 0, unique: 4, scored: 2, pending: 2, unobserved: 0, malformed: 0})
 
     // The logged forecasts are the champion's predictions on featurize's own rows for those hours.
     const version = (await MlflowClient.fromEnv(env).getVersionByAlias(name, 'champion'))!
