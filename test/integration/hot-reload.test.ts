@@ -7,6 +7,7 @@ import {MlflowClient} from '../../src/lib/mlflow/client.js'
 import {DIGESTS_TAG, computeDigests} from '../../src/lib/model/digests.js'
 import {replayModel, writeTestModel} from '../support/model.js'
 import {trackingStack} from '../support/mlflow.js'
+import {rps} from '../support/rps.js'
 import {getJson, postJson, startServe} from '../support/serve.js'
 
 /**
@@ -110,6 +111,41 @@ describe('hot reload under load (real MLflow registry)', function () {
       const example = before.example
       assert.equal((await postJson(`${serve.url}/predict`, {instances: [example]})).json.predictions[0].model.version, v1)
       assert.deepEqual(await readdir(temp), [], 'every download folder was removed, the refused one too')
+    } finally {
+      await serve.stop()
+    }
+  })
+
+  it('when a promotion key is set and @champion is moved by hand, then the server refuses the version until rps promote --force --reason seals it', async () => {
+    const stack = await trackingStack()
+    const client = new MlflowClient({trackingUri: stack.trackingUri})
+    const fixture = await replayModel()
+    const name = `sealed-${Date.now()}`
+    await writeTestModel(fixture.modelDir, fixture.rows, fixture.summary, fixture.params, 4, 1, name)
+    const v1 = await register(client, name, fixture.modelDir, true)
+    const paramsWithName = `${fixture.dir}/params-sealed.yaml`
+    await writeFile(paramsWithName, (await readFile(fixture.params, 'utf8')).replace(/registered_name: .*/, `registered_name: ${name}`))
+    const env = {MLFLOW_TRACKING_URI: stack.trackingUri, RPS_PROMOTION_KEY: 'test-promotion-key'}
+    const first = await rps(['promote', '--version', v1, '--force', '--reason', 'test: the first champion', '--params', paramsWithName, '--json'], env)
+    assert.equal(first.exitCode, 0, first.stderr)
+    await writeTestModel(fixture.modelDir, fixture.rows, fixture.summary, fixture.params, 6, 2, name)
+    const v2 = await register(client, name, fixture.modelDir, true)
+    const serve = await startServe(['--params', paramsWithName, '--poll-seconds', '1'], env)
+    try {
+      assert.equal((await getJson(`${serve.url}/model`)).version, v1)
+      await client.setAlias(name, 'champion', v2) // by hand, past the gate
+      const refusals = async () => Number(/^rps_model_unsealed_refusals_total (\d+)/m.exec(await (await fetch(`${serve.url}/metrics`)).text())?.[1])
+      let deadline = Date.now() + 60_000
+      while (Date.now() < deadline && (await refusals()) < 1) await new Promise((r) => setTimeout(r, 250))
+      assert.ok((await refusals()) >= 1, serve.stderr())
+      assert.match(serve.stderr(), new RegExp(`reload rejected: ${name} v${v2} carries no promotion seal.*; still serving v${v1}`))
+      assert.equal((await getJson(`${serve.url}/model`)).version, v1)
+      await client.setAlias(name, 'champion', v1)
+      const forced = await rps(['promote', '--version', v2, '--force', '--reason', 'test: forced past the gate', '--params', paramsWithName, '--json'], env)
+      assert.equal(forced.exitCode, 0, forced.stderr)
+      deadline = Date.now() + 60_000
+      while (Date.now() < deadline && (await getJson(`${serve.url}/model`)).version !== v2) await new Promise((r) => setTimeout(r, 250))
+      assert.equal((await getJson(`${serve.url}/model`)).version, v2)
     } finally {
       await serve.stop()
     }

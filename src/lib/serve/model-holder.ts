@@ -1,6 +1,7 @@
 import {RpsError} from '../errors.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {parseDigests, verifyDigests} from '../model/digests.js'
+import {checkSeal, promotionKey} from '../model/seal.js'
 import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
 import {REGISTRY_STAMP_FILE, type RegistryStamp, downloadVerified, promotionTrigger, readRegistryStamp} from '../model/registry.js'
 import type {ServiceMetrics} from './metrics.js'
@@ -41,8 +42,10 @@ async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): 
   }
   const client = MlflowClient.fromEnv(config.env)
   const version = await client.getVersionByAlias(config.registeredName, config.alias)
-  if (!version) throw new RpsError(`'${config.registeredName}' has no @${config.alias} in the registry`, {code: 'NO_ALIAS', suggestions: ['run: rps train && rps promote, or pass --model-dir']})
+  if (!version) throw new RpsError(`'${config.registeredName}' has no @${config.alias} in the registry at ${client.trackingUri}`, {code: 'NO_ALIAS', suggestions: ['run: rps train && rps promote, or pass --model-dir']})
   if (version.version === knownVersion) return undefined
+  const key = promotionKey(config.env ?? process.env)
+  if (key) checkSeal(version, key)
   const {model, digests} = await downloadVerified(client, version)
   return {served: new ServedModel(model, {name: version.name, version: version.version, alias: config.alias, verified: digests !== undefined}, config.limits), trigger: promotionTrigger(version)}
 }
@@ -99,6 +102,7 @@ export class ModelHolder {
       if (loaded) validateServedModel(loaded.served)
     } catch (error) {
       if ((error as RpsError).code === 'MODEL_DIGEST_MISMATCH') this.metrics.digestMismatches.inc()
+      if ((error as RpsError).code === 'MODEL_UNSEALED') this.metrics.unsealedRefusals.inc()
       this.lastError = (error as Error).message
       this.log(`reload rejected: ${this.lastError}${this.current ? `; still serving v${this.current.identity.version}` : ''}`)
       throw error
