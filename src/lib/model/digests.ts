@@ -15,20 +15,31 @@ export type ArtifactDigests = Record<string, string>
 /** Files that sit beside the model's files but are not part of it (written after registration). */
 const NOT_HASHED = new Set(['registry.json'])
 
-/** The sha256 of every file under `dir` (registry.json excluded), by POSIX relative path, sorted. */
-export async function computeDigests(dir: string): Promise<ArtifactDigests> {
-  const out: ArtifactDigests = {}
+/** Every file under `dir` (registry.json excluded), by POSIX relative path, sorted. */
+async function modelFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
   const walk = async (current: string) => {
     for (const entry of (await readdir(current, {withFileTypes: true})).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = join(current, entry.name)
       if (entry.isDirectory()) await walk(full)
       else {
         const name = relative(dir, full).split(sep).join('/')
-        if (!NOT_HASHED.has(name)) out[name] = createHash('sha256').update(await readFile(full)).digest('hex')
+        if (!NOT_HASHED.has(name)) out.push(name)
       }
     }
   }
   await walk(dir)
+  return out
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** The sha256 of every file under `dir` (registry.json excluded), by POSIX relative path, sorted. */
+export async function computeDigests(dir: string): Promise<ArtifactDigests> {
+  const out: ArtifactDigests = {}
+  for (const name of await modelFiles(dir)) out[name] = sha256(await readFile(join(dir, name)))
   return out
 }
 
@@ -58,9 +69,9 @@ export async function verifyDigests(dir: string, expected: ArtifactDigests): Pro
   for (const [file, sha] of Object.entries(expected)) {
     const path = containedPath(dir, file)
     if (!existsSync(path)) throw mismatch(`${file} is missing`)
-    const actual = createHash('sha256').update(await readFile(path)).digest('hex')
+    const actual = sha256(await readFile(path))
     if (actual !== sha) throw mismatch(`${file} has sha256 ${actual.slice(0, 12)}…, ${sha.slice(0, 12)}… was recorded`)
   }
-  const extra = Object.keys(await computeDigests(dir)).filter((f) => !(f in expected))
+  const extra = (await modelFiles(dir)).filter((f) => !Object.hasOwn(expected, f))
   if (extra.length) throw mismatch(`${extra.join(', ')} not recorded`)
 }
