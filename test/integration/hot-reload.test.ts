@@ -110,7 +110,10 @@ describe('hot reload under load (real MLflow registry)', function () {
       assert.equal((await getJson(`${serve.url}/model`)).version, v1)
       const example = before.example
       assert.equal((await postJson(`${serve.url}/predict`, {instances: [example]})).json.predictions[0].model.version, v1)
-      assert.deepEqual(await readdir(temp), [], 'every download folder was removed, the refused one too')
+      // Each poll downloads and refuses v2 again; with the alias back on the served v1 nothing is downloaded.
+      await client.setAlias(name, 'champion', v1)
+      await new Promise((r) => setTimeout(r, 3000))
+      assert.deepEqual(await readdir(temp), [], 'every download folder was removed, the refused ones too')
     } finally {
       await serve.stop()
     }
