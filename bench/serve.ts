@@ -118,7 +118,7 @@ async function featureCost(modelDir: string, body: string) {
   const {loadModelDir} = await import('../src/lib/model/model-dir.js')
   const {ServedModel} = await import('../src/lib/serve/served-model.js')
   const pl = (await import('nodejs-polars')).default
-  const model = new ServedModel(await loadModelDir(modelDir), {name: 'bench', version: '1', alias: 'bench', source: modelDir}, {maxInstances: 1000})
+  const model = new ServedModel(await loadModelDir(modelDir), {name: 'bench', version: '1', alias: 'bench', verified: false}, {maxInstances: 1000})
   const time = (n: number, f: () => void) => {
     for (let i = 0; i < Math.min(n, 200); i++) f()
     const t0 = performance.now()

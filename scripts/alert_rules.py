@@ -147,6 +147,7 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict:
         ("interval_undercoverage", "shortfall_threshold", float), ("interval_undercoverage", "min_samples", float),
         ("interval_undercoverage", "window", str), ("interval_undercoverage", "for", str),
         ("interval_undercoverage", "severity", str),
+        ("digest_mismatch", "window", str), ("digest_mismatch", "for", str), ("digest_mismatch", "severity", str),
         ("grafana", "interval", str), ("contract", "job", str), ("contract", "live_window", str),
     ]:
         need(section, key, kind)
@@ -240,12 +241,16 @@ def exprs(cfg: dict) -> dict:
         "shortfall": f'rps_live_interval_coverage_shortfall{{job="{job}", window="{under["window"]}"}}',
         "shortfall_enough": (f'rps_live_interval_samples{{job="{job}", window="{under["window"]}"}} '
                              f'>= {under["min_samples"]}'),
+        "digest_mismatch": f'increase(rps_model_digest_mismatch_total{{job="{job}"}}[{cfg["digest_mismatch"]["window"]}])',
     }
 
 
 UNDERCOVERAGE_SUMMARY = ('The {{{{ $labels.level }}}} band of horizon {{{{ $labels.horizon }}}} h covers '
                          '{{{{ printf "%.2f" $value }}}} less than its level over {window} on {{{{ $labels.instance }}}} '
                          '(threshold {threshold})')
+
+
+DIGEST_SUMMARY = "rps serve at {{ $labels.instance }} refused a model whose files differ from their recorded sha256"
 
 
 SPIKE_SUMMARY = ('Window PSI of {{{{ $labels.variable }}}} is {{{{ printf "%.2f" $value }}}}x its calibrated threshold '
@@ -258,6 +263,7 @@ def _pct(q: float) -> str:
 
 def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
     e = exprs(cfg)
+    digest = cfg["digest_mismatch"]
     lat, ood, down = cfg["latency_p95"], cfg["ood_ratio"], cfg["api_down"]
     drift, worse, spike = cfg["concept_drift"], cfg["worse_than_persistence"], cfg["drift_spike"]
     under = cfg["interval_undercoverage"]
@@ -354,6 +360,19 @@ def prometheus_rules(cfg: dict, for_override: str | None = None) -> dict:
                                    f'more than {under["shortfall_threshold"]} below the band\'s level for {under["for"]}: '
                                    'the intervals are too narrow for the current weather (see rps_interval_half_width and '
                                    'rps_interval_aci_alpha). Information only: no rps_action.',
+                },
+            },
+            {
+                "alert": "RpsModelDigestMismatch",
+                "expr": f'{e["digest_mismatch"]} > 0',
+                "for": for_override or digest["for"],
+                "labels": {"severity": digest["severity"]},
+                "annotations": {
+                    "summary": DIGEST_SUMMARY,
+                    "description": f'Within {digest["window"]} rps serve refused a new model because a file of it did not '
+                                   'match the sha256 recorded when it was registered (rps.artifact_digests): the '
+                                   'artifact store was written behind the registry. The previous model keeps serving; '
+                                   'see the server log for the file.',
                 },
             },
         ],
@@ -530,6 +549,7 @@ def prometheus_tests(cfg: dict) -> dict:
     tests.append(live_error_test(cfg, rules, "RpsModelWorseThanPersistence", firing_after))
     tests.append(drift_spike_test(cfg, rules, firing_after))
     tests.append(undercoverage_test(cfg, rules, firing_after))
+    tests.append(digest_mismatch_test(cfg, rules, firing_after))
     return {"rule_files": [PROM_RULES.name], "evaluation_interval": "1m", "tests": tests}
 
 
@@ -631,6 +651,34 @@ def undercoverage_test(cfg: dict, rules: dict, firing_after) -> dict:
             },
         }],
     })
+    return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
+
+
+def digest_mismatch_test(cfg: dict, rules: dict, firing_after) -> dict:
+    """The counter stays 0, then one refusal: the alert fires once the increase is seen (after `for`), and
+    resolves once the refusal has left the window."""
+    job, step = cfg["contract"]["job"], 60
+    sec = cfg["digest_mismatch"]
+    for_s, window_s = seconds(sec["for"]), seconds(sec["window"])
+    refused_at = 10 * step
+    fire_at = firing_after(refused_at, for_s) - step if for_s == 0 else firing_after(refused_at, for_s)
+    quiet_at = refused_at + math.ceil(window_s / step) * step + 2 * step
+    instance = "127.0.0.1:8000"
+    total = int(quiet_at / step) + 3
+    series = [{"series": f'rps_model_digest_mismatch_total{{job="{job}", instance="{instance}"}}',
+               "values": _phases((0, 0, 9), (1, 0, total - 10))}]
+    cases = [{"eval_time": minutes_label(refused_at - step), "alertname": "RpsModelDigestMismatch"}]
+    if for_s > 0:
+        cases.append({"eval_time": minutes_label(refused_at), "alertname": "RpsModelDigestMismatch"})  # pending only
+    cases.append({
+        "eval_time": minutes_label(fire_at), "alertname": "RpsModelDigestMismatch",
+        "exp_alerts": [{
+            "exp_labels": {"severity": sec["severity"], "job": job, "instance": instance},
+            "exp_annotations": {"summary": DIGEST_SUMMARY.replace("{{ $labels.instance }}", instance),
+                                "description": rules["RpsModelDigestMismatch"]["annotations"]["description"]},
+        }],
+    })
+    cases.append({"eval_time": minutes_label(quiet_at), "alertname": "RpsModelDigestMismatch"})
     return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
 
 
@@ -786,6 +834,10 @@ def grafana_rules(cfg: dict) -> dict:
                      f'{{{{ printf "%.2f" $values.B.Value }}}} less than its level over {under["window"]} on '
                      f'{{{{ $labels.instance }}}} (threshold {under["shortfall_threshold"]})',
                      "Mirror of the Prometheus rule RpsIntervalUndercoverage (monitoring/rules/rps-alerts.yml)."),
+                # No data = no rps serve scraped: RpsApiDown says so.
+                rule("rps-model-digest-mismatch", "RpsModelDigestMismatch", e["digest_mismatch"], "gt", 0,
+                     cfg["digest_mismatch"]["for"], cfg["digest_mismatch"]["severity"], "OK", DIGEST_SUMMARY,
+                     "Mirror of the Prometheus rule RpsModelDigestMismatch (monitoring/rules/rps-alerts.yml)."),
             ],
         }],
     }

@@ -73,6 +73,10 @@ class Registry:
         model = self.get("registered-models/get", name=MODEL_NAME)["registered_model"]
         return {a["alias"]: a["version"] for a in model.get("aliases", [])}
 
+    def version_tags(self, version: str) -> dict[str, str]:
+        model_version = self.get("model-versions/get", name=MODEL_NAME, version=version)["model_version"]
+        return {t["key"]: t["value"] for t in model_version.get("tags", [])}
+
     def run_of(self, version: str) -> dict:
         run_id = self.get("model-versions/get", name=MODEL_NAME, version=version)["model_version"]["run_id"]
         run = self.get("runs/get", run_id=run_id)["run"]

@@ -37,6 +37,7 @@ runner container with the host's network and Docker engine (ci/tests/test_runner
 from __future__ import annotations
 
 import csv
+import hashlib
 import http.client
 import json
 import re
@@ -344,7 +345,13 @@ def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_ve
     assert champion == passed["challenger"]["version"] == "4" and passed["passed"] is True
     assert lab.registry.run_of(champion)["tags"]["rps.code_version"] == lab.shas[WIN]
     registry = json.loads((job.workspace / "build/model/registry.json").read_text())
-    assert registry == {"name": MODEL_NAME, "version": champion, "alias": "champion"}
+    # ... with the sha256 of every model file rps train recorded on the version (rps.artifact_digests),
+    # which the export checked and the image build (rps serve --check) and the server check again.
+    tag = json.loads(lab.registry.version_tags(champion)["rps.artifact_digests"])
+    assert registry == {"name": MODEL_NAME, "version": champion, "alias": "champion", "digests": tag}
+    assert sorted(tag) == ["MLmodel", "features.json", "forest.json", "model.json"]
+    for name, sha in tag.items():
+        assert hashlib.sha256((job.workspace / "build/model" / name).read_bytes()).hexdigest() == sha, name
     verify = next(r for r in results if (r.run or "").startswith("scripts/verify-deployment http"))
     assert f"verify-deployment: OK http://127.0.0.1:{lab.ports['serve']}" in verify.output
     assert f"model {MODEL_NAME} v{champion}" in verify.output
@@ -456,7 +463,7 @@ def push_broken(lab, name: str, dockerfile: str) -> str:
 
 
 @pytest.mark.parametrize(("kind", "dockerfile", "reason"), [
-    ("model-missing", "USER 0\nRUN rm /app/model/forest.json\nUSER 1000:1000\n", "is not an rps model directory (no forest.json)"),
+    ("model-missing", "USER 0\nRUN rm /app/model/forest.json\nUSER 1000:1000\n", "model in /app/model does not match its recorded digests: forest.json is missing"),
     ("wrong-port", 'CMD ["bin/rps", "serve", "--model-dir", "/app/model", "--host", "0.0.0.0", "--port", "9000"]\n',
      "the container was not healthy within 25s"),
 ])
@@ -566,7 +573,7 @@ def test_the_deliver_job_pushes_nothing_when_the_container_does_not_answer_and_s
     v = "v" + json.loads((ROOT / "package.json").read_text())["version"]
     assert docker("image", "inspect", "--format", "{{json .RepoDigests}}", f"{lab.remote}:{v}").stdout == pushed_before
     logs = results[-1].output
-    assert "is not an rps model directory (no forest.json)" in logs, logs[-3000:]
+    assert "model in /app/model does not match its recorded digests: forest.json is missing" in logs, logs[-3000:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ class Traffic:
                    [f"rps_model_last_reload_timestamp_seconds {self.reloaded_at:.3f}"])
             metric("rps_model_validation_mae", "gauge", "Validation MAE of the served model.",
                    [f"rps_model_validation_mae {self.validation_mae:g}"])
+            metric("rps_model_digest_mismatch_total", "counter", "Models refused for a file that differs from its recorded sha256.",
+                   ["rps_model_digest_mismatch_total 0"])
+            metric("rps_model_unverified", "gauge", "The served model had no recorded digests.", ["rps_model_unverified 0"])
             mae = {("24h", "model"): self.live_mae, ("24h", "persistence"): self.persistence_mae,
                    ("7d", "model"): self.live_mae + 0.1, ("7d", "persistence"): self.persistence_mae + 0.1}
             metric("rps_live_error_mae", "gauge", "Live MAE.",

@@ -5,7 +5,7 @@ import {dirname, join, resolve} from 'node:path'
 import {RpsCommand} from '../lib/cli/base-command.js'
 import {RpsError} from '../lib/errors.js'
 import {MlflowClient} from '../lib/mlflow/client.js'
-import {REGISTRY_STAMP_FILE, type RegistryStamp, downloadVersion} from '../lib/model/registry.js'
+import {REGISTRY_STAMP_FILE, type RegistryStamp, downloadVerified} from '../lib/model/registry.js'
 import {modelSection} from '../lib/model/settings.js'
 import {writeFileAtomic} from '../lib/util/atomic-file.js'
 
@@ -15,6 +15,8 @@ export interface ExportModelResult {
   alias: string | null
   out: string
   dataVersion: string
+  /** Whether every file matched the sha256 recorded at registration (false: the version has none). */
+  verified: boolean
 }
 
 export default class ExportModel extends RpsCommand {
@@ -38,12 +40,20 @@ export default class ExportModel extends RpsCommand {
     const out = resolve(flags.out)
     const staging = join(dirname(out), `.${out.split('/').at(-1)}.export.${process.pid}`)
     await rm(staging, {recursive: true, force: true})
-    const model = await downloadVersion(client, version, staging)
-    const stamp: RegistryStamp = {name, version: version.version, alias: flags.version ? null : flags.alias}
+    let exported: Awaited<ReturnType<typeof downloadVerified>>
+    try {
+      exported = await downloadVerified(client, version, staging)
+    } catch (error) {
+      // A refused download leaves nothing behind, and `out` keeps whatever it held.
+      await rm(staging, {recursive: true, force: true})
+      throw error
+    }
+    const {model, digests} = exported
+    const stamp: RegistryStamp = {name, version: version.version, alias: flags.version ? null : flags.alias, ...(digests ? {digests} : {})}
     await writeFileAtomic(join(staging, REGISTRY_STAMP_FILE), JSON.stringify(stamp, null, 2) + '\n')
     await rm(out, {recursive: true, force: true})
     await rename(staging, out)
-    this.note(`exported ${name} v${version.version} to ${out}`)
-    return {registeredModel: name, version: version.version, alias: flags.version ? null : flags.alias, out, dataVersion: model.meta.dataVersion}
+    this.note(`exported ${name} v${version.version} to ${out}${digests ? ', every file matching its recorded sha256' : '; UNVERIFIED: the version has no recorded artifact digests'}`)
+    return {registeredModel: name, version: version.version, alias: flags.version ? null : flags.alias, out, dataVersion: model.meta.dataVersion, verified: digests !== undefined}
   }
 }

@@ -56,7 +56,7 @@ rps_live_error_* gauges. Without a champion it says so and exits 0 (the first ru
         this.note(`live 7d +${h} h: model ${fmt(w.model)}${coverage ? `; covered: ${coverage}` : ''}`)
       }
       const p = r.liveErrors.predictions
-      this.note(`${p.scored} scored, ${p.pending} awaiting their target hour; ${r.liveErrorsFile}`)
+      this.note(`${p.scored} scored, ${p.pending} awaiting their target hour${p.client ? `, ${p.client} client prediction(s) not scored` : ''}; ${r.liveErrorsFile}`)
     }
     return r
   }

@@ -11,13 +11,17 @@ import {createHandler, parseByteLimit} from '../lib/serve/app.js'
 import {ServiceMetrics} from '../lib/serve/metrics.js'
 import {referenceMae} from '../lib/model/model-dir.js'
 import {ModelHolder} from '../lib/serve/model-holder.js'
+import type {ModelIdentity} from '../lib/serve/served-model.js'
 import {listen} from '../lib/serve/server.js'
 import {rpsVersion} from '../lib/util/versions.js'
 import {workDir} from '../lib/util/project.js'
 
 export interface ServeResult {
+  /** Empty with --check (nothing listened). */
   url: string
+  /** SIGTERM / SIGINT, or "check". */
   stoppedBy: string
+  model?: ModelIdentity
 }
 
 export default class Serve extends RpsCommand {
@@ -30,7 +34,10 @@ does the same on demand. A broken new model is rejected and the old one keeps se
 accepting connections, lets requests in flight finish and exits. With --prediction-log (or $RPS_PREDICTION_LOG)
 every prediction made from observations is appended to that JSON-lines log, which rps forecast scores once
 the target hour is observed; /metrics exposes the resulting live errors (--live-errors-file) as
-rps_live_error_* gauges.`
+rps_live_error_* gauges. A model whose files differ from the sha256 digests recorded at registration
+(version tag rps.artifact_digests, or registry.json beside --model-dir) is refused and counted in
+rps_model_digest_mismatch_total; one without recorded digests (registered before they were) is
+served with a warning and rps_model_unverified 1. --check loads, verifies and validates, then exits.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -49,6 +56,7 @@ rps_live_error_* gauges.`
     'prediction-log': Flags.string({summary: 'Append predictions made from observations to this JSON-lines log (default: $RPS_PREDICTION_LOG; unset: no log).', env: 'RPS_PREDICTION_LOG'}),
     'live-errors-file': Flags.string({summary: 'Live errors written by rps forecast, exposed as rps_live_error_* (default: $RPS_LIVE_ERRORS_FILE, else reports/live/live-errors.json).', env: 'RPS_LIVE_ERRORS_FILE'}),
     'drift-report': Flags.string({summary: 'Drift report written by rps drift, exposed as rps_drift_* (default: $RPS_DRIFT_REPORT, else reports/drift/drift.json).', env: 'RPS_DRIFT_REPORT'}),
+    check: Flags.boolean({summary: 'Load, verify (recorded sha256 digests) and validate the model, then exit without listening (0: usable).'}),
     'debug-delay-ms': Flags.integer({summary: 'Add this latency to /predict (for alert tests only).', hidden: true, min: 0}),
   }
 
@@ -64,6 +72,7 @@ rps_live_error_* gauges.`
     }
     const log = (line: string) => this.logToStderr(`[rps serve] ${new Date().toISOString()} ${line}`)
     const metrics = new ServiceMetrics()
+    if (flags.check) return this.check(flags['model-dir'], flags.alias, modelSection(params).registered_name, flags['max-instances'], metrics, log)
     metrics.watchLiveErrors(flags['live-errors-file'] ?? liveErrorsPath(), log)
     metrics.watchDriftReport(flags['drift-report'] ?? join(workDir(), 'reports/drift/drift.json'), log)
     const holder = new ModelHolder({
@@ -111,5 +120,18 @@ rps_live_error_* gauges.`
     await predictionLog?.flush()
     log('stopped')
     return {url: running.url, stoppedBy}
+  }
+
+  /** --check: what the image build runs, so a tampered or broken model fails the build, not the first request. */
+  private async check(modelDir: string | undefined, alias: string, registeredName: string, maxInstances: number, metrics: ServiceMetrics, log: (line: string) => void): Promise<ServeResult> {
+    const holder = new ModelHolder({modelDir, alias, registeredName, limits: {maxInstances}}, metrics, log)
+    try {
+      await holder.reload()
+    } catch (error) {
+      throw new RpsError(`model check failed: ${(error as Error).message}`, {code: 'NO_MODEL'})
+    }
+    const model = holder.current!.identity
+    this.note(`model ok: ${model.name} v${model.version} ${model.verified ? 'verified against its recorded sha256 digests' : 'UNVERIFIED (no recorded digests)'}`)
+    return {url: '', stoppedBy: 'check', model}
   }
 }

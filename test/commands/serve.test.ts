@@ -255,7 +255,7 @@ describe('rps serve', function () {
     }
   })
 
-  it('when a prediction log is set, then observation predictions are logged; rps forecast scores them and /metrics shows the live errors', async () => {
+  it('when a prediction log is set, then observation predictions are logged as the client\'s, never scored; the pipeline\'s own forecasts are, and /metrics shows their live errors', async () => {
     const log = join(fixture.dir, 'live/predictions.jsonl')
     const liveFile = join(fixture.dir, 'live/live-errors.json')
     const logging = await startServe(['--model-dir', fixture.modelDir, '--prediction-log', log, '--live-errors-file', liveFile])
@@ -282,10 +282,20 @@ describe('rps serve', function () {
       })
       assert.equal(lines[1].issued_at, new Date(`${hourly.time[last - 2]}:00Z`).toISOString())
 
-      // rps forecast (the DAG's job) joins the log with the observation history and writes the file serve exposes
-      const run = await rps(['forecast', '--model-dir', fixture.modelDir, '--prediction-log', log, '--live-errors-file', liveFile, '--params', fixture.params, '--json'], fixture.env)
+      // rps forecast (the DAG's job) joins the log with the observation history and writes the file serve
+      // exposes. What clients sent is not what was observed: their lines are never scored.
+      const forecast = ['forecast', '--model-dir', fixture.modelDir, '--prediction-log', log, '--live-errors-file', liveFile, '--params', fixture.params, '--json']
+      const first = await rps(forecast, fixture.env)
+      assert.equal(first.exitCode, 0, first.stderr)
+      assert.equal(first.json.appended, true)
+      assert.equal(first.json.liveErrors.predictions.client, 2)
+      assert.equal(first.json.liveErrors.windows['24h'].model.n, 0)
+
+      // The same two hours as the pipeline's own forecasts (as the DAG logs them) are scored.
+      const text = await readFile(log, 'utf8')
+      await writeFile(log, text.replaceAll('"source":"serve"', '"source":"forecast"'))
+      const run = await rps(forecast, fixture.env)
       assert.equal(run.exitCode, 0, run.stderr)
-      assert.equal(run.json.appended, true)
       const errors = [0, 1].map((i) => res.json.predictions[i].prediction - hourly.temperature_2m![[last, last - 2][i]! + 6]!)
       const mae = (Math.abs(errors[0]!) + Math.abs(errors[1]!)) / 2
       assert.equal(run.json.liveErrors.windows['24h'].model.n, 2)

@@ -130,7 +130,7 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     assert.equal(report.data_end, new Date(dataEnd).toISOString())
     assert.equal(report.by_version['1'].model.n, 2)
     const scoredAll = all.filter((l) => Date.parse(l.target_time) <= dataEnd)
-    assert.deepEqual({...report.predictions}, {logged: 24, unique: 24, scored: scoredAll.length, pending: 24 - scoredAll.length, unobserved: 0, malformed: 0})
+    assert.deepEqual({...report.predictions}, {logged: 24, client: 0, unique: 24, scored: scoredAll.length, pending: 24 - scoredAll.length, unobserved: 0, malformed: 0})
     // Every horizon is scored on its own: +1 h forecasts issued 3 h apart are observed sooner than +6 h ones.
     for (const h of [1, 2, 3, 4, 5, 6]) {
       const own = scoredAll.filter((l) => l.horizon === h)

@@ -1,5 +1,6 @@
 import {strict as assert} from 'node:assert'
-import {mkdtemp, readFile} from 'node:fs/promises'
+import {existsSync, readdirSync} from 'node:fs'
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import pl from 'nodejs-polars'
@@ -149,7 +150,12 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     assert.deepEqual(log.map((e: {action: string; to: string}) => `${e.action}:${e.to}`), ['promote:1', 'promote:3', 'rollback:1'])
     const exported = await rps(['export-model', '--alias', 'champion', '--out', join(dir, 'exported'), '--params', params, '--json'], env)
     assert.equal(exported.json.version, '1')
+    assert.equal(exported.json.verified, true)
     assert.equal((await loadModelDir(join(dir, 'exported'))).meta.name, model)
+    // train recorded every model file's sha256 on the version; the export checked them and keeps them for the image.
+    const recorded = JSON.parse((await client.getModelVersion(model, '1')).tags!.find((t) => t.key === 'rps.artifact_digests')!.value)
+    assert.deepEqual(Object.keys(recorded).sort(), ['MLmodel', 'features.json', 'forest.json', 'model.json'])
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'exported/registry.json'), 'utf8')).digests, recorded)
   })
 
   it('when the report is about another challenger or another champion, then promote refuses; --force --reason promotes with trigger forced', async () => {
@@ -169,6 +175,21 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     const back = await rps(['promote', '--rollback', '--params', params, '--json'], env)
     assert.deepEqual([back.json.champion, back.json.previousChampion], ['1', '2'])
     assert.equal((await client.getVersionByAlias(model, 'challenger'))?.version, '1', '@challenger did not point at the demoted v2: unchanged')
+  })
+
+  it('when a registered version\'s artifact is overwritten in the store, then export-model refuses it and leaves nothing behind', async () => {
+    const v3 = await client.getModelVersion(model, '3')
+    const tampered = join(dir, 'tampered-forest.json')
+    // Still a valid forest (v1's, one byte longer): only its digest tells it from v3's own.
+    await writeFile(tampered, (await readFile(join(dir, 'exported/forest.json'), 'utf8')) + '\n')
+    await client.uploadArtifact(v3.source, tampered, 'forest.json')
+    const out = join(dir, 'exported-v3')
+    const refused = await rps(['export-model', '--version', '3', '--out', out, '--params', params], env)
+    assert.equal(refused.exitCode, 1, refused.stderr)
+    assert.match(refused.stderr, /does not match its recorded digests: forest\.json has sha256 [0-9a-f]{12}…, [0-9a-f]{12}… was recorded/)
+    assert.doesNotMatch(refused.stderr, /mlflow-artifacts:|s3:\/\//, 'no internal artifact URI in the message')
+    assert.equal(existsSync(out), false)
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.exported-v3')), [], 'no staging directory left')
   })
 
   it('when training fails after the run started, then the run is FAILED and no version is added', async () => {

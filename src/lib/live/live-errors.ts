@@ -60,7 +60,8 @@ export interface LiveErrors {
   by_horizon?: Record<string, HorizonErrors>
   /** The served version's live bands (absent until it has a calibration and forecasts). */
   intervals?: LiveIntervals | null
-  predictions: {logged: number; unique: number; scored: number; pending: number; unobserved: number; malformed: number}
+  /** `client`: lines rps serve logged for its clients' observations requests, never scored. */
+  predictions: {logged: number; client: number; unique: number; scored: number; pending: number; unobserved: number; malformed: number}
 }
 
 /** Hours between a record's issue and target time. */
@@ -204,6 +205,15 @@ export function liveIntervals(scored: ScoredPrediction[], calibration: VersionCa
   return {version: calibration.version, gamma: aci.gamma, window: aci.window, by_horizon: byHorizon}
 }
 
+/**
+ * The records that are scored: only the pipeline's own forecasts (`rps forecast`, source
+ * "forecast"). A client's observations request logged by rps serve says what the client sent, not
+ * what was observed, so it never counts: not even as the first record of its hour.
+ */
+export function forecastRecords(records: PredictionRecord[]): PredictionRecord[] {
+  return records.filter((r) => r.source === 'forecast')
+}
+
 /** The whole live-errors document from the log's records and the observed target series. */
 export function liveErrors(input: {
   records: PredictionRecord[]
@@ -218,7 +228,8 @@ export function liveErrors(input: {
   calibration?: VersionCalibration
   aci?: AciSettings
 }): LiveErrors {
-  const unique = dedupePredictions(input.records)
+  const forecasts = forecastRecords(input.records)
+  const unique = dedupePredictions(forecasts)
   const {scored, pending, unobserved} = scorePredictions(unique, input.observed, input.dataEnd)
   const main = input.horizonHours === undefined ? scored : scored.filter((s) => leadHours(s.record) === input.horizonHours)
   const {windows, byVersion} = summarizeErrors(main)
@@ -231,6 +242,6 @@ export function liveErrors(input: {
     by_version: byVersion,
     by_horizon: summarizeHorizons(scored),
     intervals: input.calibration ? liveIntervals(scored, input.calibration, input.aci) : null,
-    predictions: {logged: input.records.length, unique: unique.length, scored: scored.length, pending, unobserved, malformed: input.malformed},
+    predictions: {logged: input.records.length, client: input.records.length - forecasts.length, unique: unique.length, scored: scored.length, pending, unobserved, malformed: input.malformed},
   }
 }

@@ -6,6 +6,7 @@ import {join, posix, relative} from 'node:path'
 import {ConfigError, RpsError, TransportError, errorMessage} from '../errors.js'
 import {backoffDelayMs} from '../sources/http.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
+import {containedPath} from '../util/contained-path.js'
 
 /** An error MLflow answered with: its error_code and message pass through unchanged. */
 export class MlflowError extends RpsError {
@@ -282,7 +283,11 @@ export class MlflowClient {
   async downloadDirectory(artifactUri: string, artifactPath: string, dest: string): Promise<string[]> {
     const written: string[] = []
     for (const entry of await this.listArtifacts(artifactUri, artifactPath)) {
-      const local = join(dest, relative(artifactPath, entry.path))
+      // The listing is the registry's word: a path outside `artifactPath`, or one that climbs out of
+      // `dest` once joined, is refused before anything is written.
+      const rel = posix.relative(artifactPath, entry.path)
+      if (artifactPath && !entry.path.startsWith(`${artifactPath}/`)) throw new RpsError(`refusing the artifact '${entry.path}': it is not under '${artifactPath}'`, {code: 'PATH_OUTSIDE'})
+      const local = containedPath(dest, rel)
       if (entry.is_dir) written.push(...(await this.downloadDirectory(artifactUri, entry.path, local)))
       else {
         await this.downloadArtifact(artifactUri, entry.path, local)

@@ -6,6 +6,7 @@ import type {RetrainTrigger} from '../drift/page-hinkley.js'
 import {RpsError} from '../errors.js'
 import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {ALIASES, COMPARE_REPORT_TAG, PROMOTION_TAGS, candidateAlias} from './registry.js'
+import {SEAL_TAG, promotionKey, sealOf} from './seal.js'
 import {modelSection} from './settings.js'
 
 /** Why a version became champion: a retrain trigger of `rps drift`, or a person (manual). */
@@ -174,10 +175,13 @@ export async function compareGate(source: ReportSource, name: string, target: Mo
   return {passed: true, reason: numbers}
 }
 
-async function tagPromotion(client: MlflowClient, name: string, version: string, entry: PromotionEntry): Promise<void> {
+async function tagPromotion(client: MlflowClient, name: string, version: string, entry: PromotionEntry, env: NodeJS.ProcessEnv): Promise<void> {
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.at, entry.at)
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.trigger, entry.trigger ?? 'manual')
   await client.setModelVersionTag(name, version, PROMOTION_TAGS.reason, entry.reason.slice(0, MAX_TAG_CHARS))
+  // With a promotion key, the seal a server holding the same key requires before it swaps (written before the alias moves).
+  const key = promotionKey(env)
+  if (key) await client.setModelVersionTag(name, version, SEAL_TAG, sealOf(key, await client.getModelVersion(name, version)))
 }
 
 /** `rps promote` refused a challenger: the gate's reason, with the numbers, and exit 10. */
@@ -197,12 +201,12 @@ export class PromotionRefusedError extends RpsError {
  * was never promoted keeps its alias; its comparison was against the demoted champion, so the
  * gate asks for a new one.
  */
-async function rollback(client: MlflowClient, name: string, champion: ModelVersion | undefined, reason: string | undefined): Promise<PromoteResult> {
+async function rollback(client: MlflowClient, name: string, champion: ModelVersion | undefined, reason: string | undefined, env: NodeJS.ProcessEnv): Promise<PromoteResult> {
   const previous = await client.getVersionByAlias(name, ALIASES.previous)
   if (!previous) throw new RpsError(`'${name}' has no @${ALIASES.previous} to roll back to`, {code: 'NO_PREVIOUS_CHAMPION'})
   const challenger = await client.getVersionByAlias(name, ALIASES.challenger)
   const entry: PromotionEntry = {at: new Date().toISOString(), action: 'rollback', from: champion?.version ?? null, to: previous.version, trigger: 'manual', reason: reason ?? 'manual rollback'}
-  await tagPromotion(client, name, previous.version, entry)
+  await tagPromotion(client, name, previous.version, entry, env)
   await client.setAlias(name, ALIASES.champion, previous.version)
   if (champion) await client.setAlias(name, ALIASES.previous, champion.version)
   if (!challenger || challenger.version === champion?.version) await client.setAlias(name, ALIASES.challenger, previous.version)
@@ -221,7 +225,7 @@ export async function promote(params: Params, options: PromoteOptions = {}): Pro
   const client = MlflowClient.fromEnv(options.env ?? process.env)
   const name = modelSection(params).registered_name
   const champion = await client.getVersionByAlias(name, ALIASES.champion)
-  if (options.rollback) return rollback(client, name, champion, options.reason)
+  if (options.rollback) return rollback(client, name, champion, options.reason, options.env ?? process.env)
   if (options.force && !options.reason?.trim()) throw new RpsError('--force needs --reason "why": the override is recorded', {code: 'BAD_INPUT', exitCode: 2})
   if (options.version !== undefined && options.fromAlias !== undefined) throw new RpsError('give --version or --from-alias, not both', {code: 'BAD_INPUT', exitCode: 2})
   const from = candidateAlias(options.fromAlias ?? ALIASES.challenger)
@@ -245,7 +249,7 @@ export async function promote(params: Params, options: PromoteOptions = {}): Pro
   const compared = gate.passed ? await compareSummary(report, targetVersion) : undefined
   const reason = compared ? `${why.reason}; ${compared}` : why.reason
   const entry: PromotionEntry = {at: new Date().toISOString(), action: 'promote', from: champion?.version ?? null, to: targetVersion, trigger: why.trigger, reason}
-  await tagPromotion(client, name, targetVersion, entry)
+  await tagPromotion(client, name, targetVersion, entry, options.env ?? process.env)
   // A candidate that passed becomes the challenger it now is, so the registry reads as after a DAG promotion.
   if (options.fromAlias !== undefined && from !== ALIASES.challenger) await client.setAlias(name, ALIASES.challenger, targetVersion)
   if (champion) await client.setAlias(name, ALIASES.previous, champion.version)

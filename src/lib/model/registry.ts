@@ -1,10 +1,11 @@
 import {existsSync} from 'node:fs'
-import {mkdtemp, readFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {RpsError} from '../errors.js'
 import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
+import {type ArtifactDigests, DIGESTS_TAG, parseDigests, verifyDigests} from './digests.js'
 import {type LoadedModel, loadModelDir} from './model-dir.js'
 
 export const REGISTRY_STAMP_FILE = 'registry.json'
@@ -37,6 +38,8 @@ export interface RegistryStamp {
   alias: string | null
   /** The version's promotion trigger, when the exporter recorded it. */
   trigger?: string
+  /** The sha256 of every model file, as recorded at registration (absent for versions registered before). */
+  digests?: ArtifactDigests
 }
 
 /** The stamp beside a model directory, if `rps export-model` wrote one. */
@@ -50,12 +53,35 @@ export interface RegistryModel {
   model: LoadedModel
 }
 
-/** Downloads a registered version's model directory into `dest` (default: a temp dir) and loads it. */
+/** The artifact digests `rps train` recorded on a version, or undefined for a version registered before they were. */
+export function recordedDigests(version: ModelVersion): ArtifactDigests | undefined {
+  const tag = version.tags?.find((t) => t.key === DIGESTS_TAG)
+  return tag ? parseDigests(tag.value, `${version.name} v${version.version}'s ${DIGESTS_TAG} tag`) : undefined
+}
+
+/**
+ * Downloads a registered version's model directory into `dest` (default: a temp dir, deleted once
+ * the model is in memory, also on failure), checks its files against the version's recorded
+ * digests before parsing any of them, and loads it. A version without digests (registered before
+ * they were recorded) loads with `digests` undefined: the caller decides what that means.
+ */
+export async function downloadVerified(client: MlflowClient, version: ModelVersion, dest?: string): Promise<{model: LoadedModel; digests: ArtifactDigests | undefined}> {
+  const digests = recordedDigests(version)
+  const temp = dest ? undefined : await mkdtemp(join(tmpdir(), `rps-model-v${version.version}-`))
+  const dir = dest ?? join(temp!, 'model')
+  try {
+    const files = await client.downloadDirectory(version.source, '', dir)
+    if (files.length === 0) throw new RpsError(`model version ${version.name} v${version.version} has no files in the registry`, {code: 'MODEL_EMPTY'})
+    if (digests) await verifyDigests(dir, digests)
+    return {model: await loadModelDir(dir), digests}
+  } finally {
+    if (temp) await rm(temp, {recursive: true, force: true})
+  }
+}
+
+/** Downloads, verifies (when the version has digests) and loads a registered version's model. */
 export async function downloadVersion(client: MlflowClient, version: ModelVersion, dest?: string): Promise<LoadedModel> {
-  const dir = dest ?? join(await mkdtemp(join(tmpdir(), `rps-model-v${version.version}-`)), 'model')
-  const files = await client.downloadDirectory(version.source, '', dir)
-  if (files.length === 0) throw new RpsError(`model version ${version.name} v${version.version} has no files at ${version.source}`, {code: 'MODEL_EMPTY'})
-  return loadModelDir(dir)
+  return (await downloadVerified(client, version, dest)).model
 }
 
 /** The version behind an alias with its model loaded, or undefined when the alias is not set. */

@@ -15,6 +15,7 @@ import {latestQualityReport} from '../profile/profile.js'
 import {codeVersion, dataVersion, rpsVersion} from '../util/versions.js'
 import {workDir} from '../util/project.js'
 import {timeSplit, toModelRows} from './dataset.js'
+import {computeDigests, DIGESTS_TAG} from './digests.js'
 import {checkEnoughHistory, fitModel} from './fit.js'
 import {type ModelMeta, loadModelDir, writeModelDir} from './model-dir.js'
 import {forecastPlotPng, residualsPlotPng} from './plots.js'
@@ -196,6 +197,8 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     await writeFile(join(plots, 'residuals.png'), await residualsPlotPng(residuals, 'Holdout residuals'))
     await writeFile(join(scratch, 'metrics.json'), JSON.stringify({...meta.metrics, holdout_skill_vs_best_baseline: holdoutSkill}, null, 2) + '\n')
 
+    // Hashed from the files uploaded: rps serve / export-model refuse a download that differs.
+    const digests = await computeDigests(modelDir)
     await client.uploadDirectory(run.artifact_uri, modelDir, 'model')
     await client.uploadDirectory(run.artifact_uri, plots, 'plots')
     await client.uploadArtifact(run.artifact_uri, join(scratch, 'metrics.json'), 'metrics.json')
@@ -211,7 +214,7 @@ export async function trainModel(params: Params, options: TrainOptions = {}): Pr
     await client.ensureRegisteredModel(section.registered_name)
     previousChallenger = (await client.getVersionByAlias(section.registered_name, alias))?.version
     created = await client.createModelVersion(section.registered_name, `${run.artifact_uri}/model`, run.run_id, {
-      data_version: version.md5, code_version: code, holdout_rmse: holdout.model!.rmse.toFixed(4),
+      data_version: version.md5, code_version: code, holdout_rmse: holdout.model!.rmse.toFixed(4), [DIGESTS_TAG]: JSON.stringify(digests),
     })
     await client.setAlias(section.registered_name, alias, created.version)
     await client.terminateRun(run.run_id, 'FINISHED')

@@ -98,6 +98,9 @@ export class ServiceMetrics {
   readonly intervalAlpha: Gauge<'horizon' | 'level'>
   readonly validationMae: OptionalGauge
   readonly predictionLogFailures: Counter
+  readonly digestMismatches: Counter
+  readonly modelUnverified: Gauge
+  readonly unsealedRefusals: Counter
   readonly driftPsi: Gauge<'variable'>
   readonly driftPsiThreshold: Gauge<'variable'>
   readonly driftRetrain: Gauge<'trigger'>
@@ -155,6 +158,9 @@ export class ServiceMetrics {
     this.driftModelAge = new OptionalGauge({name: 'rps_drift_model_age_seconds', help: 'Age of the examined model at the newest drift check: its data end to the check window end', registers, collect: collectDrift})
     this.driftChecked = new OptionalGauge({name: 'rps_drift_checked_timestamp_seconds', help: 'When the newest drift check ran (Unix time)', registers, collect: collectDrift})
     this.predictionLogFailures = new Counter({name: 'rps_prediction_log_failures_total', help: 'Prediction batches that could not be appended to the prediction log', registers})
+    this.digestMismatches = new Counter({name: 'rps_model_digest_mismatch_total', help: 'Models refused because a file did not match the sha256 recorded at registration (the old model kept serving)', registers})
+    this.modelUnverified = new Gauge({name: 'rps_model_unverified', help: 'The served model has no recorded artifact digests, so its files were not verified (1) or were (0)', registers})
+    this.unsealedRefusals = new Counter({name: 'rps_model_unsealed_refusals_total', help: 'Alias moves refused because the version carries no valid promotion seal (RPS_PROMOTION_KEY set)', registers})
     this.oodRatio.set(0)
   }
 

@@ -1,7 +1,9 @@
 import {RpsError} from '../errors.js'
 import {MlflowClient} from '../mlflow/client.js'
-import {loadModelDir} from '../model/model-dir.js'
-import {downloadVersion, promotionTrigger, readRegistryStamp} from '../model/registry.js'
+import {parseDigests, verifyDigests} from '../model/digests.js'
+import {checkSeal, promotionKey} from '../model/seal.js'
+import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
+import {REGISTRY_STAMP_FILE, type RegistryStamp, downloadVerified, promotionTrigger, readRegistryStamp} from '../model/registry.js'
 import type {ServiceMetrics} from './metrics.js'
 import {type ServeLimits, ServedModel} from './served-model.js'
 
@@ -16,24 +18,36 @@ export interface ModelSourceConfig {
 }
 
 /** A loaded model and the trigger of its promotion (rps_model_info's trigger label). */
-interface Candidate {
+export interface Candidate {
   served: ServedModel
   trigger: string
 }
 
+/**
+ * A local model directory, checked against the digests its registry.json recorded (rps export-model
+ * writes them) before any file is parsed. Without recorded digests it loads unverified.
+ */
+export async function loadLocalModel(dir: string): Promise<{model: LoadedModel; stamp: RegistryStamp | undefined; verified: boolean}> {
+  const stamp = await readRegistryStamp(dir)
+  const digests = stamp?.digests === undefined ? undefined : parseDigests(stamp.digests, `${dir}/${REGISTRY_STAMP_FILE}`)
+  if (digests) await verifyDigests(dir, digests)
+  return {model: await loadModelDir(dir), stamp, verified: digests !== undefined}
+}
+
 async function loadCandidate(config: ModelSourceConfig, knownVersion?: string): Promise<Candidate | undefined> {
   if (config.modelDir) {
-    const model = await loadModelDir(config.modelDir)
-    const stamp = await readRegistryStamp(config.modelDir)
-    const served = new ServedModel(model, {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local', source: config.modelDir}, config.limits)
+    const {model, stamp, verified} = await loadLocalModel(config.modelDir)
+    const served = new ServedModel(model, {name: stamp?.name ?? model.meta.name, version: stamp?.version ?? 'local', alias: stamp?.alias ?? 'local', verified}, config.limits)
     return {served, trigger: stamp?.trigger || 'unknown'}
   }
   const client = MlflowClient.fromEnv(config.env)
   const version = await client.getVersionByAlias(config.registeredName, config.alias)
   if (!version) throw new RpsError(`'${config.registeredName}' has no @${config.alias} in the registry at ${client.trackingUri}`, {code: 'NO_ALIAS', suggestions: ['run: rps train && rps promote, or pass --model-dir']})
   if (version.version === knownVersion) return undefined
-  const model = await downloadVersion(client, version)
-  return {served: new ServedModel(model, {name: version.name, version: version.version, alias: config.alias, source: version.source}, config.limits), trigger: promotionTrigger(version)}
+  const key = promotionKey(config.env ?? process.env)
+  if (key) checkSeal(version, key)
+  const {model, digests} = await downloadVerified(client, version)
+  return {served: new ServedModel(model, {name: version.name, version: version.version, alias: config.alias, verified: digests !== undefined}, config.limits), trigger: promotionTrigger(version)}
 }
 
 /** A new model must load and answer its own example with a finite number before it serves. */
@@ -52,16 +66,43 @@ export class ModelHolder {
   /** Why the current model was promoted (its rps.promotion_trigger tag), "unknown" when not recorded. */
   trigger = 'unknown'
   lastError: string | undefined
+  private running: Promise<ReloadResult> | undefined
+  private queued: Promise<ReloadResult> | undefined
 
   constructor(private readonly config: ModelSourceConfig, private readonly metrics: ServiceMetrics, private readonly log: (line: string) => void = () => {}) {}
 
-  /** Loads the newest model for the configured source; returns whether the served model changed. */
-  async reload(): Promise<{changed: boolean; version: string}> {
+  /**
+   * Loads the newest model for the configured source; returns whether the served model changed.
+   * Reloads run one at a time, in order: a slow download of an older version can never replace a
+   * model a later reload installed. Calls made while one runs share a single follow-up reload.
+   */
+  reload(): Promise<ReloadResult> {
+    if (!this.running) {
+      this.running = this.reloadNow().finally(() => {
+        this.running = undefined
+      })
+      return this.running
+    }
+    this.queued ??= this.running.catch(() => undefined).then(() => {
+      this.queued = undefined
+      return this.reload()
+    })
+    return this.queued
+  }
+
+  /** The newest model of the source, undefined when it is `knownVersion` (a test may stand in its own). */
+  protected load(knownVersion: string | undefined): Promise<Candidate | undefined> {
+    return loadCandidate(this.config, knownVersion)
+  }
+
+  private async reloadNow(): Promise<ReloadResult> {
     let loaded: Candidate | undefined
     try {
-      loaded = await loadCandidate(this.config, this.config.modelDir ? undefined : this.current?.identity.version)
+      loaded = await this.load(this.config.modelDir ? undefined : this.current?.identity.version)
       if (loaded) validateServedModel(loaded.served)
     } catch (error) {
+      if ((error as RpsError).code === 'MODEL_DIGEST_MISMATCH') this.metrics.digestMismatches.inc()
+      if ((error as RpsError).code === 'MODEL_UNSEALED') this.metrics.unsealedRefusals.inc()
       this.lastError = (error as Error).message
       this.log(`reload rejected: ${this.lastError}${this.current ? `; still serving v${this.current.identity.version}` : ''}`)
       throw error
@@ -73,7 +114,14 @@ export class ModelHolder {
     this.trigger = loaded.trigger
     this.lastError = undefined
     this.metrics.setModel(candidate.identity.name, candidate.identity.version, candidate.identity.alias, loaded.trigger)
-    this.log(`serving ${candidate.identity.name} v${candidate.identity.version} (@${candidate.identity.alias}, promoted for ${loaded.trigger})${previous ? `, was v${previous}` : ''}`)
+    this.metrics.modelUnverified.set(candidate.identity.verified ? 0 : 1)
+    const unverified = candidate.identity.verified ? '' : '; UNVERIFIED: no artifact digests were recorded for it'
+    this.log(`serving ${candidate.identity.name} v${candidate.identity.version} (@${candidate.identity.alias}, promoted for ${loaded.trigger})${previous ? `, was v${previous}` : ''}${unverified}`)
     return {changed: true, version: candidate.identity.version}
   }
+}
+
+export interface ReloadResult {
+  changed: boolean
+  version: string
 }

@@ -11,7 +11,8 @@ export interface ModelIdentity {
   name: string
   version: string
   alias: string
-  source: string
+  /** Whether the model's files were checked against the sha256 digests recorded at registration. */
+  verified: boolean
 }
 
 export interface Observation {

@@ -97,8 +97,19 @@ describe('live errors: joining logged forecasts with observations', () => {
     assert.equal(r.by_version['1']!.first_target_time, iso(T0 + 6 * H))
     assert.equal(r.by_version['1']!.last_target_time, iso(T0 + 7 * H))
     assert.deepEqual(r.by_version['2']!.model, {mae: 2, rmse: 2, n: 1})
-    assert.deepEqual(r.predictions, {logged: 4, unique: 4, scored: 3, pending: 1, unobserved: 0, malformed: 2})
+    assert.deepEqual(r.predictions, {logged: 4, client: 0, unique: 4, scored: 3, pending: 1, unobserved: 0, malformed: 2})
     assert.equal(r.updated_at, '2026-05-21T00:00:00.000Z')
+  })
+
+  it('when clients\' observations requests were logged by rps serve, then only the pipeline\'s own forecasts are scored, even where a client logged the hour first', () => {
+    // A client's request for hour 0 with a wild prediction, logged before the DAG's forecast of the same hour and version.
+    const records = [rec(0, 99, 99, '1', 'serve'), rec(0, 10, 8), rec(1, 50, 50, '1', 'serve'), rec(2, 15, 10)]
+    const r = liveErrors({records, malformed: 0, observed, dataEnd, target: 'temperature_2m', now: new Date(0)})
+    assert.deepEqual(r.predictions, {logged: 4, client: 2, unique: 2, scored: 2, pending: 0, unobserved: 0, malformed: 0})
+    assert.deepEqual(r.by_version['1']!.model, {mae: 1.5, rmse: Math.sqrt(2.5), n: 2})
+    const old = {...rec(3, 40, 40)} as Partial<PredictionRecord>
+    delete old.source
+    assert.equal(liveErrors({records: [old as PredictionRecord], malformed: 0, observed, dataEnd, target: 'temperature_2m', now: new Date(0)}).predictions.scored, 0, 'a line without a source is not the pipeline\'s')
   })
 
   it('when nothing is scored yet, then every window reports n = 0 and null errors', () => {

@@ -54,7 +54,7 @@ describe('served features vs training rows (golden, the shipped year)', function
     const leaf = (value: number) => ({name: 'RFRegression', selectionMethod: 'mean', baseModel: {estimators: [{root: {distribution: value}}], indexes: [[0]], nEstimators: 1}}) as unknown as ForestJson
     const meta = {format: MODEL_FORMAT, name: 'golden', target: cfg.target, horizonHours: cfg.horizonHours, horizons, targetMode: cfg.targetMode, features, featureConfig: cfg, trainingStats: computeFeatureStats(features, rows.X)} as ModelMeta
     const shorter = new Map(horizons.filter((h) => h !== cfg.horizonHours).map((h) => [h, leaf(h / 10)]))
-    const served = new ServedModel(modelFromForest('golden', meta, leaf(cfg.horizonHours / 10), shorter), {name: 'golden', version: '1', alias: 'test', source: 'test'}, {maxInstances: 10})
+    const served = new ServedModel(modelFromForest('golden', meta, leaf(cfg.horizonHours / 10), shorter), {name: 'golden', version: '1', alias: 'test', verified: false}, {maxInstances: 10})
     const hours = served.minObservations
     const out = new Float64Array(features.length)
     let compared = 0
