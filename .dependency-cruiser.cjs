@@ -1,6 +1,6 @@
 // The import rule of src (docs/architecture.md): no cycles, src/lib in layers that import only
 // their own layer or the ones below, nothing in src reaching into src/commands, test or bench.
-// Run by `make lint`: npx depcruise src --config .dependency-cruiser.cjs
+// Run by `make lint`: npx depcruise src --config .dependency-cruiser.cjs --output-type err-long
 
 // src/lib rooms, bottom to top. A layer may import its own rooms and every layer below it.
 const LAYERS = [
