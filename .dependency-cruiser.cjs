@@ -6,6 +6,7 @@
 const LAYERS = [
   {name: 'base', rooms: ['errors\\.ts', 'util', 'config', 'stats', 'charts']},
   {name: 'data', rooms: ['sources', 'raw', 'quality', 'fetch', 'features', 'profile', 'dvc', 'mlflow']},
+  {name: 'engine', rooms: ['forest']},
   {name: 'model', rooms: ['model']},
   {name: 'analysis', rooms: ['live', 'drift', 'simulate']},
   {name: 'edge', rooms: ['serve', 'storage', 'alerts', 'cli']},
@@ -32,6 +33,13 @@ module.exports = {
       to: {circular: true},
     },
     ...layerRules,
+    {
+      name: 'forest-self-contained',
+      comment: 'The forest engine (src/lib/forest) is pure computation: it imports nothing else of src/lib.',
+      severity: 'error',
+      from: {path: '^src/lib/forest/'},
+      to: {path: '^src/lib/', pathNot: '^src/lib/forest/'},
+    },
     {
       name: 'lib-not-in-layers',
       comment: 'Every src/lib room belongs to a layer: add a new room to LAYERS in .dependency-cruiser.cjs.',

@@ -1,6 +1,6 @@
 import {strict as assert} from 'node:assert'
 
-import {seededRandom} from '../../../src/lib/model/forest-core.js'
+import {seededRandom} from '../../../src/lib/forest/forest-core.js'
 import {forcedDecision} from '../../../src/lib/drift/check.js'
 import {PageHinkley, decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
 import {ksStatistic, psi} from '../../../src/lib/stats/psi.js'

@@ -2,7 +2,7 @@ import {strict as assert} from 'node:assert'
 
 import {judgePath} from '../../../src/lib/model/compare.js'
 import type {ModelRows} from '../../../src/lib/model/dataset.js'
-import type {ForestJson} from '../../../src/lib/model/forest-core.js'
+import type {ForestJson} from '../../../src/lib/forest/forest-core.js'
 import {calibrate} from '../../../src/lib/stats/intervals.js'
 import {type LoadedModel, type ModelMeta, modelFromForest} from '../../../src/lib/model/model-dir.js'
 
