@@ -64,7 +64,7 @@ describe('train, compare, promote (real MLflow + MinIO)', function () {
     const artifacts = (await client.listArtifacts(mlRun.info.artifact_uri)).map((a) => a.path).sort()
     assert.deepEqual(artifacts, ['metrics.json', 'model', 'plots', 'reports'])
     const modelFiles = (await client.listArtifacts(mlRun.info.artifact_uri, 'model')).map((a) => a.path).sort()
-    assert.deepEqual(modelFiles, ['model/MLmodel', 'model/features.json', ...[1, 2, 3, 4, 5].map((h) => `model/forest-h${h}.json`), 'forest/forest.json', 'model/model.json'])
+    assert.deepEqual(modelFiles, ['model/MLmodel', 'model/features.json', ...[1, 2, 3, 4, 5].map((h) => `model/forest-h${h}.json`), 'model/forest.json', 'model/model.json'])
     for (const h of [1, 2, 3, 4, 5, 6]) {
       assert.ok(Number.isFinite(metrics[`holdout_rmse_h${h}`]), `metric holdout_rmse_h${h}`)
       for (const level of ['0.8', '0.95']) assert.ok(metrics[`holdout_coverage_${level}_h${h}`]! >= 0 && metrics[`holdout_coverage_${level}_h${h}`]! <= 1, `metric holdout_coverage_${level}_h${h}`)

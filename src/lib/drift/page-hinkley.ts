@@ -59,7 +59,6 @@ export function effectiveCooldownHours(policy: RetrainPolicy): number {
   return Math.min(policy.maxModelAgeHours, policy.cooldownHours * (policy.backoffFactor ?? 1) ** (losses - 1))
 }
 
-
 export interface RetrainDecision {
   retrain: boolean
   trigger: RetrainTrigger | null

@@ -32,7 +32,7 @@ describe('downloading a registry artifact directory', () => {
       const client = new MlflowClient({trackingUri: stub.url, attempts: 1})
       await assert.rejects(client.downloadDirectory('mlflow-artifacts:/1/run/artifacts/model', '', dest), {code: 'PATH_OUTSIDE', message: /refusing the path '\.\.\/\.\.\/escaped\.json'/})
       assert.equal(existsSync(join(base, 'escaped.json')), false)
-      assert.deepEqual(stub.downloads, ['/api/2.0/mlflow-artifacts/artifacts/1/run/artifacts/forest/forest.json'])
+      assert.deepEqual(stub.downloads, ['/api/2.0/mlflow-artifacts/artifacts/1/run/artifacts/model/forest.json'])
     } finally {
       stub.server.close()
     }
