@@ -33,8 +33,10 @@ pull:
 test: install
 	@scripts/test.sh
 
+# eslint, then the import rule of src (no cycles, src/lib layers: .dependency-cruiser.cjs, docs/architecture.md).
 lint: install
 	npx eslint .
+	npx depcruise src --config .dependency-cruiser.cjs --output-type err-long
 
 typecheck: install
 	npx tsc --noEmit -p .

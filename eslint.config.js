@@ -18,7 +18,7 @@ export default tseslint.config(
     rules: {'@typescript-eslint/no-explicit-any': 'off'},
   },
   {
-    files: ['bin/**/*.js', 'scripts/**/*.js', 'eslint.config.js', 'test/**/*.cjs'],
+    files: ['bin/**/*.js', 'scripts/**/*.js', 'eslint.config.js', 'test/**/*.cjs', '.dependency-cruiser.cjs'],
     languageOptions: {globals: {process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable'}},
     rules: {'@typescript-eslint/no-require-imports': 'off'},
   },

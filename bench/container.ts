@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 import {timeSplit} from '../src/lib/model/dataset.js'
 import {computeFeatureStats} from '../src/lib/model/feature-stats.js'
-import {trainForest} from '../src/lib/model/forest.js'
+import {trainForest} from '../src/lib/forest/forest.js'
 import {MODEL_FORMAT, writeModelDir} from '../src/lib/model/model-dir.js'
 import {type BenchContext, type BenchOutput, MiB, ROOT, fmt, quantile, round, runCommand} from './support/common.js'
 import {forestParamsOf, modelSectionOf} from './support/model-data.js'

@@ -9,7 +9,7 @@
 import {intervalLevels} from '../src/lib/features/config.js'
 import {forHorizon, sliceRows} from '../src/lib/model/dataset.js'
 import {fitModel} from '../src/lib/model/fit.js'
-import {DEFAULT_ACI, absResiduals, conformalHalfWidth, coverage, levelKey} from '../src/lib/model/intervals.js'
+import {DEFAULT_ACI, absResiduals, conformalHalfWidth, coverage, levelKey} from '../src/lib/stats/intervals.js'
 import {score} from '../src/lib/model/metrics.js'
 import {modelSection} from '../src/lib/model/settings.js'
 import {type BenchContext, type BenchOutput, type TableRow, round} from './support/common.js'

@@ -6,7 +6,7 @@ import {featureNames} from '../src/lib/features/build-features.js'
 import {HOUR_MS, REPLAY_STATION, loadReplaySeries} from '../src/lib/sources/replay-series.js'
 import {timeSplit} from '../src/lib/model/dataset.js'
 import {computeFeatureStats} from '../src/lib/model/feature-stats.js'
-import {trainForest} from '../src/lib/model/forest.js'
+import {trainForest} from '../src/lib/forest/forest.js'
 import {MODEL_FORMAT, writeModelDir} from '../src/lib/model/model-dir.js'
 import {
   BENCH_DIST, BENCH_SRC, type BenchContext, type BenchOutput, type Child, MiB, ROOT, type TableRow, VENV_BIN, VENV_PYTHON,

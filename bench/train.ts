@@ -2,7 +2,7 @@ import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {type ModelRows, sliceRows, timeSplit} from '../src/lib/model/dataset.js'
-import {type ForestParams, loadForest, predictForest, trainForest} from '../src/lib/model/forest.js'
+import {type ForestParams, loadForest, predictForest, trainForest} from '../src/lib/forest/forest.js'
 import {type Scores, score} from '../src/lib/model/metrics.js'
 import {BENCH_SRC, type BenchContext, type BenchOutput, type TableRow, VENV_PYTHON, cpuSeconds, fmt, mean, round, runCommand, std} from './support/common.js'
 import {forestParamsOf, modelSectionOf, writeMatrix} from './support/model-data.js'

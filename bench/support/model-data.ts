@@ -1,6 +1,6 @@
 import pl from 'nodejs-polars'
 
-import type {ForestParams} from '../../src/lib/model/forest.js'
+import type {ForestParams} from '../../src/lib/forest/forest.js'
 import {type ModelSection, forestParams, modelSection} from '../../src/lib/model/settings.js'
 import type {ModelRows} from '../../src/lib/model/dataset.js'
 import type {Params} from '../../src/lib/config/params.js'

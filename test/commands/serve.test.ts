@@ -3,7 +3,7 @@ import {existsSync, readdirSync} from 'node:fs'
 import {cp, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {seededRandom} from '../../src/lib/model/forest-core.js'
+import {seededRandom} from '../../src/lib/forest/forest-core.js'
 import {loadModelDir} from '../../src/lib/model/model-dir.js'
 import {replayModel, writeTestModel} from '../support/model.js'
 import {rps} from '../support/rps.js'

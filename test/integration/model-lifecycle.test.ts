@@ -10,7 +10,7 @@ import {buildFeatures, trainingRows} from '../../src/lib/features/build-features
 import {MlflowClient} from '../../src/lib/mlflow/client.js'
 import {toModelRows} from '../../src/lib/model/dataset.js'
 import {loadModelDir} from '../../src/lib/model/model-dir.js'
-import {trainForest, loadForest, predictForest} from '../../src/lib/model/forest.js'
+import {trainForest, loadForest, predictForest} from '../../src/lib/forest/forest.js'
 import {trackingStack} from '../support/mlflow.js'
 import {rps, scratch} from '../support/rps.js'
 

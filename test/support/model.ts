@@ -7,8 +7,8 @@ import {readSummary, requireDataset} from '../../src/lib/features/dataset-store.
 import type {DatasetSummary} from '../../src/lib/features/featurize.js'
 import {forHorizon, toModelRows} from '../../src/lib/model/dataset.js'
 import {computeFeatureStats} from '../../src/lib/model/feature-stats.js'
-import {trainForest} from '../../src/lib/model/forest.js'
-import {absResiduals, calibrate} from '../../src/lib/model/intervals.js'
+import {trainForest} from '../../src/lib/forest/forest.js'
+import {absResiduals, calibrate} from '../../src/lib/stats/intervals.js'
 import {MODEL_FORMAT, type ModelMeta, modelFromForest, writeModelDir} from '../../src/lib/model/model-dir.js'
 import {rps, scratch} from './rps.js'
 

@@ -4,7 +4,7 @@ import {basename, dirname, extname, join} from 'node:path'
 import {ConfigError, errorMessage} from '../errors.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type AirflowApi, AirflowClient, AirflowError, type DagRun} from './airflow-client.js'
-import type {WebhookAlert} from './sink.js'
+import type {WebhookAlert} from './webhook-alert.js'
 
 /** The DAG an alert with rps_action="retrain" runs, and the run conf it gets (DAG params). */
 export const RETRAIN_DAG_ID = 'rps_pipeline'

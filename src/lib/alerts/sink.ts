@@ -6,16 +6,7 @@ import {dirname} from 'node:path'
 
 import {ConfigError, errorMessage} from '../errors.js'
 import {RETRAIN_DAG_ID, type RetrainDecision} from './retrain-trigger.js'
-
-/** One alert as Alertmanager (and Grafana) webhooks send it. */
-export interface WebhookAlert {
-  status: string
-  labels: Record<string, string>
-  annotations?: Record<string, string>
-  startsAt?: string
-  endsAt?: string
-  fingerprint?: string
-}
+import type {WebhookAlert} from './webhook-alert.js'
 
 /** Default cap of alerts.jsonl: past it the file becomes <file>.1 (the previous .1 is dropped). */
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024

@@ -5,8 +5,8 @@ import {type ModelRows, selectRows} from '../model/dataset.js'
 import {type LoadedModel, referenceMae} from '../model/model-dir.js'
 import {type CoverageSettings, type CoverageShortfall, describeShortfall} from './coverage.js'
 import {type RetrainDecision, PageHinkley, decideRetrain} from './page-hinkley.js'
-import {psi} from './psi.js'
-import {psiThreshold} from './psi-reference.js'
+import {psi} from '../stats/psi.js'
+import {psiThreshold} from '../model/psi-reference.js'
 
 const HOUR_MS = 3_600_000
 

@@ -1,3 +1,5 @@
+import type {RetrainTrigger} from '../model/promote.js'
+
 /**
  * Page-Hinkley test for an increase in the mean of a stream (here: forecast errors). It tracks
  * m_t = Σ (x_i − x̄_i − δ) and its running minimum M_t, and signals when m_t − M_t > λ.
@@ -56,9 +58,6 @@ export function effectiveCooldownHours(policy: RetrainPolicy): number {
   if (losses <= 1) return policy.cooldownHours
   return Math.min(policy.maxModelAgeHours, policy.cooldownHours * (policy.backoffFactor ?? 1) ** (losses - 1))
 }
-
-/** Why a retrain is due (the category recorded with a promotion); null when none is. */
-export type RetrainTrigger = 'first_model' | 'concept_drift' | 'data_drift' | 'max_age' | 'forced' | 'alert'
 
 export interface RetrainDecision {
   retrain: boolean

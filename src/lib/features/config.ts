@@ -1,5 +1,5 @@
 import type {Params} from '../config/params.js'
-import {type AciSettings, DEFAULT_ACI} from '../model/intervals.js'
+import {type AciSettings, DEFAULT_ACI} from '../stats/intervals.js'
 
 export interface FeatureConfig {
   target: string

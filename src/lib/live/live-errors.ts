@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 
-import {type AciSettings, DEFAULT_ACI, type LiveBand, adaptiveBand, levelKey} from '../model/intervals.js'
+import {type AciSettings, DEFAULT_ACI, type LiveBand, adaptiveBand, levelKey} from '../stats/intervals.js'
 import {workDir} from '../util/project.js'
 import type {PredictionRecord} from './prediction-log.js'
 

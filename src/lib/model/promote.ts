@@ -2,12 +2,14 @@ import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 
 import type {Params} from '../config/params.js'
-import type {RetrainTrigger} from '../drift/page-hinkley.js'
 import {RpsError} from '../errors.js'
 import {MlflowClient, type ModelVersion} from '../mlflow/client.js'
 import {ALIASES, COMPARE_REPORT_TAG, PROMOTION_TAGS, candidateAlias} from './registry.js'
 import {SEAL_TAG, promotionKey, sealOf} from './seal.js'
 import {modelSection} from './settings.js'
+
+/** Why a retrain is due (the category recorded with a promotion); null when none is. */
+export type RetrainTrigger = 'first_model' | 'concept_drift' | 'data_drift' | 'max_age' | 'forced' | 'alert'
 
 /** Why a version became champion: a retrain trigger of `rps drift`, or a person (manual). */
 export type PromotionTrigger = RetrainTrigger | 'manual'

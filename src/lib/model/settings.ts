@@ -1,5 +1,5 @@
 import type {Params} from '../config/params.js'
-import type {ForestParams} from './forest-core.js'
+import type {ForestParams} from '../forest/forest-core.js'
 
 /** params.yaml `model` (validated by schemas/params.schema.json). Kept free of heavy imports: serve and drift read it too. */
 export interface ModelSection {

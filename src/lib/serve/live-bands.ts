@@ -1,6 +1,6 @@
 import {readFile, stat} from 'node:fs/promises'
 
-import {levelKey} from '../model/intervals.js'
+import {levelKey} from '../stats/intervals.js'
 import type {ServedModel} from './served-model.js'
 
 /** Live bands need this many scored forecasts of their horizon before they replace the calibrated ones (as rps forecast). */

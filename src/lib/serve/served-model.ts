@@ -1,7 +1,7 @@
 import {Ajv, type ValidateFunction} from 'ajv'
 
 import {type FeaturePlan, featurePlan, featureRow} from '../features/feature-row.js'
-import {levelKey, levelLabel} from '../model/intervals.js'
+import {levelKey, levelLabel} from '../stats/intervals.js'
 import type {LoadedModel} from '../model/model-dir.js'
 import {HOUR_TIME_PATTERN, parseHourTime} from './hour-time.js'
 

@@ -8,7 +8,7 @@ import {
   RetrainTrigger, activeRunSkip, cooldownSkip, retrainHook, retrainRunId, retrainStatePath, wantsRetrain,
   type RetrainDecision, type RetrainState,
 } from '../../../src/lib/alerts/retrain-trigger.js'
-import type {WebhookAlert} from '../../../src/lib/alerts/sink.js'
+import type {WebhookAlert} from '../../../src/lib/alerts/webhook-alert.js'
 
 const HOUR = 3_600_000
 const T0 = new Date('2026-11-27T10:00:00.000Z')

@@ -1,9 +1,9 @@
 import {strict as assert} from 'node:assert'
 
-import {seededRandom} from '../../../src/lib/model/forest-core.js'
+import {seededRandom} from '../../../src/lib/forest/forest-core.js'
 import {forcedDecision} from '../../../src/lib/drift/check.js'
 import {PageHinkley, decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
-import {ksStatistic, psi} from '../../../src/lib/drift/psi.js'
+import {ksStatistic, psi} from '../../../src/lib/stats/psi.js'
 
 function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())

@@ -2,8 +2,8 @@ import {strict as assert} from 'node:assert'
 
 import {judgePath} from '../../../src/lib/model/compare.js'
 import type {ModelRows} from '../../../src/lib/model/dataset.js'
-import type {ForestJson} from '../../../src/lib/model/forest-core.js'
-import {calibrate} from '../../../src/lib/model/intervals.js'
+import type {ForestJson} from '../../../src/lib/forest/forest-core.js'
+import {calibrate} from '../../../src/lib/stats/intervals.js'
 import {type LoadedModel, type ModelMeta, modelFromForest} from '../../../src/lib/model/model-dir.js'
 
 const leaf = (value: number) => ({name: 'RFRegression', selectionMethod: 'mean', baseModel: {estimators: [{root: {distribution: value}}], indexes: [[0]], nEstimators: 1}}) as unknown as ForestJson

@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert'
 
 import {type ModelRows, timeSplit} from '../../../src/lib/model/dataset.js'
-import {cumulativeWeights, recencyWeights, seededRandom, weightedIndex} from '../../../src/lib/model/forest-core.js'
+import {cumulativeWeights, recencyWeights, seededRandom, weightedIndex} from '../../../src/lib/forest/forest-core.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 86_400_000

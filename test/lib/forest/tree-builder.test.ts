@@ -2,9 +2,9 @@ import {strict as assert} from 'node:assert'
 
 import {RandomForestRegression} from 'ml-random-forest'
 
-import {type ForestParams, forestJson, seededRandom} from '../../../src/lib/model/forest-core.js'
-import {loadForest, predictForest, trainForest} from '../../../src/lib/model/forest.js'
-import {type TreeJson, type TreeNodeJson, argsort, buildTree, presort} from '../../../src/lib/model/tree-builder.js'
+import {type ForestParams, forestJson, seededRandom} from '../../../src/lib/forest/forest-core.js'
+import {loadForest, predictForest, trainForest} from '../../../src/lib/forest/forest.js'
+import {type TreeJson, type TreeNodeJson, argsort, buildTree, presort} from '../../../src/lib/forest/tree-builder.js'
 
 /** Continuous features (no ties) and a nonlinear noisy label: ml-cart and the builder see the same candidate splits. */
 function dataset(rows: number, width: number, seed: number): {X: number[][]; y: number[]} {

@@ -1,6 +1,6 @@
 import {strict as assert} from 'node:assert'
 
-import {DEFAULT_ACI, adaptiveBand, calibrate, conformalHalfWidth, coverage} from '../../../src/lib/model/intervals.js'
+import {DEFAULT_ACI, adaptiveBand, calibrate, conformalHalfWidth, coverage} from '../../../src/lib/stats/intervals.js'
 
 describe('prediction intervals (split conformal)', () => {
   it('when calibrated on n residuals, then the half-width is the ceil((n+1)·level)-th smallest', () => {

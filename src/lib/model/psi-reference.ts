@@ -1,5 +1,5 @@
-import type {FeatureStats} from '../model/feature-stats.js'
-import {psi} from './psi.js'
+import type {FeatureStats} from './feature-stats.js'
+import {psi} from '../stats/psi.js'
 
 /**
  * How far a window of the training data itself strays from the training deciles. Weather is

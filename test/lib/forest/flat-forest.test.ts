@@ -1,9 +1,9 @@
 import {strict as assert} from 'node:assert'
 import {RandomForestRegression} from 'ml-random-forest'
 
-import {flattenForest, predictFlat} from '../../../src/lib/model/flat-forest.js'
-import {seededRandom} from '../../../src/lib/model/forest-core.js'
-import {trainForest} from '../../../src/lib/model/forest.js'
+import {flattenForest, predictFlat} from '../../../src/lib/forest/flat-forest.js'
+import {seededRandom} from '../../../src/lib/forest/forest-core.js'
+import {trainForest} from '../../../src/lib/forest/forest.js'
 
 describe('flattened forest', () => {
   it('when a forest is flattened, then it predicts the floats ml-random-forest predicts from the same JSON', async () => {
