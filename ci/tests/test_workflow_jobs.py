@@ -349,7 +349,7 @@ def test_the_deliver_job_exports_the_champion_builds_runs_verifies_pushes_and_ve
     # which the export checked and the image build (rps serve --check) and the server check again.
     tag = json.loads(lab.registry.version_tags(champion)["rps.artifact_digests"])
     assert registry == {"name": MODEL_NAME, "version": champion, "alias": "champion", "digests": tag}
-    assert sorted(tag) == ["MLmodel", "features.json", "forest.json", "model.json"]
+    assert sorted(tag) == ["MLmodel", "features.json", *[f"forest-h{h}.json" for h in range(1, 6)], "forest.json", "model.json"]
     for name, sha in tag.items():
         assert hashlib.sha256((job.workspace / "build/model" / name).read_bytes()).hexdigest() == sha, name
     verify = next(r for r in results if (r.run or "").startswith("scripts/verify-deployment http"))
