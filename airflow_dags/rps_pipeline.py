@@ -20,7 +20,7 @@ task restores its inputs by version with `rps pull` and stores its outputs with 
 | featurize | `--data-version current --raw` | `processed/<sha256>/` (`--no-dvc`); the sha256 is the task's XCom |
 | profile | `--data-version <XCom of featurize>` | `runs/<run_id>/reports/profile.*` |
 | push | `--data-version <XCom>` | DVC remote + `processed/CURRENT.json` (the next run's base) |
-| forecast | `--data-version <XCom> --live` | `live/` (prediction log, live errors) |
+| forecast | `--data-version <XCom> --live` | `live/` (log, live errors); `runs/<run_id>/reports/live/forecast.html` |
 | drift | `--data-version <XCom> --live` | `runs/<run_id>/reports/drift/drift.json` (the decision) |
 | train | `--data-version <XCom>` | MLflow (run, model version, @challenger or the run's `candidate_alias`) |
 | compare | `--data-version <XCom>` | `runs/<run_id>/reports/compare/` |
@@ -42,7 +42,9 @@ of dvc.lock happen only where a developer runs `rps push` by hand (local develop
 - **check** is the quality gate: exit 3 fails the run and nothing downstream runs (no new dataset
   version, no new model version). It is never retried: bad data stays bad.
 - **forecast** logs the champion's forecast from the newest hour and rewrites the live errors
-  (`reports/live/live-errors.json`, served as `rps_live_error_*`); without a champion it exits 0.
+  (`reports/live/live-errors.json`, served as `rps_live_error_*`) and the forecast page
+  (`reports/live/forecast.html`, kept with the run's reports); without a champion it exits 0 and
+  writes no page.
 - **drift** is the retrain branch: `rps drift --gate` exits 0 when a retrain is due (no champion yet;
   k of the last n error windows flagged; the model older than `drift.max_model_age_days`; or the run
   parameter `retrain` = `always`) and 99 when not: then drift, train, compare and promote are
@@ -116,6 +118,8 @@ NO_RETRAIN_EXIT_CODE = 99
 DRIFT_DIR = "reports/drift"
 # Where `rps pull --run` puts the run's stored reports for promote (emptied first).
 RUN_DIR = ".rps/run"
+# The page rps forecast writes beside the live errors; none without a champion (the first run).
+FORECAST_PAGE = "reports/live/forecast.html"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -330,7 +334,13 @@ with DAG(
     )
     # DVC versioning; records processed/CURRENT.json, the base of the next run's check and featurize.
     push = rps_task("push", f"{PULL_VERSION} --raw", 'push "$RPS_GIT_COMMIT_FLAG"', **NETWORK_RETRIES)
-    forecast = rps_task("forecast", f"{PULL_VERSION} --live", "forecast", "push --state-only --live", **NETWORK_RETRIES)
+    forecast = rps_task(
+        "forecast",
+        f"{PULL_VERSION} --live",
+        "forecast",
+        f'push --state-only --live --run "$RPS_RUN_KEY" --optional-report {FORECAST_PAGE}',
+        **NETWORK_RETRIES,
+    )
     # The branch: exit 0 = a retrain is due, 99 = not (drift, train, compare, promote skipped).
     drift = rps_task(
         "drift",

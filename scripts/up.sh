@@ -77,6 +77,9 @@ elif [[ "$RPS_COMMIT_DATA" == 1 ]]; then
 else
   data_commit="none (RPS_COMMIT_DATA=$RPS_COMMIT_DATA: dvc.lock left uncommitted)"
 fi
+# The forecast task writes its page only with a champion: a first run trains one after forecasting.
+forecast_page="reports/live/forecast.html"
+[[ -f "$RPS_PROJECT_DIR/$forecast_page" ]] || forecast_page+=" (none yet: this run forecast before its first champion; the next run writes it)"
 api="http://127.0.0.1:${RPS_API_PORT:-8000}"
 cat >&2 <<SUMMARY
 make up: done (stack and pipeline run: $((SECONDS / 60)) min $((SECONDS % 60)) s).
@@ -90,6 +93,7 @@ make up: done (stack and pipeline run: $((SECONDS / 60)) min $((SECONDS % 60)) s
   Alertmanager    http://127.0.0.1:${RPS_ALERTMANAGER_PORT:-9093}/api/v2/alerts  (Debian's Alertmanager has no web UI: JSON API, or amtool)
   Alerts sink     http://127.0.0.1:${RPS_ALERT_SINK_PORT:-9095}/alerts  (received alerts: ${RPS_STATE_DIR}/alerts.jsonl)
   Reports         reports/drift/drift.html  reports/profile.html  reports/compare/report.md
+  Forecast page   $forecast_page  (the last 48 h and the next hours with their bands)
   Data commit     $data_commit
   Stop everything with: make down   (data stays; the next make up reuses it)
 SUMMARY

@@ -136,6 +136,13 @@ def test_promote_records_the_decision_the_drift_gate_stored_for_this_run(dag):
     )
 
 
+def test_the_forecast_page_is_kept_with_the_run_when_forecast_wrote_one(dag):
+    # Without a champion (a first run) rps forecast writes no page: optional, so the task still succeeds.
+    assert dag.get_task("forecast").bash_command.endswith(
+        'push --state-only --live --run "$RPS_RUN_KEY" --optional-report reports/live/forecast.html'
+    )
+
+
 def test_tasks_share_only_object_storage_each_restores_its_inputs_by_version(dag):
     """Every task after featurize restores the dataset version featurize stored (its XCom); the
     tasks before it start from the newest versioned dataset in S3."""

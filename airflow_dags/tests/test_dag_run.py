@@ -92,6 +92,8 @@ def test_replay_run_succeeds_and_records_data_and_model(first_run, airflow, proj
     assert locked_dataset_md5(project) is None, "the DAG must not commit dvc.lock"
     assert project.git("log", "-1", "--format=%s") == "scratch project"
     assert any(k.endswith("/reports/drift/drift.json") for k in stack.s3_keys("runs/"))
+    # forecast ran before the first champion existed: no forecast page, and the task still succeeded.
+    assert not any(k.endswith("/reports/live/forecast.html") for k in stack.s3_keys("runs/"))
 
     # Model: a finished MLflow run, a registered version, promoted to champion (no champion before).
     state = mlflow_state(stack)
@@ -133,6 +135,10 @@ def test_a_losing_challenger_skips_compare_and_promote_and_the_run_succeeds(firs
     assert proc.returncode == 0, failure_context(proc)
     states = airflow.task_states(DAG_ID, SECOND_RUN)
     assert states == dict.fromkeys(ORDER[:-2], "success") | {"compare": "skipped", "promote": "skipped"}, states
+    # With a champion, forecast wrote its page, kept with this run's reports (the first run had none).
+    pages = [k for k in stack.s3_keys("runs/") if k.endswith("/reports/live/forecast.html")]
+    assert len(pages) == 1, pages
+    assert re.search(r"\(@champion\) · issued 2026-04-10 \d\d:00 UTC", stack.s3_get(pages[0]))
     assert "Command exited with return code 99" in proc.stdout
     drift = json.loads((project.dir / "reports/drift/drift.json").read_text())
     assert drift["triggeredBy"] == "alert:RpsLiveErrorHigh" and drift["forced"] is True

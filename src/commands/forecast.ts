@@ -20,7 +20,10 @@ data/predictions/predictions.jsonl) once per hour and model version, so reruns a
 logged forecast (this command's and rps serve's) whose target time is observed gets its error, and
 reports/live/live-errors.json is rewritten atomically: MAE/RMSE of the model and of persistence over the
 last 24 h and 7 d of target times (the data clock), and per model version. rps serve exposes that file as
-rps_live_error_* gauges. Without a champion it says so and exits 0 (the first run of a new deployment).`
+rps_live_error_* gauges. The forecast page (--forecast-page, default $RPS_FORECAST_PAGE, else forecast.html beside
+the live errors) shows the last 48 h observed and the path from the newest hour with its bands; a rerun in
+the same hour rewrites it from the logged path. Without a champion it says so, writes no page and exits 0
+(the first run of a new deployment).`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -32,12 +35,13 @@ rps_live_error_* gauges. Without a champion it says so and exits 0 (the first ru
     alias: Flags.string({summary: 'Registry alias to forecast with.', default: 'champion'}),
     'prediction-log': Flags.string({summary: 'Prediction log (default: $RPS_PREDICTION_LOG, else data/predictions/predictions.jsonl).', env: 'RPS_PREDICTION_LOG'}),
     'live-errors-file': Flags.string({summary: 'Where to write the live errors (default: $RPS_LIVE_ERRORS_FILE, else reports/live/live-errors.json).', env: 'RPS_LIVE_ERRORS_FILE'}),
+    'forecast-page': Flags.string({summary: 'Where to write the forecast page (default: $RPS_FORECAST_PAGE, else forecast.html beside the live errors).', env: 'RPS_FORECAST_PAGE'}),
   }
 
   async run(): Promise<ForecastCommandResult> {
     const {flags} = await this.parse(Forecast)
     const params = this.loadParams(flags.params)
-    const r = await forecastAndScore(params, {modelDir: flags['model-dir'], alias: flags.alias, logPath: flags['prediction-log'], liveErrorsFile: flags['live-errors-file']})
+    const r = await forecastAndScore(params, {modelDir: flags['model-dir'], alias: flags.alias, logPath: flags['prediction-log'], liveErrorsFile: flags['live-errors-file'], pageFile: flags['forecast-page']})
     if (r.appended && r.forecast) {
       const f = r.forecast
       this.note(`forecast ${f.model.name} v${f.model.version} from ${f.issued_at}: ${f.prediction.toFixed(2)} at ${f.target_time} (persistence ${f.persistence.toFixed(2)}); logged to ${r.predictionLog}`)
@@ -47,6 +51,7 @@ rps_live_error_* gauges. Without a champion it says so and exits 0 (the first ru
       }
     }
     if (r.skipped) this.note(`no new forecast: ${r.skipped}`)
+    if (r.pageFile) this.note(`forecast page: ${r.pageFile}`)
     if (r.liveErrors) {
       for (const [name, w] of Object.entries(r.liveErrors.windows)) this.note(`live ${name}: model ${fmt(w.model)}; persistence ${fmt(w.persistence)}`)
       for (const [h, e] of Object.entries(r.liveErrors.by_horizon ?? {})) {

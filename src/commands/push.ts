@@ -18,9 +18,10 @@ also recorded in S3 as processed/<sha256>/version.json and processed/CURRENT.jso
 md5). A failure at any step leaves the previous dvc.lock and data version in place.
 
 Task state for workers that share only object storage (docs/DEPLOY.md): --raw-only stores the raw files
-alone; --run KEY stores reports/ (or each --report) under runs/KEY/; --live stores the prediction log and live errors under
-live/; with --state-only nothing else is stored. --print-version prints the dataset's sha256 alone on
-stdout (the Airflow XCom of the featurize task).`
+alone; --run KEY stores reports/ (or each --report, and each --optional-report that exists) under
+runs/KEY/; --live stores the prediction log and live errors under live/; with --state-only nothing else
+is stored. --print-version prints the dataset's sha256 alone on stdout (the Airflow XCom of the featurize
+task).`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -35,6 +36,7 @@ stdout (the Airflow XCom of the featurize task).`
     'raw-only': Flags.boolean({summary: 'Store the raw files only (no processed dataset, no DVC).', exclusive: ['state-only']}),
     run: Flags.string({summary: 'Also store reports under runs/<RUN>/ (e.g. the Airflow run id): --report, default reports/.'}),
     report: Flags.string({summary: 'A report file or folder to store with --run (repeatable), e.g. reports/drift.', multiple: true, dependsOn: ['run']}),
+    'optional-report': Flags.string({summary: 'Like --report, but skipped when absent (repeatable), e.g. reports/live/forecast.html: none without a champion.', multiple: true, dependsOn: ['run']}),
     live: Flags.boolean({summary: 'Also store the prediction log and live errors under live/.'}),
     'state-only': Flags.boolean({summary: 'Store only what --run and --live ask for.'}),
     'print-version': Flags.boolean({summary: 'Print the stored dataset\'s sha256 alone on stdout (nothing when none was stored; ignored with --json).'}),
@@ -47,7 +49,7 @@ stdout (the Airflow XCom of the featurize task).`
       title: 'Storing and versioning data',
       run: async (c, report) => {
         c.result = await pushData({
-          dvc: flags.dvc, gitCommit: flags['git-commit'], rawOnly: flags['raw-only'], runKey: flags.run, reports: flags.report, live: flags.live, stateOnly: flags['state-only'], onProgress: report,
+          dvc: flags.dvc, gitCommit: flags['git-commit'], rawOnly: flags['raw-only'], runKey: flags.run, reports: flags.report, optionalReports: flags['optional-report'], live: flags.live, stateOnly: flags['state-only'], onProgress: report,
         })
       },
     }], ctx, {quiet: this.jsonEnabled()})

@@ -22,6 +22,7 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
   let env: Record<string, string>
   let logPath: string
   let liveFile: string
+  let pageFile: string
 
   async function ingest(at: number, extra: string[] = []) {
     const clock = {...env, RPS_REPLAY_AT: new Date(at).toISOString()}
@@ -48,15 +49,17 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     env = {...stack.env, RPS_DATA_DIR: join(dir, 'data'), RPS_WORKDIR: dir}
     logPath = join(dir, 'data/predictions/predictions.jsonl')
     liveFile = join(dir, 'reports/live/live-errors.json')
+    pageFile = join(dir, 'reports/live/forecast.html')
     await ingest(T0, ['--past-hours', '720'])
   })
 
-  it('when there is no champion yet, then it says so and exits 0 without logging anything', async () => {
+  it('when there is no champion yet, then it says so and exits 0 without logging anything or writing a page', async () => {
     const run = await rps(['forecast', '--params', params], env)
     assert.equal(run.exitCode, 0, run.stderr)
     assert.match(run.stderr, new RegExp(`no new forecast: '${name}' has no @champion yet`))
     assert.equal(existsSync(logPath), false)
     assert.equal(existsSync(liveFile), false)
+    assert.equal(existsSync(pageFile), false)
   })
 
   it('when a champion exists, then the first forecast appends the path from the newest hour, one line per horizon with its bands; a rerun appends nothing', async () => {
@@ -78,8 +81,11 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
       assert.ok(Number.isFinite(l.prediction))
       for (const level of ['0.8', '0.95']) assert.ok(l.bands[level][0] < l.prediction && l.prediction < l.bands[level][1], `+${l.horizon} h ${level} band around the value`)
       assert.ok(l.bands['0.95'][1] - l.bands['0.95'][0] >= l.bands['0.8'][1] - l.bands['0.8'][0])
+      assert.deepEqual(l.band_source, {'0.8': 'calibration', '0.95': 'calibration'}, 'no scored forecasts yet: the calibrated bands')
     }
     assert.equal(first.json.forecast.horizon, 6, 'the forecast the command reports is the longest horizon')
+    assert.equal(first.json.pageFile, pageFile)
+    assert.match(await readFile(pageFile, 'utf8'), new RegExp(`Model ${name} v1 \\(@champion\\) · issued ${lines[0].issued_at.slice(0, 16).replace('T', ' ')} UTC`))
     // nothing is observed yet: the report exists with empty windows and six pending forecasts
     const report = JSON.parse(await readFile(liveFile, 'utf8'))
     assert.deepEqual(report.windows['24h'].model, {mae: null, rmse: null, n: 0})
@@ -94,6 +100,7 @@ describe('rps forecast: prediction log and live errors (real MLflow + MinIO, rep
     assert.equal(againJson.exitCode, 0, againJson.stderr)
     assert.equal(againJson.json.appended, false)
     assert.deepEqual(againJson.json.path.map((p: {horizon: number}) => p.horizon), [1, 2, 3, 4, 5, 6], 'a rerun reports the logged path')
+    assert.equal(againJson.json.pageFile, pageFile, 'and rewrites its page')
     assert.equal((await logLines()).length, 6)
   })
 

@@ -119,6 +119,25 @@ describe('rps pull / push: task state by version in object storage', function ()
     assert.ok(!existsSync(join(promoter, '.rps/run/compare/report.json')), 'a report of another run must not survive')
   })
 
+  it('when the forecast task stores its optional page, then it is kept with the run when written and skipped when not; a missing --report still fails', async () => {
+    const page = 'reports/live/forecast.html'
+    const args = (runId: string) => ['push', '--state-only', '--live', '--run', runId, '--optional-report', page, '--json']
+    const first = await checkout(minio)
+    const none = await ok(args('scheduled__first'), first)
+    assert.deepEqual(none.json.reports, [], 'no champion, no page: nothing stored and no error')
+
+    const later = await checkout(minio)
+    await mkdir(join(later, 'reports/live'), {recursive: true})
+    await writeFile(join(later, page), '<!doctype html><title>forecast</title>\n')
+    await writeFile(join(later, 'reports/profile.json'), '{"not": "asked for"}\n')
+    const stored = await ok(args('scheduled__later'), later)
+    assert.deepEqual(stored.json.reports, ['runs/scheduled__later/reports/live/forecast.html'])
+
+    const missing = await rps(['push', '--state-only', '--run', 'r2', '--report', 'reports/drift', '--optional-report', page], env, {cwd: first})
+    assert.notEqual(missing.exitCode, 0)
+    assert.match(missing.stderr, /no report at reports\/drift to store for run r2/)
+  })
+
   it('when asked for a version that is malformed, missing or corrupt, then it refuses clearly and keeps the local dataset', async () => {
     const worker = await checkout(minio)
     await ok(['pull', '--data-version', sha256], worker)

@@ -1,3 +1,5 @@
+import {rm} from 'node:fs/promises'
+
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {featureNames, newestHourFeatures} from '../features/build-features.js'
@@ -11,8 +13,9 @@ import {type LoadedModel, loadModelDir} from '../model/model-dir.js'
 import {ALIASES, downloadVersion, readRegistryStamp} from '../model/registry.js'
 import {modelSection} from '../model/settings.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
+import {forecastPagePath, observedUpTo, renderForecastPage} from './forecast-page.js'
 import {type LiveErrors, type LiveIntervals, type VersionCalibration, leadHours, liveErrors, liveErrorsPath} from './live-errors.js'
-import {type PredictionRecord, appendPredictions, predictionLogPath, readPredictionLog} from './prediction-log.js'
+import {type BandSource, type PredictionRecord, appendPredictions, predictionLogPath, readPredictionLog} from './prediction-log.js'
 
 const HOUR_MS = 3_600_000
 
@@ -23,6 +26,8 @@ export interface ForecastOptions {
   alias?: string
   logPath?: string
   liveErrorsFile?: string
+  /** Where to write the forecast page (default: RPS_FORECAST_PAGE, else forecast.html beside the live errors). */
+  pageFile?: string
   now?: Date
 }
 
@@ -38,6 +43,8 @@ export interface ForecastResult {
   predictionLog: string
   liveErrorsFile: string | null
   liveErrors: LiveErrors | null
+  /** The forecast page of `path`, when there is one. */
+  pageFile: string | null
 }
 
 interface ModelHandle {
@@ -150,18 +157,35 @@ export async function forecastAndScore(params: Params, options: ForecastOptions 
     written = report(log.records)
     await writeFileAtomic(outFile, JSON.stringify(written, null, 2) + '\n')
   }
-  return {model: handle?.identity ?? null, forecast, path, appended, skipped, predictionLog: logPath, liveErrorsFile: written ? outFile : null, liveErrors: written}
+  const page = options.pageFile ?? forecastPagePath(outFile, env)
+  let pageFile: string | null = null
+  if (handle && path.length) {
+    const issuedAt = path[0]!.issued_at
+    pageFile = page
+    await writeFileAtomic(page, await renderForecastPage({
+      location: params.location.name, target, model: handle.identity, issuedAt, path, writtenAt: now.toISOString(),
+      observed: observedUpTo(history.table!, target, Date.parse(issuedAt)),
+    }))
+  } else {
+    // An earlier hour's page must not pass for this one's (the DAG keeps the page with the run's reports).
+    await rm(page, {force: true})
+  }
+  return {model: handle?.identity ?? null, forecast, path, appended, skipped, predictionLog: logPath, liveErrorsFile: written ? outFile : null, liveErrors: written, pageFile}
 }
 
-/** A forecast's bands: value ± the live half-width of its horizon and level, else the calibrated one. */
-function bandsOf(value: number, horizon: number, calibration: VersionCalibration | undefined, live: LiveIntervals | undefined): {bands?: Record<string, [number, number]>} {
+/** A forecast's bands: value ± the live half-width of its horizon and level, else the calibrated one; each with its source. */
+function bandsOf(value: number, horizon: number, calibration: VersionCalibration | undefined, live: LiveIntervals | undefined): Pick<PredictionRecord, 'bands' | 'band_source'> {
   if (!calibration) return {}
   const bands: Record<string, [number, number]> = {}
+  const source: Record<string, BandSource> = {}
   for (const level of calibration.levels) {
     const key = levelKey(level)
     const band = live?.by_horizon[String(horizon)]?.[key]
-    const width = band && band.n >= 24 ? band.halfWidth : calibration.halfWidth[String(horizon)]?.[key]
-    if (width !== undefined && Number.isFinite(width)) bands[key] = [value - width, value + width]
+    const isLive = band !== undefined && band.n >= 24
+    const width = isLive ? band.halfWidth : calibration.halfWidth[String(horizon)]?.[key]
+    if (width === undefined || !Number.isFinite(width)) continue
+    bands[key] = [value - width, value + width]
+    source[key] = isLive ? 'live' : 'calibration'
   }
-  return {bands}
+  return {bands, band_source: source}
 }

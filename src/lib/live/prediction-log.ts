@@ -6,6 +6,9 @@ import {workDir} from '../util/project.js'
 
 export type PredictionSource = 'forecast' | 'serve'
 
+/** Where a band came from: the version's live band (adaptive conformal inference) or its training calibration. */
+export type BandSource = 'live' | 'calibration'
+
 /** One line of the prediction log: a forecast made at `issued_at` for `target_time`. */
 export interface PredictionRecord {
   /** The observation hour the forecast was made from (ISO). */
@@ -22,6 +25,8 @@ export interface PredictionRecord {
   horizon?: number
   /** The bands the forecast was given, by level ("0.8": [lower, upper]). */
   bands?: Record<string, [number, number]>
+  /** Each band's source, by level (absent in lines written before it was recorded). */
+  band_source?: Record<string, BandSource>
 }
 
 /** RPS_PREDICTION_LOG, else <workdir>/data/predictions/predictions.jsonl. */

@@ -45,36 +45,41 @@ export async function residualsPlotPng(residuals: {series: string; residual: num
   return svgToPng(await vegaLiteToSvg(spec), 900)
 }
 
-/** One forecast path of a fan chart: issued at `issued`, each horizon's value and band (lower..upper per level). */
+/** One forecast path of a fan chart: issued at `issued`, each point's value and band (lower..upper per level); a point's `label` is written above it. */
 export interface FanPath {
   issued: number
-  points: {time: number; value: number; bands: {level: number; lower: number; upper: number}[]}[]
+  points: {time: number; value: number; bands: {level: number; lower: number; upper: number}[]; label?: string}[]
 }
 
 /**
  * A fan chart: forecast paths issued at a few times, each with its bands shaded (the wider level
  * lighter), against what was observed.
  */
-export async function fanChartPng(paths: FanPath[], observed: {time: number; value: number}[], title: string): Promise<Buffer> {
+export function fanChartSpec(paths: FanPath[], observed: {time: number; value: number}[], title: string, options: {yTitle?: string; width?: number} = {}): TopLevelSpec {
   const iso = (t: number) => new Date(t).toISOString()
   const bands = paths.flatMap((p) => p.points.flatMap((pt) => pt.bands.map((b) => ({issued: iso(p.issued), time: iso(pt.time), level: `${Math.round(b.level * 100)} %`, lower: b.lower, upper: b.upper}))))
   const lines = paths.flatMap((p) => p.points.map((pt) => ({issued: iso(p.issued), time: iso(pt.time), value: pt.value})))
+  const labels = paths.flatMap((p) => p.points.filter((pt) => pt.label).map((pt) => ({time: iso(pt.time), value: pt.value, label: pt.label})))
   const x = {field: 'time', type: 'temporal', title: 'target time (UTC)', axis: {format: '%b %d %H:00', labelAngle: 0}}
-  const spec = {
+  return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title, width: 820, height: 260,
+    title, width: options.width ?? 820, height: 260,
     layer: [
       {
         data: {values: bands}, mark: {type: 'area', color: '#4c78a8'},
         encoding: {
-          x, y: {field: 'lower', type: 'quantitative', title: '°C', scale: {zero: false}}, y2: {field: 'upper'}, detail: {field: 'issued'},
+          x, y: {field: 'lower', type: 'quantitative', title: options.yTitle ?? '°C', scale: {zero: false}}, y2: {field: 'upper'}, detail: {field: 'issued'},
           opacity: {field: 'level', type: 'ordinal', title: 'band', scale: {range: [0.35, 0.15]}, legend: {orient: 'top'}},
         },
       },
       {data: {values: lines}, mark: {type: 'line', color: '#1f4e79', strokeWidth: 1.5, point: {size: 12}}, encoding: {x, y: {field: 'value', type: 'quantitative'}, detail: {field: 'issued'}}},
       {data: {values: observed.map((o) => ({time: iso(o.time), value: o.value}))}, mark: {type: 'line', color: 'black', strokeWidth: 1.2}, encoding: {x, y: {field: 'value', type: 'quantitative'}}},
+      ...(labels.length ? [{data: {values: labels}, mark: {type: 'text', color: '#1f4e79', fontSize: 10, dy: -9}, encoding: {x, y: {field: 'value', type: 'quantitative'}, text: {field: 'label'}}}] : []),
     ],
     ...CONFIG,
   } as TopLevelSpec
-  return svgToPng(await vegaLiteToSvg(spec), 1400)
+}
+
+export async function fanChartPng(paths: FanPath[], observed: {time: number; value: number}[], title: string): Promise<Buffer> {
+  return svgToPng(await vegaLiteToSvg(fanChartSpec(paths, observed, title)), 1400)
 }

@@ -13,7 +13,8 @@ function fmt(v: number | null | undefined, digits = 3): string {
   return Math.abs(v) >= 1000 ? v.toFixed(1) : Number(v.toPrecision(digits + 1)).toString()
 }
 
-const CSS = `
+/** The look of rps's HTML reports (header band, white sections, tables, inline SVG charts). */
+export const REPORT_CSS = `
 :root{--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--ok:#1f9d55;--bad:#cc1f1a;--skip:#9aa5b1;--accent:#4c78a8}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 "DejaVu Sans",Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#102a43;color:#fff;padding:20px 32px}header h1{margin:0 0 4px;font-size:22px}header p{margin:0;color:#bcccdc}
@@ -22,7 +23,7 @@ h2{font-size:17px;margin:0 0 12px}nav a{color:#9fb3c8;margin-right:14px;text-dec
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}.card{border:1px solid var(--line);border-radius:6px;padding:10px 12px}
 .card .k{color:var(--muted);font-size:12px}.card .v{font-size:20px;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left}th{color:var(--muted);font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.pass{color:var(--ok);font-weight:600}.fail{color:var(--bad);font-weight:600}.skip{color:var(--skip)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}.pass{color:var(--ok);font-weight:600}.fail{color:var(--bad);font-weight:600}.skip{color:var(--skip)}
 .cols{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}.col{border:1px solid var(--line);border-radius:6px;padding:10px 12px}
 .col h3{font-size:14px;margin:0 0 6px;word-break:break-all}.badge{display:inline-block;font-size:11px;padding:1px 6px;border-radius:9px;background:#d9e2ec;color:#334e68;margin-left:6px}
 .badge.label{background:#fde68a;color:#7c5800}.badge.target{background:#fecaca;color:#7f1d1d}.col table td{padding:2px 6px}.chart svg{max-width:100%;height:auto}
@@ -70,7 +71,7 @@ export async function renderProfileHtml(p: DatasetProfile): Promise<string> {
   const columnCards = p.columns.map((c, i) => `<div class="col" id="col-${escapeHtml(c.name)}"><h3>${escapeHtml(c.name)}<span class="badge ${c.role}">${c.role}</span><span class="badge">${escapeHtml(c.dtype)}</span></h3>${statsTable(c)}<div class="chart">${histograms[i]}</div></div>`).join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>rps data profile — ${escapeHtml(p.dataset.location)}</title><style>${CSS}</style></head>
+<title>rps data profile — ${escapeHtml(p.dataset.location)}</title><style>${REPORT_CSS}</style></head>
 <body>
 <header><h1>rps data profile — ${escapeHtml(p.dataset.location)}</h1>
 <p>Target ${escapeHtml(p.dataset.target)}, horizon ${p.dataset.horizonHours} h (label: ${p.dataset.targetMode}) · generated ${escapeHtml(p.generatedAt)} · dataset sha256 ${escapeHtml(p.dataset.sha256.slice(0, 12))}</p>

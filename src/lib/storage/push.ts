@@ -24,8 +24,10 @@ export interface PushOptions {
   rawOnly?: boolean
   /** Also store `reports` under runs/<key>/ (the run's drift decision, compare report, ...). */
   runKey?: string
-  /** Report files or folders to store with runKey (default: reports). */
+  /** Report files or folders to store with runKey (default: reports, unless optionalReports are given). */
   reports?: string[]
+  /** Reports to store with runKey only when they exist. */
+  optionalReports?: string[]
   /** Also store the prediction log and live errors under live/. */
   live?: boolean
   /** Store nothing but the reports and/or live state asked for. */
@@ -67,7 +69,9 @@ export async function pushData(options: PushOptions = {}): Promise<PushResult> {
   const client = s3Client(settings)
   const progress = options.onProgress ?? (() => {})
   await ensureBucket(client, settings)
-  const reports = options.runKey ? await pushReports(client, settings, options.runKey, options.reports?.length ? options.reports : ['reports']) : []
+  const optional = options.optionalReports ?? []
+  const required = options.reports?.length || optional.length ? options.reports ?? [] : ['reports']
+  const reports = options.runKey ? await pushReports(client, settings, options.runKey, required, optional) : []
   const live = options.live ? await pushLive(client, settings, env) : []
   if (reports.length + live.length > 0) progress(`state: ${reports.length} report file(s), ${live.length} live file(s)`)
   const empty = {bucket: settings.bucket, raw: {uploaded: 0, alreadyStored: 0, quarantined: 0}, quarantined: [], processed: [], datasetSha256: null, dataVersion: null, gitCommit: null, reports, live}

@@ -171,16 +171,18 @@ export async function listFiles(dir: string): Promise<string[]> {
 /**
  * Uploads the given report files or folders (under the work dir, e.g. reports/drift) to
  * runs/<key>/<path>: only what this task produced, never whatever else a reused worker has lying around.
+ * A missing report is an error, unless it is one of the `optional` ones (a report its task writes only sometimes).
  */
-export async function pushReports(client: S3Client, settings: S3Settings, runKey: string, paths: string[]): Promise<string[]> {
+export async function pushReports(client: S3Client, settings: S3Settings, runKey: string, paths: string[], optional: string[] = []): Promise<string[]> {
   const prefix = runPrefix(runKey)
   const root = workDir()
   const keys: string[] = []
-  for (const path of paths) {
+  for (const [path, required] of [...paths.map((p) => [p, true] as const), ...optional.map((p) => [p, false] as const)]) {
     const full = resolve(root, path)
     const rel = relative(root, full)
     if (rel.startsWith('..') || isAbsolute(rel) || rel === '') throw new ConfigError(`report path ${path} is not inside the work directory ${root}`)
     const files = existsSync(full) && (await stat(full)).isDirectory() ? await listFiles(full) : existsSync(full) ? [full] : []
+    if (files.length === 0 && !required) continue
     if (files.length === 0) throw new RpsError(`no report at ${path} to store for run ${runKey}`, {code: 'REPORT_MISSING'})
     for (const file of files) {
       const key = prefix + relative(root, file)
