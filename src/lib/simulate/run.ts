@@ -131,11 +131,10 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
   if (start >= rows.time.length) throw new Error('the series ends before serving starts')
   let fits = 0
   let fitSeconds = 0
-  const fitAt = async (t: number, recencyHalfLifeDays?: number): Promise<FitResult> => {
+  const fitAt = async (t: number): Promise<FitResult> => {
     const available = sliceRows(rows, 0, labelledBy(rows, t, h))
     const started = performance.now()
-    const section = recencyHalfLifeDays ? {...settings.section, recency_half_life_days: recencyHalfLifeDays} : settings.section
-    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
+    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
     fits++
     fitSeconds += (performance.now() - started) / 1000
     return fitted
@@ -190,14 +189,9 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
       }
     }
     if (wanting.length === 0) continue
-    // A concept-drift challenger weights the newest rows (those after the change) when so configured;
-    // every other retrain at this instant shares one plain fit.
-    const halfLife = settings.drift.concept_drift_half_life_days ?? 0
-    const fitted: Map<number, FitResult> = new Map()
+    // Every retrain at this instant trains on the same rows with the same seed: one fit, as the DAG's rps train would give.
+    const challenger = await fitAt(t)
     for (const {state, trigger, reason} of wanting) {
-      const weighted = trigger === 'concept_drift' && halfLife > 0 ? halfLife : 0
-      if (!fitted.has(weighted)) fitted.set(weighted, await fitAt(t, weighted || undefined))
-      const challenger = fitted.get(weighted)!
       const holdout = challenger.split.holdout
       state.lastTrainedAt = t
       state.lastTrainingEnd = challenger.meta.split.end
