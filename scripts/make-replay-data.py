@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Convert NREL's TMY3 file for Greensboro NC (shipped in the pvlib wheel as
-pvlib/data/723170TYA.CSV) into rps's compact replay series, data/replay/greensboro-nc.csv.
+"""Convert NREL's typical meteorological years shipped in the pvlib wheel into rps's compact replay
+series under data/replay/ (TMY3 CSV, or TMY2 fixed-width when the file ends in .tm2).
 
-Run once; the output is committed. Usage:
-  pip download --no-deps -d /tmp/pvlib pvlib && unzip -o /tmp/pvlib/pvlib-*.whl 'pvlib/data/723170TYA.CSV' -d /tmp/pvlib
+Run once per station; the outputs are committed. Usage:
+  pip download --no-deps -d /tmp/pvlib pvlib==0.16.1
+  unzip -o /tmp/pvlib/pvlib-*.whl 'pvlib/data/723170TYA.CSV' 'pvlib/data/703165TY.csv' 'pvlib/data/12839.tm2' -d /tmp/pvlib
   python3 scripts/make-replay-data.py /tmp/pvlib/pvlib/data/723170TYA.CSV data/replay/greensboro-nc.csv
+  python3 scripts/make-replay-data.py /tmp/pvlib/pvlib/data/703165TY.csv data/replay/sand-point-ak.csv
+  python3 scripts/make-replay-data.py /tmp/pvlib/pvlib/data/12839.tm2 data/replay/miami-fl.csv
 
 TMY3 times are local standard time (UTC-5 here), labelled at the end of the hour (01:00 .. 24:00).
 We keep the label instant and convert it to UTC, put every row on one nominal non-leap year
@@ -29,13 +32,53 @@ COLUMNS = [
 ]
 NOMINAL_YEAR = 2001
 
+# TMY2 (NREL's User's Manual for TMY2s, 1995): fixed-width fields after a leading space, in the order
+# and widths of pvlib.iotools.read_tmy2. Each measured field is followed by a 1-character source flag
+# and a 1-digit uncertainty flag. Only the fields rps uses are named; the rest are skipped by width.
+TMY2_FIELDS = [
+    ("year", 2), ("month", 2), ("day", 2), ("hour", 2), ("ETR", 4), ("ETRN", 4),
+    ("GHI", 4), (None, 2), ("DNI", 4), (None, 2), ("DHI", 4), (None, 2),
+    ("GHillum", 4), (None, 2), ("DNillum", 4), (None, 2), ("DHillum", 4), (None, 2), ("Zenithlum", 4), (None, 2),
+    ("TotCld", 2), (None, 2), ("OpqCld", 2), (None, 2), ("DryBulb", 4), (None, 2), ("DewPoint", 4), (None, 2),
+    ("RHum", 3), (None, 2), ("Pressure", 4), (None, 2), ("Wdir", 3), (None, 2), ("Wspd", 3), (None, 2),
+]
+# TMY2 units -> the TMY3 fields above: temperatures and wind speed are stored in tenths.
+TMY2_AS_TMY3 = {
+    "Dry-bulb (C)": ("DryBulb", 0.1), "RHum (%)": ("RHum", 1.0), "Dew-point (C)": ("DewPoint", 0.1),
+    "Pressure (mbar)": ("Pressure", 1.0), "Wspd (m/s)": ("Wspd", 0.1), "Wdir (degrees)": ("Wdir", 1.0),
+    "TotCld (tenths)": ("TotCld", 1.0), "GHI (W/m^2)": ("GHI", 1.0),
+}
 
-def main(src: str, dst: str) -> None:
+
+def read_tmy3(src: str) -> tuple[float, list[dict[str, str]]]:
     with open(src, newline="", encoding="latin-1") as f:
         header = next(csv.reader(f))
-        utc_offset_hours = float(header[3])
-        reader = csv.DictReader(f)
-        rows = list(reader)
+        return float(header[3]), list(csv.DictReader(f))
+
+
+def read_tmy2(src: str) -> tuple[float, list[dict[str, str]]]:
+    """TMY2 rows as TMY3-shaped records (same field names and units), and the UTC offset of its header."""
+    with open(src, encoding="latin-1") as f:
+        lines = f.read().splitlines()
+    utc_offset_hours = float(lines[0].split()[3])
+    rows = []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        cursor, raw = 1, {}
+        for name, width in TMY2_FIELDS:
+            if name:
+                raw[name] = line[cursor:cursor + width]
+            cursor += width
+        row = {"Date (MM/DD/YYYY)": f"{int(raw['month']):02d}/{int(raw['day']):02d}/{NOMINAL_YEAR}", "Time (HH:MM)": f"{int(raw['hour']):02d}:00"}
+        for tmy3_name, (field, scale) in TMY2_AS_TMY3.items():
+            row[tmy3_name] = repr(round(float(raw[field]) * scale, 6))
+        rows.append(row)
+    return utc_offset_hours, rows
+
+
+def main(src: str, dst: str) -> None:
+    utc_offset_hours, rows = read_tmy2(src) if src.lower().endswith(".tm2") else read_tmy3(src)
     if len(rows) != 8760:
         raise SystemExit(f"expected 8760 hourly rows, got {len(rows)}")
     year_start = datetime(NOMINAL_YEAR, 1, 1, tzinfo=timezone.utc)
