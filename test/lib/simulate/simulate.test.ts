@@ -9,6 +9,7 @@ import {decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
 import type {ModelRows} from '../../../src/lib/model/dataset.js'
 import {type SimulateResult, runSimulation} from '../../../src/lib/simulate/simulate.js'
 import {labelledBy} from '../../../src/lib/simulate/run.js'
+import {rps} from '../../support/rps.js'
 
 const HOUR_MS = 3_600_000
 const CHANGE = '2025-04-10T00:00:00.000Z'
@@ -117,6 +118,13 @@ describe('rps simulate (the policy experiment)', function () {
 })
 
 describe('rps simulate input errors', () => {
+  it('when --station names no shipped station year, then it exits with a config error listing the shipped ones', async function () {
+    this.timeout(60_000)
+    const run = await rps(['simulate', '--station', 'atlantis', '--days', '30'])
+    assert.equal(run.exitCode, 5, run.stderr)
+    assert.match(run.stderr, /unknown station 'atlantis'; shipped: greensboro-nc, sand-point-ak, miami-fl/)
+  })
+
   it('when a policy name is unknown, then it fails with the known names', async () => {
     await assert.rejects(runSimulation(quickParams(), {days: 60, policies: ['weekly'], outDir: tmpdir()}), /unknown policy 'weekly'; known: static, periodic-1d, periodic-7d, drift-triggered/)
   })
