@@ -15,11 +15,11 @@ The tests run in file order and share the project, the registry and the server:
    is trained and beats v1 on the same fresh holdout, promote records the reason, and the running
    server hot-reloads v2 and reports it with its trigger.
 
-The test project's params.yaml differs from the shipped one in the split and the forest size only:
-holdout_days 3 and validation_days 3 (shipped: 14 and 14), so the challenger's training rows end 6
-days before the data end and include 21 days of the changed temperature (T2 - T1 stays under
-drift.max_model_age_days, so the trigger is the drift, not the age); n_estimators 30 (shipped 60)
-for time. Everything is seeded: the same decisions every time.
+The test project's params.yaml differs from the shipped one in the split, the forest size and the
+maximum age only: holdout_days 3 and validation_days 3 (shipped: 14 and 0), so the challenger's
+training rows end 6 days before the data end and include 21 days of the changed temperature;
+drift.max_model_age_days 30 (shipped 14), so T2 - T1 (28 days) stays under it and the trigger is the
+drift, not the age; n_estimators 30 (shipped 60) for time. Everything is seeded: the same decisions every time.
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def model_name(project) -> str:
     path = project.dir / "params.yaml"
     params = yaml.safe_load(path.read_text())
     params["model"] |= {"holdout_days": 3, "validation_days": 3, "n_estimators": 30}
+    params["drift"] |= {"max_model_age_days": 30}
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    project.git("commit", "-qam", "test params: 3-day holdout and validation, 30 trees")
+    project.git("commit", "-qam", "test params: 3-day holdout and validation, 30 trees, 30-day maximum age")
     return params["model"]["registered_name"]
 
 

@@ -26,8 +26,8 @@ export function benchFeatureConfig(params = benchParams()): FeatureConfig {
  * the recorded year shifted by k x 365 days, so the hourly grid stays contiguous. One batch per
  * tile, as a year-long backfill fetch would deliver it.
  */
-export function replayBatches(years: number, variables: string[]): ObservationBatch[] {
-  const series = loadReplaySeries(join(ROOT, REPLAY_STATION.file))
+export function replayBatches(years: number, variables: string[], file = REPLAY_STATION.file): ObservationBatch[] {
+  const series = loadReplaySeries(join(ROOT, file))
   const total = Math.round(years * HOURS_PER_YEAR)
   const batches: ObservationBatch[] = []
   for (let tile = 0; tile * HOURS_PER_YEAR < total; tile++) {
@@ -77,8 +77,8 @@ export function historyFrame(table: HourlyTable, cfg: FeatureConfig): pl.DataFra
 }
 
 /** Model rows (features, label, baselines) of the replay data tiled to `years`. */
-export function replayModelRows(years: number, cfg = benchFeatureConfig()): {rows: ModelRows; features: string[]; dataset: pl.DataFrame} {
-  const {dataset} = featurizeBatches(replayBatches(years, cfg.variables), cfg)
+export function replayModelRows(years: number, cfg = benchFeatureConfig(), file = REPLAY_STATION.file): {rows: ModelRows; features: string[]; dataset: pl.DataFrame} {
+  const {dataset} = featurizeBatches(replayBatches(years, cfg.variables, file), cfg)
   const features = featureNames(cfg)
   return {rows: toModelRows(dataset, features, cfg.target, horizonsOf(cfg), cfg.horizonHours), features, dataset}
 }

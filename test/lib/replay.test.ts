@@ -1,6 +1,11 @@
 import {strict as assert} from 'node:assert'
 
-import {loadReplaySeries, replayRowIndex} from '../../src/lib/sources/replay-series.js'
+import {join} from 'node:path'
+
+import {loadParams} from '../../src/lib/config/params.js'
+import {REPLAY_STATIONS, loadReplaySeries, replayRowIndex, replayStationOf} from '../../src/lib/sources/replay-series.js'
+import {replaySource} from '../../src/lib/sources/replay.js'
+import {projectRoot} from '../../src/lib/util/project.js'
 
 describe('replay series', () => {
   it('when loaded, then it holds 8,760 hours of every documented variable with no gaps', () => {
@@ -24,6 +29,21 @@ describe('replay series', () => {
     assert.equal(replayRowIndex(Date.UTC(2028, 2, 1, 0)), replayRowIndex(Date.UTC(2027, 2, 1, 0)))
     assert.equal(replayRowIndex(Date.UTC(2028, 11, 31, 23)), 8759)
   })
+})
+
+describe('the replay source names the station it replays', () => {
+  for (const station of REPLAY_STATIONS) {
+    it(`when ${station.id} is replayed, then the capture names it and its elevation`, async () => {
+      const params = loadParams()
+      const at = new Date('2026-07-01T12:00:00Z')
+      const [capture] = await replaySource.fetch({
+        params, location: params.location, variables: params.variables, pastHours: 24, backfillDays: 0, now: at, at, env: {RPS_REPLAY_FILE: join(projectRoot(), station.file)},
+      })
+      assert.equal((capture!.meta.extra as {station: string}).station, station.name)
+      assert.equal((JSON.parse(capture!.body) as {elevation: number}).elevation, station.elevation)
+      assert.equal(replayStationOf(station.file), station)
+    })
+  }
 })
 
 function avg(xs: number[]): number {

@@ -24,8 +24,6 @@ export interface DriftSettings extends CoverageSettings {
   data_drift_retrain?: boolean
   /** Cooldown multiplier per further losing challenger in a row (default 1: no back-off). */
   backoff_factor?: number
-  /** A challenger triggered by concept drift draws rows with this recency half-life (0 or absent: equal weights). */
-  concept_drift_half_life_days?: number
 }
 
 export interface ChunkReport {

@@ -113,7 +113,8 @@ function errorEvidence(flags: boolean[], windows: DriftEvidence['windows'], n: n
  * a losing challenger's included: a drift that persists is retried once per cooldown, not at every
  * check, and a champion no challenger beats is challenged again once per maximum age.
  * Each further challenger in a row that loses multiplies that cooldown by `backoffFactor` (capped
- * at the maximum age): a change the history cannot yet teach is not retried every few days.
+ * at the maximum age): a change the history cannot yet teach is not retried every few days, unless
+ * the champion's own errors are drifting (k of the last n windows flagged): then the plain cooldown.
  * Window PSI alone is a trigger only when the policy says so (`dataDriftRetrains`): a week of
  * weather against a year of training deciles exceeds the usual 0.25 in almost every week, so on
  * by default it would amount to retraining once per cooldown.
@@ -122,7 +123,12 @@ export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, pol
   const psiNote = psiAbove(evidence.psi, policy.psiThreshold)
   const withPsi = (reason: string) => (psiNote ? `${reason}; ${psiNote}` : reason)
   const no = (reason: string): RetrainDecision => ({retrain: false, trigger: null, reason: withPsi(reason)})
-  const cooldown = effectiveCooldownHours(policy)
+  const recent = windowFlags.slice(-policy.n)
+  const flagged = recent.filter(Boolean).length
+  // A challenger that lost while the champion's errors keep rising is no reason to wait longer: the
+  // back-off applies only while the champion holds up (it left the autumn transition unserved for weeks).
+  const worsening = flagged >= policy.k
+  const cooldown = worsening ? policy.cooldownHours : effectiveCooldownHours(policy)
   if (hoursSinceLastTraining < cooldown && hoursSinceLastTraining < modelAgeHours) {
     const losses = policy.losingChallengers ?? 0
     const backedOff = cooldown !== policy.cooldownHours ? `, backed off after ${losses} losing challengers in a row` : ''
@@ -132,8 +138,6 @@ export function decideRetrain(windowFlags: boolean[], modelAgeHours: number, pol
     const who = hoursSinceLastTraining < modelAgeHours ? 'the newest challenger' : 'the model'
     return {retrain: true, trigger: 'max_age', reason: withPsi(`${who} is ${hoursSinceLastTraining.toFixed(0)} h old (max ${policy.maxModelAgeHours} h)`)}
   }
-  const recent = windowFlags.slice(-policy.n)
-  const flagged = recent.filter(Boolean).length
   const errors = errorEvidence(windowFlags, evidence.windows, policy.n)
   if (flagged >= policy.k) {
     if (modelAgeHours < policy.cooldownHours) return no(`${errors}, but the model is ${modelAgeHours.toFixed(0)} h old (cooldown ${policy.cooldownHours} h)`)

@@ -1,18 +1,11 @@
 import {parentPort, workerData} from 'node:worker_threads'
 
-import {type ForestParams, trainTree} from './forest-core.js'
-import type {Presorted} from './tree-builder.js'
+import {trainTree} from './forest-core.js'
+import type {WorkerJob} from './forest.js'
 
-interface Job {
-  data: Presorted
-  params: ForestParams
-  seeds: number[]
-  cumulativeWeights?: Float64Array
-}
-
-const job = workerData as Job
-const trees = job.seeds.map((seed) => {
-  const tree = trainTree(job.data, job.params, seed, job.cumulativeWeights)
+const job = workerData as WorkerJob
+const trees = job.jobs.map(({label, seed}) => {
+  const tree = trainTree({...job.data, y: job.labels[label]!}, job.params, seed, job.cumulativeWeights)
   parentPort!.postMessage({type: 'tree'})
   return tree
 })

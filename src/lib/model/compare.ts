@@ -10,7 +10,7 @@ import {readHistory} from '../features/featurize.js'
 import {MlflowClient} from '../mlflow/client.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {type ModelRows, forHorizon, selectRows, toModelRows} from './dataset.js'
-import {absResiduals, coverage, levelKey} from '../stats/intervals.js'
+import {absResiduals, coverage, honestCoverage, levelKey} from '../stats/intervals.js'
 import {type Scores, score} from './metrics.js'
 import {type LoadedModel, loadModelDir, modelHorizons} from './model-dir.js'
 import {type FanPath, fanChartPng, forecastPlotPng, residualsPlotPng} from './plots.js'
@@ -48,6 +48,8 @@ export interface PathComparison {
   challengerCoverage: Record<string, Record<string, number>>
   /** Its honest holdout coverage (what the coverage rule judges), and whether it had enough rows to be judged. */
   challengerHoldoutCoverage: Record<string, Record<string, number>>
+  /** The champion's honest coverage on the same rows (bands from their first half, scored on the second): the floor when lower than the level. */
+  championHoldoutCoverage: Record<string, Record<string, number>>
   coverageGated: boolean
   challengerMeanRmse: number
   championMeanRmse: number | null
@@ -107,6 +109,16 @@ export interface PathRules {
   coverageTolerance: number
 }
 
+/** params.yaml `compare`, each rule overridable (command-line flags). rps compare and rps simulate judge by it. */
+export function pathRules(params: Params, overrides: Partial<PathRules> = {}): PathRules {
+  const section = (params.compare ?? {}) as {tolerance_rmse?: number; horizon_tolerance_rmse?: number; coverage_tolerance?: number}
+  return {
+    toleranceRmse: overrides.toleranceRmse ?? section.tolerance_rmse ?? 0,
+    horizonToleranceRmse: overrides.horizonToleranceRmse ?? section.horizon_tolerance_rmse ?? 0.1,
+    coverageTolerance: overrides.coverageTolerance ?? section.coverage_tolerance ?? 0.15,
+  }
+}
+
 /**
  * The whole-path gate: over the horizons both models forecast, the challenger loses when its mean
  * RMSE exceeds the champion's by more than `toleranceRmse`, when any one horizon is worse by more
@@ -148,11 +160,26 @@ export function judgePath(challenger: LoadedModel, champion: LoadedModel | undef
   const calibration = challenger.meta.calibration
   const honestRows = calibration ? calibration.rows - Math.floor(calibration.rows / 2) : 0
   const coverageGated = champion !== undefined && calibration !== undefined && honestRows >= MIN_COVERAGE_ROWS
+  // The champion's honest coverage on the same rows, the same way: when a change in the weather makes both models'
+  // bands too narrow on the holdout's second half, that is the data, not a fault of the challenger. Judging the
+  // challenger against its level alone blocked the retrain right after a change, exactly when it is needed.
+  const championHoldoutCoverage: Record<string, Record<string, number>> = {}
+  if (coverageGated && championRows) {
+    for (const h of horizons) {
+      const c = forHorizon(championRows, h)
+      const residuals = absResiduals(champion.predictHorizon(h, c.X, c.current), c.actual)
+      championHoldoutCoverage[h] = Object.fromEntries(calibration.levels.map((level) => [levelKey(level), honestCoverage(residuals, level)]))
+    }
+  }
   if (coverageGated) {
     for (const h of horizons) {
       for (const level of calibration.levels) {
         const c = calibration.holdoutCoverage[String(h)]?.[levelKey(level)]
-        if (c !== undefined && Number.isFinite(c) && c < level - rules.coverageTolerance) failures.push(`+${h} h ${levelKey(level)} band covered ${c.toFixed(3)} of its holdout (< ${level} - ${rules.coverageTolerance})`)
+        const championCovered = championHoldoutCoverage[h]?.[levelKey(level)]
+        const floor = championCovered !== undefined && Number.isFinite(championCovered) ? Math.min(level, championCovered) : level
+        if (c !== undefined && Number.isFinite(c) && c < floor - rules.coverageTolerance) {
+          failures.push(`+${h} h ${levelKey(level)} band covered ${c.toFixed(3)} of its holdout (< ${floor === level ? level : `the champion's ${floor.toFixed(3)}`} - ${rules.coverageTolerance})`)
+        }
       }
     }
   }
@@ -168,6 +195,7 @@ export function judgePath(challenger: LoadedModel, champion: LoadedModel | undef
     horizons, challengerRmse: rounded(challengerRmse), championRmse: champion ? rounded(championRmse) : null, persistenceRmse: rounded(persistenceRmse),
     challengerCoverage: Object.fromEntries(Object.entries(challengerCoverage).map(([h, c]) => [h, rounded(c)])),
     challengerHoldoutCoverage: Object.fromEntries(Object.entries(calibration?.holdoutCoverage ?? {}).filter(([h]) => horizons.includes(Number(h))).map(([h, c]) => [h, rounded(c)])),
+    championHoldoutCoverage: Object.fromEntries(Object.entries(championHoldoutCoverage).map(([h, c]) => [h, rounded(c)])),
     coverageGated,
     challengerMeanRmse, championMeanRmse, horizonToleranceRmse: rules.horizonToleranceRmse, coverageTolerance: rules.coverageTolerance, failures,
   }
@@ -215,11 +243,11 @@ function pathTable(r: Omit<CompareResult, 'report'>): string[] {
   return [
     `## Every horizon`,
     '',
-    `Rules: mean RMSE over the path within ${r.toleranceRmse} °C of the champion's, no horizon worse by more than ${Math.max(p.horizonToleranceRmse, r.toleranceRmse)} °C, each band's honest holdout coverage (bands from the challenger's holdout's first half, scored on its second) at least its level minus ${p.coverageTolerance}${p.coverageGated ? '' : ` — not gated here: fewer than ${MIN_COVERAGE_ROWS} rows, or no champion`}.`,
+    `Rules: mean RMSE over the path within ${r.toleranceRmse} °C of the champion's, no horizon worse by more than ${Math.max(p.horizonToleranceRmse, r.toleranceRmse)} °C, each band's honest holdout coverage (bands from the holdout's first half, scored on its second) at least its level minus ${p.coverageTolerance}, or the champion's own honest coverage on these rows minus as much when that is lower (a change that narrows both models' bands is not the challenger's fault)${p.coverageGated ? '' : ` — not gated here: fewer than ${MIN_COVERAGE_ROWS} rows, or no champion`}.`,
     '',
     `| horizon | challenger RMSE | champion RMSE | persistence RMSE |${levels.map((l) => ` ${Number(l) * 100} % band holdout coverage |`).join('')}`,
     `| --- | ---: | ---: | ---: |${levels.map(() => ' ---: |').join('')}`,
-    ...p.horizons.map((h) => `| +${h} h | ${fmt(p.challengerRmse[h]!)} | ${p.championRmse ? fmt(p.championRmse[h]!) : '–'} | ${fmt(p.persistenceRmse[h]!)} |${levels.map((l) => ` ${fmt(p.challengerHoldoutCoverage[h]?.[l] ?? NaN)} |`).join('')}`),
+    ...p.horizons.map((h) => `| +${h} h | ${fmt(p.challengerRmse[h]!)} | ${p.championRmse ? fmt(p.championRmse[h]!) : '–'} | ${fmt(p.persistenceRmse[h]!)} |${levels.map((l) => ` ${fmt(p.challengerHoldoutCoverage[h]?.[l] ?? NaN)}${p.championHoldoutCoverage[h]?.[l] === undefined ? '' : ` (champion ${fmt(p.championHoldoutCoverage[h]![l]!)})`} |`).join('')}`),
     `| mean | ${fmt(p.challengerMeanRmse)} | ${p.championMeanRmse === null ? '–' : fmt(p.championMeanRmse)} | |${levels.map(() => ' |').join('')}`,
     ...(p.failures.length ? ['', 'The challenger loses because:', ...p.failures.map((f) => `- ${f}`)] : []),
   ]
@@ -288,13 +316,8 @@ const MAX_TAG_CHARS = 4900
 export async function compareModels(params: Params, options: CompareOptions): Promise<CompareResult> {
   const env = options.env ?? process.env
   const section = modelSection(params)
-  const compareParams = (params.compare ?? {}) as {tolerance_rmse?: number; horizon_tolerance_rmse?: number; coverage_tolerance?: number}
-  const tolerance = options.toleranceRmse ?? compareParams.tolerance_rmse ?? 0
-  const rules: PathRules = {
-    toleranceRmse: tolerance,
-    horizonToleranceRmse: options.horizonToleranceRmse ?? compareParams.horizon_tolerance_rmse ?? 0.1,
-    coverageTolerance: options.coverageTolerance ?? compareParams.coverage_tolerance ?? 0.15,
-  }
+  const rules = pathRules(params, options)
+  const tolerance = rules.toleranceRmse
   const client = MlflowClient.fromEnv(env)
   const alias = candidateAlias(options.challengerAlias ?? ALIASES.challenger)
   const challenger = await loadAlias(client, section.registered_name, alias)

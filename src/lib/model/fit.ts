@@ -5,7 +5,7 @@ import {horizonsOf} from '../features/config.js'
 import {type ModelRows, type TimeSplit, forHorizon, timeSplit} from './dataset.js'
 import {computeFeatureStats} from './feature-stats.js'
 import {type ForestJson, recencyWeights} from '../forest/forest-core.js'
-import {type ForestParams, trainForest} from '../forest/forest.js'
+import {type ForestParams, trainForests} from '../forest/forest.js'
 import {absResiduals, calibrate} from '../stats/intervals.js'
 import {type Scores, score, skill} from './metrics.js'
 import {type LoadedModel, MODEL_FORMAT, type ModelMeta, type ShorterForests, modelFromForest} from './model-dir.js'
@@ -75,14 +75,14 @@ export async function fitModel(input: FitInput): Promise<FitResult> {
   const horizons = horizonsOf(cfg)
   const total = params.nEstimators * horizons.length
   const started = Date.now()
-  const forest = await trainForest(split.train.X, split.train.y, params, (done) => input.onTree?.(done, total), weights)
   // Direct strategy: one forest per horizon, each on its own label, the same rows and features.
-  const shorter: ShorterForests = new Map()
-  for (const [k, h] of horizons.filter((x) => x !== cfg.horizonHours).entries()) {
-    if (!split.train.shorter?.has(h)) throw new RpsError(`the rows carry no +${h} h labels (built for other horizons than the configuration's ${horizons.join(', ')})`, {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
-    const rowsH = forHorizon(split.train, h)
-    shorter.set(h, await trainForest(rowsH.X, rowsH.y, params, (done) => input.onTree?.((k + 1) * params.nEstimators + done, total), weights))
-  }
+  const shorterHorizons = horizons.filter((x) => x !== cfg.horizonHours)
+  const missing = shorterHorizons.filter((h) => !split.train.shorter?.has(h))
+  if (missing.length) throw new RpsError(`the rows carry no +${missing.join(', +')} h labels (built for other horizons than the configuration's ${horizons.join(', ')})`, {code: 'DATASET_STALE', suggestions: ['run: rps featurize']})
+  const labels = [split.train.y, ...shorterHorizons.map((h) => forHorizon(split.train, h).y)]
+  const forests = await trainForests(split.train.X, labels, params, (done) => input.onTree?.(done, total), weights)
+  const forest = forests[0]!
+  const shorter: ShorterForests = new Map(shorterHorizons.map((h, k) => [h, forests[k + 1]!]))
   const trainingSeconds = (Date.now() - started) / 1000
   const meta: ModelMeta = {
     format: MODEL_FORMAT,

@@ -1,5 +1,7 @@
 import type {Scores} from '../model/metrics.js'
 import {score} from '../model/metrics.js'
+import type {AciSettings} from '../stats/intervals.js'
+import {type BaselineByHorizon, type HorizonOutcome, baselinesByHorizon, meanRmse, policyHorizons} from './horizons.js'
 import type {SimulationRun} from './run.js'
 
 const HOUR_MS = 3_600_000
@@ -39,7 +41,11 @@ export interface PeriodValues {
 
 export interface PolicySummary {
   name: string
+  /** The longest horizon's scores (what drift watches). */
   overall: Scores
+  /** Mean RMSE over every horizon: the number a policy is judged by. */
+  meanRmse: number
+  horizons: HorizonOutcome[]
   monthly: {month: string; rmse: number; n: number}[]
   retrains: number
   promotions: number
@@ -55,6 +61,8 @@ export interface SimulationSummary {
   servingTo: string
   hoursScored: number
   persistence: {overall: Scores; monthly: {month: string; rmse: number; n: number}[]}
+  /** Persistence and seasonal-naive at every horizon, on the same rows. */
+  baselines: BaselineByHorizon[]
   policies: PolicySummary[]
   fits: number
   fitSeconds: number
@@ -65,7 +73,7 @@ function rmseOf(actual: number[], predicted: number[]): number | null {
 }
 
 /** Scores every policy on the same hours (target times from serving start on) and the persistence baseline. */
-export function summarize(run: SimulationRun, changePoints: ChangePoint[]): SimulationSummary {
+export function summarize(run: SimulationRun, changePoints: ChangePoint[], aci: AciSettings): SimulationSummary {
   const {rows} = run.series
   const h = run.series.featureConfig.horizonHours * HOUR_MS
   const idx = rows.time.map((_, i) => i).filter((i) => i >= run.servingStartIndex)
@@ -89,9 +97,13 @@ export function summarize(run: SimulationRun, changePoints: ChangePoint[]): Simu
     after28to56d: within(pred, at + 28 * DAY_MS, at + 56 * DAY_MS),
   })
   const persistenceByChange = new Map(changePoints.map((cp) => [cp.at, periods((i) => rows.current[i]!, Date.parse(cp.at))]))
-  const policies = run.policies.map((p): PolicySummary => ({
+  const policies = run.policies.map((p): PolicySummary => {
+    const horizons = policyHorizons(run, p, idx, aci)
+    return {
     name: p.name,
     overall: score(actual, idx.map((i) => p.predictions[i]!)),
+    meanRmse: meanRmse(horizons),
+    horizons,
     monthly: monthly((i) => p.predictions[i]!),
     retrains: p.events.length,
     promotions: p.events.filter((e) => e.promoted).length,
@@ -122,12 +134,14 @@ export function summarize(run: SimulationRun, changePoints: ChangePoint[]): Simu
         skill,
       }
     }),
-  }))
+  }
+  })
   return {
     servingFrom: new Date(rows.time[run.servingStartIndex]! + h).toISOString(),
     servingTo: new Date(rows.time.at(-1)! + h).toISOString(),
     hoursScored: idx.length,
     persistence: {overall: score(actual, idx.map((i) => rows.current[i]!)), monthly: monthly((i) => rows.current[i]!)},
+    baselines: baselinesByHorizon(run, [...(run.policies[0]?.paths.keys() ?? [])].sort((a, b) => a - b), idx),
     policies,
     fits: run.fits,
     fitSeconds: run.fitSeconds,

@@ -1,9 +1,10 @@
-import {compareDecision, type Decision} from '../model/compare.js'
+import {type Decision, type PathRules, judgePath} from '../model/compare.js'
 import {type ModelRows, sliceRows} from '../model/dataset.js'
 import {fitModel, type FitResult} from '../model/fit.js'
-import {score} from '../model/metrics.js'
 import type {LoadedModel} from '../model/model-dir.js'
 import type {ModelSection} from '../model/settings.js'
+import {horizonsOf} from '../features/config.js'
+import {levelKey} from '../stats/intervals.js'
 import {type DriftReport, type DriftSettings, assessDrift} from '../drift/detect.js'
 import type {ReplayedSeries} from './series.js'
 
@@ -19,7 +20,8 @@ export interface SimulationSettings {
   policies: PolicySpec[]
   section: ModelSection
   drift: DriftSettings
-  toleranceRmse: number
+  /** The compare gate of rps compare: mean RMSE over the path, each horizon, band coverage. */
+  rules: PathRules
   provenance: {dataVersion: string; codeVersion: string; rpsVersion: string}
   onProgress?: (line: string) => void
 }
@@ -29,8 +31,11 @@ export interface PolicyEvent {
   trigger: string
   reason: string
   decision: Decision
+  /** Mean RMSE over the horizons on the challenger's holdout. */
   challengerRmse: number
   championRmse: number
+  /** Why the challenger lost (the gate's rules it broke). */
+  failures: string[]
   promoted: boolean
   /** Newest training row of the challenger. */
   trainedThrough: string
@@ -39,8 +44,14 @@ export interface PolicyEvent {
 export interface PolicyRun {
   name: string
   spec: PolicySpec
-  /** Issue-time-ordered predictions of target(t+h), NaN before serving starts. */
+  /** Issue-time-ordered predictions of target(t+h) at the longest horizon, NaN before serving starts. */
   predictions: Float64Array
+  /** The same per horizon (the longest's is `predictions`). */
+  paths: Map<number, Float64Array>
+  /** The serving champion's calibrated band half-width per horizon and level key, per issued row. */
+  halfWidths: Map<number, Map<string, Float64Array>>
+  /** Which champion (0: the initial model, +1 per promotion) issued each row. */
+  championIndex: Int32Array
   events: PolicyEvent[]
   checks: number
   /** Checks whose window showed data drift (PSI) / concept drift (error signals), whatever the decision. */
@@ -94,6 +105,8 @@ export function triggerOf(report: DriftReport): string {
 interface PolicyState {
   run: PolicyRun
   champion: LoadedModel
+  /** Promotions so far: the serving champion's index. */
+  promotions: number
   lastTrainedAt: number
   /** Data end of the newest challenger, promoted or not: the drift cooldown counts from it. */
   lastTrainingEnd: string | undefined
@@ -112,33 +125,49 @@ interface PolicyState {
 export async function simulate(series: ReplayedSeries, settings: SimulationSettings): Promise<SimulationRun> {
   const {rows} = series
   const h = series.featureConfig.horizonHours
+  const horizons = horizonsOf(series.featureConfig)
   const progress = settings.onProgress ?? (() => {})
   const start = firstIndexAtOrAfter(rows, settings.servingStart)
   if (start >= rows.time.length) throw new Error('the series ends before serving starts')
   let fits = 0
   let fitSeconds = 0
-  const fitAt = async (t: number, recencyHalfLifeDays?: number): Promise<FitResult> => {
+  const fitAt = async (t: number): Promise<FitResult> => {
     const available = sliceRows(rows, 0, labelledBy(rows, t, h))
     const started = performance.now()
-    const section = recencyHalfLifeDays ? {...settings.section, recency_half_life_days: recencyHalfLifeDays} : settings.section
-    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
+    const fitted = await fitModel({rows: available, features: series.features, featureConfig: series.featureConfig, section: settings.section, provenance: settings.provenance, driftWindowHours: settings.drift.window_hours})
     fits++
     fitSeconds += (performance.now() - started) / 1000
     return fitted
   }
   const initial = await fitAt(settings.servingStart)
-  const states: PolicyState[] = settings.policies.map((spec) => ({
-    run: {name: policyName(spec), spec, predictions: new Float64Array(rows.time.length).fill(Number.NaN), events: [], checks: 0, dataDriftChecks: 0, conceptDriftChecks: 0},
-    champion: initial.model,
-    lastTrainedAt: settings.servingStart,
-    lastTrainingEnd: undefined,
-    losingChallengers: 0,
-    predictedUntil: start,
-  }))
+  const n = rows.time.length
+  const levels = initial.meta.calibration?.levels ?? []
+  const states: PolicyState[] = settings.policies.map((spec) => {
+    const paths = new Map(horizons.map((x) => [x, new Float64Array(n).fill(Number.NaN)]))
+    return {
+      run: {
+        name: policyName(spec), spec, predictions: paths.get(h)!, paths,
+        halfWidths: new Map(horizons.map((x) => [x, new Map(levels.map((l) => [levelKey(l), new Float64Array(n).fill(Number.NaN)]))])),
+        championIndex: new Int32Array(n).fill(-1),
+        events: [], checks: 0, dataDriftChecks: 0, conceptDriftChecks: 0,
+      },
+      champion: initial.model,
+      promotions: 0,
+      lastTrainedAt: settings.servingStart,
+      lastTrainingEnd: undefined,
+      losingChallengers: 0,
+      predictedUntil: start,
+    }
+  })
   const predictUntil = (state: PolicyState, end: number) => {
     if (end <= state.predictedUntil) return
     const part = sliceRows(rows, state.predictedUntil, end)
-    state.run.predictions.set(state.champion.predict(part.X, part.current), state.predictedUntil)
+    const {run, champion} = state
+    for (const x of horizons) {
+      run.paths.get(x)!.set(champion.predictHorizon(x, part.X, part.current), state.predictedUntil)
+      for (const [level, widths] of run.halfWidths.get(x)!) widths.fill(champion.meta.calibration?.halfWidth[String(x)]?.[level] ?? Number.NaN, state.predictedUntil, end)
+    }
+    run.championIndex.fill(state.promotions, state.predictedUntil, end)
     state.predictedUntil = end
   }
   const last = rows.time.at(-1)!
@@ -160,25 +189,22 @@ export async function simulate(series: ReplayedSeries, settings: SimulationSetti
       }
     }
     if (wanting.length === 0) continue
-    // A concept-drift challenger weights the newest rows (those after the change) when so configured;
-    // every other retrain at this instant shares one plain fit.
-    const halfLife = settings.drift.concept_drift_half_life_days ?? 0
-    const fitted: Map<number, FitResult> = new Map()
+    // Every retrain at this instant trains on the same rows with the same seed: one fit, as the DAG's rps train would give.
+    const challenger = await fitAt(t)
     for (const {state, trigger, reason} of wanting) {
-      const weighted = trigger === 'concept_drift' && halfLife > 0 ? halfLife : 0
-      if (!fitted.has(weighted)) fitted.set(weighted, await fitAt(t, weighted || undefined))
-      const challenger = fitted.get(weighted)!
       const holdout = challenger.split.holdout
       state.lastTrainedAt = t
       state.lastTrainingEnd = challenger.meta.split.end
-      const championScores = score(holdout.actual, state.champion.predict(holdout.X, holdout.current))
-      const challengerScores = challenger.meta.metrics.holdout!.model!
-      const decision = compareDecision(challengerScores, championScores, false, settings.toleranceRmse)
-      const promoted = decision !== 'challenger_loses'
-      if (promoted) state.champion = challenger.model
+      const verdict = judgePath(challenger.model, state.champion, holdout, holdout, settings.rules)
+      const decision: Decision = verdict.failures.length ? 'challenger_loses' : 'challenger_wins'
+      const promoted = decision === 'challenger_wins'
+      if (promoted) {
+        state.champion = challenger.model
+        state.promotions++
+      }
       state.losingChallengers = promoted ? 0 : state.losingChallengers + 1
       state.run.events.push({
-        at: new Date(t).toISOString(), trigger, reason, decision, challengerRmse: challengerScores.rmse, championRmse: championScores.rmse, promoted,
+        at: new Date(t).toISOString(), trigger, reason, decision, challengerRmse: verdict.challengerMeanRmse, championRmse: verdict.championMeanRmse!, failures: verdict.failures, promoted,
         trainedThrough: challenger.meta.split.validationStart,
       })
     }

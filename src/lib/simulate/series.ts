@@ -1,7 +1,7 @@
 import type {Params} from '../config/params.js'
 import {RpsError} from '../errors.js'
 import {buildFeatures, featureNames, trainingRows} from '../features/build-features.js'
-import {type FeatureConfig, featureConfig} from '../features/config.js'
+import {type FeatureConfig, featureConfig, horizonsOf} from '../features/config.js'
 import {mergeObservations, regularize} from '../features/hourly-table.js'
 import {type ModelRows, toModelRows} from '../model/dataset.js'
 import {type QualityVerdict, runQualityGate} from '../quality/gate.js'
@@ -28,8 +28,7 @@ export interface ReplayedSeries {
 export async function replayedSeries(params: Params, from: Date, to: Date, shift: string | undefined, env: NodeJS.ProcessEnv): Promise<ReplayedSeries> {
   const hours = Math.round((to.getTime() - from.getTime()) / HOUR_MS)
   if (!(hours > 0)) throw new RpsError(`the simulated span ${from.toISOString()} .. ${to.toISOString()} is empty`, {code: 'BAD_SPAN'})
-  // The policies are judged on the longest horizon (what drift watches): one forest per retrain, not one per horizon.
-  const cfg = {...featureConfig(params), horizons: [params.horizon_hours]}
+  const cfg = featureConfig(params)
   const [capture] = await replaySource.fetch({
     params, location: params.location, variables: params.variables, pastHours: hours, backfillDays: 0,
     now: to, at: to, env: {...env, RPS_REPLAY_SHIFT: shift ?? ''},
@@ -43,6 +42,6 @@ export async function replayedSeries(params: Params, from: Date, to: Date, shift
   const merged = mergeObservations(undefined, [{collectedAt: capture.meta.collectedAt, obs}], cfg.variables)
   const {table} = regularize(merged, cfg.variables, cfg.maxFillHours)
   const features = featureNames(cfg)
-  const rows = toModelRows(trainingRows(buildFeatures(table, cfg)), features, cfg.target)
+  const rows = toModelRows(trainingRows(buildFeatures(table, cfg)), features, cfg.target, horizonsOf(cfg), cfg.horizonHours)
   return {rows, features, featureConfig: cfg, quality, shift: shift || null}
 }

@@ -4,11 +4,14 @@ import {join} from 'node:path'
 import type {Params} from '../config/params.js'
 import {ConfigError} from '../errors.js'
 import {type DriftSettings, driftSettings} from '../drift/detect.js'
+import {type PathRules, pathRules} from '../model/compare.js'
 import {type ModelSection, modelSection} from '../model/settings.js'
 import {parseReplayShifts} from '../sources/replay.js'
 import {writeFileAtomic} from '../util/atomic-file.js'
 import {codeVersion, rpsVersion} from '../util/versions.js'
-import {simulationPlotPng} from './plot.js'
+import {fanChartPng} from '../model/plots.js'
+import {aciSettings} from '../features/config.js'
+import {sampleFanPaths, simulationPlotPng} from './plot.js'
 import {type ChangePoint, type SimulationSummary, rollingRmse, summarize} from './report.js'
 import {type PolicySpec, policyName, simulate} from './run.js'
 import {replayedSeries} from './series.js'
@@ -37,9 +40,9 @@ export interface SimulateOptions {
 export interface SimulateResult extends SimulationSummary {
   createdAt: string
   series: {from: string; to: string; rows: number; shift: string | null; changePoints: ChangePoint[]}
-  settings: {simulate: SimulateSection; model: ModelSection; drift: DriftSettings; toleranceRmse: number}
+  settings: {simulate: SimulateSection; model: ModelSection; drift: DriftSettings; rules: PathRules}
   durationSeconds: number
-  report: {json: string; markdown: string; plot: string}
+  report: {json: string; markdown: string; plot: string; fan: string}
 }
 
 export function simulateSection(params: Params): SimulateSection {
@@ -71,15 +74,43 @@ function triggerCounts(events: {trigger: string}[]): string {
 
 function markdown(r: SimulateResult): string {
   const f = (x: number | null) => (x === null ? '–' : x.toFixed(3))
+  const pct = (x: number | undefined) => (x === undefined ? '–' : (x * 100).toFixed(1))
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const horizons = r.baselines.map((b) => b.horizon)
+  const longest = horizons.at(-1)
+  const levels = Object.keys(r.policies[0]?.horizons[0]?.bands ?? {})
   const lines = [
     `# rps simulate: retraining policies on the replayed year`,
     '',
     `Series ${r.series.from.slice(0, 10)} .. ${r.series.to.slice(0, 10)}${r.series.shift ? `, injected change: \`${r.series.shift}\`` : ' (as recorded)'}; models serve from ${r.servingFrom.slice(0, 10)}; ${r.hoursScored} hourly forecasts scored per policy.`,
     '',
-    '| policy | RMSE (°C) | MAE (°C) | retrains | promotions |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...r.policies.map((p) => `| ${p.name} | ${f(p.overall.rmse)} | ${f(p.overall.mae)} | ${p.retrains} | ${p.promotions} |`),
-    `| persistence (reference) | ${f(r.persistence.overall.rmse)} | ${f(r.persistence.overall.mae)} | – | – |`,
+    `Policies are judged by their mean RMSE over the horizons (+${horizons.join(', +')} h); challengers pass rps compare's gate (mean RMSE within ${r.settings.rules.toleranceRmse} °C, no horizon worse by more than ${Math.max(r.settings.rules.horizonToleranceRmse, r.settings.rules.toleranceRmse)} °C, honest band coverage within ${r.settings.rules.coverageTolerance} of its level).`,
+    '',
+    `| policy | mean RMSE over the path (°C) | +${longest} h RMSE | +${longest} h MAE | retrains | promotions |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...r.policies.map((p) => `| ${p.name} | ${f(p.meanRmse)} | ${f(p.overall.rmse)} | ${f(p.overall.mae)} | ${p.retrains} | ${p.promotions} |`),
+    `| persistence (reference) | ${f(mean(r.baselines.map((b) => b.persistence.rmse)))} | ${f(r.persistence.overall.rmse)} | ${f(r.persistence.overall.mae)} | – | – |`,
+    `| seasonal naive (reference) | ${f(mean(r.baselines.map((b) => b.seasonal.rmse)))} | ${f(r.baselines.at(-1)!.seasonal.rmse)} | ${f(r.baselines.at(-1)!.seasonal.mae)} | – | – |`,
+    '',
+    '## Every horizon: RMSE (°C)',
+    '',
+    `| horizon | ${r.policies.map((p) => p.name).join(' | ')} | persistence | seasonal naive |`,
+    `| --- |${r.policies.map(() => ' ---: |').join('')} ---: | ---: |`,
+    ...r.baselines.map((b, k) => `| +${b.horizon} h | ${r.policies.map((p) => f(p.horizons[k]!.scores.rmse)).join(' | ')} | ${f(b.persistence.rmse)} | ${f(b.seasonal.rmse)} |`),
+    '',
+    '## Every horizon: band coverage, calibrated (split conformal) / live (adaptive, as rps serve answers)',
+    '',
+    `| policy | band | ${horizons.map((h) => `+${h} h`).join(' | ')} | live, worst month | live mean width / RMSE |`,
+    `| --- | --- |${horizons.map(() => ' ---: |').join('')} ---: | ---: |`,
+    ...r.policies.flatMap((p) => levels.map((level) => {
+      const worst = p.horizons.flatMap((o) => o.bands[level]?.liveMonthly ?? []).reduce<{month: string; coverage: number} | null>((w, m) => (w === null || Math.abs(m.coverage - Number(level)) > Math.abs(w.coverage - Number(level)) ? m : w), null)
+      const ratio = Math.max(...p.horizons.map((o) => (2 * (o.bands[level]?.liveMeanHalfWidth ?? NaN)) / o.scores.rmse))
+      return `| ${p.name} | ${Number(level) * 100} % | ${p.horizons.map((o) => `${pct(o.bands[level]?.staticCoverage)} / ${pct(o.bands[level]?.liveCoverage)}`).join(' | ')} | ${worst ? `${pct(worst.coverage)} (${worst.month})` : '–'} | ≤ ${ratio.toFixed(2)} |`
+    })),
+    '',
+    'Width / RMSE: the band\'s full width over the horizon\'s RMSE, the largest over the horizons (a Gaussian 80 % band is 2.56 × σ wide).',
+    '',
+    '![sample fan chart](simulate-fan.png)',
     '',
     ...r.policies.filter((p) => p.driftChecks > 0).map((p) => `${p.name}: ${p.driftChecks} drift checks; data drift (window PSI) in ${p.dataDriftChecks}, concept drift (error signals) in ${p.conceptDriftChecks}; retrain triggers: ${triggerCounts(p.events) || 'none'}.`),
     '',
@@ -114,7 +145,7 @@ export async function runSimulation(params: Params, options: SimulateOptions): P
   const section = simulateSection(params)
   const model: ModelSection = {...modelSection(params), ...section.model}
   const drift = driftSettings(params)
-  const toleranceRmse = (params.compare as {tolerance_rmse?: number} | undefined)?.tolerance_rmse ?? 0
+  const rules = pathRules(params)
   const from = new Date(Date.UTC(section.year, 0, 1))
   const to = options.days ? new Date(from.getTime() + options.days * DAY_MS) : new Date(Date.UTC(section.year + 1, 0, 1))
   const policies = policySpecs(section, options.policies)
@@ -128,23 +159,26 @@ export async function runSimulation(params: Params, options: SimulateOptions): P
     policies,
     section: model,
     drift,
-    toleranceRmse,
+    rules,
     provenance: {dataVersion: 'replay', codeVersion: code, rpsVersion: rpsVersion()},
     onProgress: options.onProgress,
   })
-  const summary = summarize(run, changePoints)
+  const summary = summarize(run, changePoints, aciSettings(params))
   await mkdir(options.outDir, {recursive: true})
-  const report = {json: join(options.outDir, 'simulate.json'), markdown: join(options.outDir, 'simulate.md'), plot: join(options.outDir, 'simulate.png')}
+  const report = {json: join(options.outDir, 'simulate.json'), markdown: join(options.outDir, 'simulate.md'), plot: join(options.outDir, 'simulate.png'), fan: join(options.outDir, 'simulate-fan.png')}
   const result: SimulateResult = {
     createdAt: new Date().toISOString(),
     series: {from: from.toISOString(), to: to.toISOString(), rows: series.rows.time.length, shift: series.shift, changePoints},
-    settings: {simulate: section, model, drift, toleranceRmse},
+    settings: {simulate: section, model, drift, rules},
     ...summary,
     durationSeconds: (performance.now() - started) / 1000,
     report,
   }
   const title = `Retraining policies on the replayed year${series.shift ? ` with ${changePoints.map((c) => `${c.description} from ${c.at.slice(0, 10)}`).join(', ')}` : ''}`
   await writeFile(report.plot, await simulationPlotPng(rollingRmse(run, 7), summary.policies, changePoints, title))
+  const sampled = run.policies.find((p) => p.spec.kind === 'drift') ?? run.policies.at(-1)!
+  const fan = sampleFanPaths(run, sampled)
+  await writeFile(report.fan, await fanChartPng(fan.paths, fan.observed, `${sampled.name}: forecast paths and bands over the last three days`))
   await writeFileAtomic(report.markdown, markdown(result))
   await writeFileAtomic(report.json, JSON.stringify(result, null, 2) + '\n')
   return result

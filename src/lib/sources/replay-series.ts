@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {ConfigError} from '../errors.js'
 import {projectRoot} from '../util/project.js'
@@ -7,11 +7,32 @@ import {projectRoot} from '../util/project.js'
 export const HOUR_MS = 3_600_000
 const HOURS_PER_YEAR = 8760
 
-/** The shipped recorded year (see data/replay/README.md). */
-export const REPLAY_STATION = {
-  file: 'data/replay/greensboro-nc.csv',
-  name: 'Greensboro Piedmont Triad Intl (NREL TMY3 723170)',
-  elevation: 273,
+/** A recorded station year the repo ships (data/replay/README.md: origin, licence, conversion). */
+export interface ReplayStation {
+  /** The location name it stands for (params.yaml location.name). */
+  id: string
+  file: string
+  name: string
+  latitude: number
+  longitude: number
+  elevation: number
+  /** The station's standard time the source file was stamped in; the replay file itself is UTC. */
+  utcOffsetHours: number
+}
+
+/** Every shipped station year; the first is the offline default. */
+export const REPLAY_STATIONS: readonly ReplayStation[] = [
+  {id: 'greensboro-nc', file: 'data/replay/greensboro-nc.csv', name: 'Greensboro Piedmont Triad Intl (NREL TMY3 723170)', latitude: 36.1, longitude: -79.95, elevation: 273, utcOffsetHours: -5},
+  {id: 'sand-point-ak', file: 'data/replay/sand-point-ak.csv', name: 'Sand Point (NREL TMY3 703165)', latitude: 55.317, longitude: -160.517, elevation: 7, utcOffsetHours: -9},
+  {id: 'miami-fl', file: 'data/replay/miami-fl.csv', name: 'Miami Intl (NREL TMY2 12839)', latitude: 25.8, longitude: -80.267, elevation: 2, utcOffsetHours: -5},
+]
+
+/** The offline default. */
+export const REPLAY_STATION = REPLAY_STATIONS[0]!
+
+/** The shipped station a replay file is (by file name), if it is one. */
+export function replayStationOf(path: string): ReplayStation | undefined {
+  return REPLAY_STATIONS.find((s) => basename(s.file) === basename(path))
 }
 
 export interface ReplaySeries {

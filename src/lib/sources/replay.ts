@@ -1,6 +1,8 @@
+import {basename} from 'node:path'
+
 import {ConfigError} from '../errors.js'
 import {buildOpenMeteoBody, openMeteoStamp} from './open-meteo-body.js'
-import {HOUR_MS, REPLAY_STATION, floorHour, loadReplaySeries, replayFilePath, replayRowIndex} from './replay-series.js'
+import {HOUR_MS, REPLAY_STATION, floorHour, loadReplaySeries, replayFilePath, replayRowIndex, replayStationOf} from './replay-series.js'
 import type {FetchRequest, RawCapture, Source} from './types.js'
 
 /**
@@ -30,7 +32,8 @@ export const replaySource: Source = {
         columns[v]!.push(changed === null ? null : Math.round(changed * 10) / 10)
       }
     }
-    const body = buildOpenMeteoBody(request.location, REPLAY_STATION.elevation, time, columns, Date.now() - started)
+    const station = replayStationOf(path)
+    const body = buildOpenMeteoBody(request.location, station?.elevation ?? REPLAY_STATION.elevation, time, columns, Date.now() - started)
     const missing = request.variables.filter((v) => !series.columns.includes(v))
     return [{
       body,
@@ -40,7 +43,7 @@ export const replaySource: Source = {
         request: {url: `file://${path}`, params: {at: at.toISOString(), hours}},
         httpStatus: null, attempts: 1, elapsedMs: Date.now() - started, bodyBytes: Buffer.byteLength(body),
         extra: {
-          station: REPLAY_STATION.name,
+          station: station?.name ?? basename(path),
           variablesNotInDataset: missing,
           ...(shifts.length ? {injectedShifts: request.env.RPS_REPLAY_SHIFT} : {}),
         },

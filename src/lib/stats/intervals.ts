@@ -51,6 +51,12 @@ export function coverage(absResiduals: number[], halfWidth: number): number {
   return inside / absResiduals.length
 }
 
+/** Coverage of the residuals' second half by the band calibrated on their first half (oldest first). */
+export function honestCoverage(absResiduals: number[], level: number): number {
+  const half = Math.floor(absResiduals.length / 2)
+  return coverage(absResiduals.slice(half), conformalHalfWidth(absResiduals.slice(0, half), level))
+}
+
 /** Calibrates every horizon's bands from its held-out absolute residuals (oldest first). */
 export function calibrate(absResidualsByHorizon: Map<number, number[]>, levels: number[]): Calibration {
   const halfWidth: ByHorizonLevel = {}
@@ -58,11 +64,8 @@ export function calibrate(absResidualsByHorizon: Map<number, number[]>, levels: 
   let rows = 0
   for (const [h, residuals] of absResidualsByHorizon) {
     rows = residuals.length
-    const half = Math.floor(residuals.length / 2)
-    const first = residuals.slice(0, half)
-    const second = residuals.slice(half)
     halfWidth[String(h)] = Object.fromEntries(levels.map((l) => [levelKey(l), conformalHalfWidth(residuals, l)]))
-    holdoutCoverage[String(h)] = Object.fromEntries(levels.map((l) => [levelKey(l), coverage(second, conformalHalfWidth(first, l))]))
+    holdoutCoverage[String(h)] = Object.fromEntries(levels.map((l) => [levelKey(l), honestCoverage(residuals, l)]))
   }
   return {method: 'split-conformal', levels, rows, halfWidth, holdoutCoverage}
 }

@@ -124,20 +124,32 @@ describe('retrain decision: trigger and reason', () => {
     assert.equal(decideRetrain([true, true, false], 100, on, 100, {psi}).trigger, 'concept_drift', 'error drift takes precedence')
   })
 
-  it('when challengers keep losing, then the cooldown backs off (x factor per further loss, capped at the maximum age) and a win resets it', () => {
-    const backoff = {...policy, backoffFactor: 2}
-    const drifting = [true, true, true]
+  it('when challengers keep losing while the champion holds up, then the cooldown backs off (x factor per further loss, capped at the maximum age) and a win resets it', () => {
+    // The champion's errors are calm; data drift (window PSI) asks for a retrain.
+    const backoff = {...policy, backoffFactor: 2, psiThreshold: 0.25, dataDriftRetrains: true}
+    const calm = [false, false, false]
+    const psi = {psi: {temperature_2m: 0.4}}
     // model 400 h old, the newest (losing) challenger 100 h ago
-    assert.equal(decideRetrain(drifting, 400, {...backoff, losingChallengers: 1}, 100).retrain, true, 'one loss: the plain 72 h cooldown')
-    const two = decideRetrain(drifting, 400, {...backoff, losingChallengers: 2}, 100)
+    assert.equal(decideRetrain(calm, 400, {...backoff, losingChallengers: 1}, 100, psi).retrain, true, 'one loss: the plain 72 h cooldown')
+    const two = decideRetrain(calm, 400, {...backoff, losingChallengers: 2}, 100, psi)
     assert.equal(two.retrain, false)
     assert.match(two.reason, /cooldown 144 h, backed off after 2 losing challengers in a row/)
-    assert.equal(decideRetrain(drifting, 400, {...backoff, losingChallengers: 2}, 150).trigger, 'concept_drift')
-    assert.equal(decideRetrain(drifting, 600, {...backoff, losingChallengers: 3}, 250).retrain, false, 'three losses: 288 h')
-    assert.match(decideRetrain(drifting, 2000, {...backoff, losingChallengers: 9}, 700).reason, /cooldown 720 h/, 'capped at the maximum age')
-    assert.equal(decideRetrain(drifting, 2000, {...backoff, losingChallengers: 9}, 720).trigger, 'max_age')
-    assert.equal(decideRetrain(drifting, 400, {...policy, losingChallengers: 5}, 100).retrain, true, 'no factor: no back-off')
-    assert.equal(decideRetrain(drifting, 100, {...backoff, losingChallengers: 0}, 100).retrain, true, 'after a win the count is 0')
+    assert.equal(decideRetrain(calm, 400, {...backoff, losingChallengers: 2}, 150, psi).trigger, 'data_drift')
+    assert.equal(decideRetrain(calm, 600, {...backoff, losingChallengers: 3}, 250, psi).retrain, false, 'three losses: 288 h')
+    assert.match(decideRetrain(calm, 2000, {...backoff, losingChallengers: 9}, 700, psi).reason, /cooldown 720 h/, 'capped at the maximum age')
+    assert.equal(decideRetrain(calm, 2000, {...backoff, losingChallengers: 9}, 720, psi).trigger, 'max_age')
+    assert.equal(decideRetrain(calm, 400, {...backoff, backoffFactor: 1, losingChallengers: 5}, 100, psi).retrain, true, 'no factor: no back-off')
+    assert.equal(decideRetrain(calm, 100, {...backoff, losingChallengers: 0}, 100, psi).retrain, true, 'after a win the count is 0')
+  })
+
+  it('when challengers lost but the champion\'s own errors are drifting, then the plain cooldown applies, not the back-off', () => {
+    const backoff = {...policy, backoffFactor: 2}
+    const drifting = [true, true, true]
+    assert.equal(decideRetrain(drifting, 400, {...backoff, losingChallengers: 2}, 100).trigger, 'concept_drift')
+    assert.equal(decideRetrain(drifting, 2000, {...backoff, losingChallengers: 9}, 80).trigger, 'concept_drift')
+    const young = decideRetrain(drifting, 400, {...backoff, losingChallengers: 9}, 60)
+    assert.equal(young.retrain, false)
+    assert.match(young.reason, /cooldown 72 h\)/)
   })
 
   it('when a retrain is forced, then the trigger is forced, or alert when an alert asked, and the reason keeps what the check saw', () => {

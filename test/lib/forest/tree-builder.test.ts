@@ -3,7 +3,7 @@ import {strict as assert} from 'node:assert'
 import {RandomForestRegression} from 'ml-random-forest'
 
 import {type ForestParams, forestJson, seededRandom} from '../../../src/lib/forest/forest-core.js'
-import {loadForest, predictForest, trainForest} from '../../../src/lib/forest/forest.js'
+import {loadForest, predictForest, trainForest, trainForests} from '../../../src/lib/forest/forest.js'
 import {type TreeJson, type TreeNodeJson, argsort, buildTree, presort} from '../../../src/lib/forest/tree-builder.js'
 
 /** Continuous features (no ties) and a nonlinear noisy label: ml-cart and the builder see the same candidate splits. */
@@ -94,6 +94,21 @@ describe('presorted tree builder', () => {
     const mean = y.reduce((a, b) => a + b, 0) / y.length
     const mse = (p: number[]) => p.reduce((a, v, i) => a + (v - test.y[i]!) ** 2, 0) / p.length
     assert.ok(mse(predicted) < 0.5 * mse(test.y.map(() => mean)), `forest MSE ${mse(predicted)} vs mean ${mse(test.y.map(() => mean))}`)
+  })
+
+  it('when several label vectors share the rows, then each forest is the one trainForest gives for its labels, whatever the worker count', async () => {
+    const {X, y} = dataset(600, 6, 12)
+    const other = y.map((v, i) => v * 0.5 - X[i]![2]!)
+    const params = {nEstimators: 5, maxDepth: 8, minSamplesLeaf: 3, maxFeatures: 0.6, maxSamples: 400, workers: 1, seed: 4}
+    const json = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown
+    const separate = [await trainForest(X, y, params), await trainForest(X, other, params)]
+    let ticks = 0
+    const together = await trainForests(X, [y, other], {...params, workers: 2}, () => ticks++)
+    assert.deepEqual(json(together), json(separate))
+    assert.equal(ticks, 10, 'one progress tick per tree of every forest')
+    assert.notDeepEqual(json(together[0]), json(together[1]))
+    assert.deepEqual(json(await trainForests(X, [y, other], params)), json(separate))
+    await assert.rejects(trainForests(X, [y, other.slice(1)], params), /599 labels for 600 rows/)
   })
 
   it('when values tie, then argsort keeps them in row order', () => {

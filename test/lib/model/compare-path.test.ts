@@ -63,6 +63,20 @@ describe('compare: the whole-path gate', () => {
     assert.equal(narrow.coverageGated, true)
   })
 
+  it('when a change made the champion\'s bands as short on the same rows, then the challenger is held to the champion\'s coverage, not its level', () => {
+    // The truth steps down by 1 on the second half: bands calibrated on the first half miss for both models.
+    const r = rows()
+    const stepped = (a: number[]) => a.map((v, i) => (i >= 50 ? v - 1 : v))
+    const changed: ModelRows = {...r, actual: stepped(r.actual), shorter: new Map([...r.shorter!].map(([h, v]) => [h, {...v, actual: stepped(v.actual)}]))}
+    const challenger = model({1: 0.1, 2: 0.1, 3: 0.1}, {1: 1, 2: 1, 3: 1}, {1: 0.6, 2: 0.6, 3: 0.6})
+    const path = judgePath(challenger, model({1: 0.2, 2: 0.3, 3: 0.4}), changed, changed, rules)
+    assert.deepEqual(path.championHoldoutCoverage['1'], {'0.8': 0})
+    assert.deepEqual(path.failures, [])
+    const steady = judgePath(challenger, model({1: 0.2, 2: 0.3, 3: 0.4}), r, r, rules)
+    assert.deepEqual(steady.championHoldoutCoverage['1'], {'0.8': 1})
+    assert.equal(steady.failures.length, 3, 'against a champion whose bands held, 0.6 is too little')
+  })
+
   it('when the holdout was too short to judge a band, then coverage is reported, not gated', () => {
     const r = rows()
     const short = judgePath(model({1: 0.1, 2: 0.1, 3: 0.1}, {1: 0.05, 2: 1, 3: 1}, {1: 0.3}, 72), model({1: 0.2, 2: 0.3, 3: 0.4}), r, r, rules)

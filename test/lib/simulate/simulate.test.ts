@@ -9,6 +9,7 @@ import {decideRetrain} from '../../../src/lib/drift/page-hinkley.js'
 import type {ModelRows} from '../../../src/lib/model/dataset.js'
 import {type SimulateResult, runSimulation} from '../../../src/lib/simulate/simulate.js'
 import {labelledBy} from '../../../src/lib/simulate/run.js'
+import {rps} from '../../support/rps.js'
 
 const HOUR_MS = 3_600_000
 const CHANGE = '2025-04-10T00:00:00.000Z'
@@ -53,13 +54,35 @@ describe('rps simulate (the policy experiment)', function () {
     assert.ok(byName['drift-triggered']!.retrains < byName['periodic-1d']!.retrains / 3)
   })
 
+  it('when every horizon is forecast, then each policy is scored at each one on the same hours, beside both baselines', () => {
+    const horizons = result.baselines.map((b) => b.horizon)
+    assert.deepEqual(horizons, [1, 2, 3, 4, 5, 6])
+    for (const p of result.policies) {
+      assert.deepEqual(p.horizons.map((o) => [o.horizon, o.scores.n]), horizons.map((h) => [h, result.hoursScored]), p.name)
+      assert.equal(p.horizons.at(-1)!.scores.rmse, p.overall.rmse, 'the longest horizon is the one drift watches')
+      assert.ok(Math.abs(p.meanRmse - p.horizons.reduce((a, o) => a + o.scores.rmse, 0) / 6) < 1e-12)
+      assert.ok(p.horizons[0]!.scores.rmse < p.horizons[5]!.scores.rmse, `${p.name}: +1 h is easier than +6 h`)
+      for (const o of p.horizons) assert.deepEqual(Object.keys(o.bands), ['0.8', '0.95'])
+    }
+    const drift = result.policies.find((p) => p.name === 'drift-triggered')!
+    for (const b of result.baselines) assert.ok(drift.horizons[b.horizon - 1]!.scores.rmse < b.persistence.rmse, `+${b.horizon} h beats persistence`)
+    // The change scales every error by 1.6: the champions' calibrated bands fall short, the live (adaptive) ones keep their level.
+    for (const o of drift.horizons) {
+      const band = o.bands['0.8']!
+      assert.ok(Math.abs(band.liveCoverage - 0.8) < Math.abs(band.staticCoverage - 0.8) || Math.abs(band.liveCoverage - 0.8) <= 0.02, `+${o.horizon} h: live ${band.liveCoverage}, calibrated ${band.staticCoverage}`)
+      assert.ok(Math.abs(band.liveCoverage - 0.8) <= 0.05, `+${o.horizon} h live coverage ${band.liveCoverage}`)
+    }
+  })
+
   it('when the amplitude changes, then the drift policy detects it within four days and recovers, the static model does not', () => {
     const drift = result.policies.find((p) => p.name === 'drift-triggered')!
     const staticPolicy = result.policies.find((p) => p.name === 'static')!
     const outcome = drift.changePoints[0]!
     assert.equal(outcome.changePoint.at, CHANGE)
     assert.ok(outcome.driftDetectionDelayHours !== null && outcome.driftDetectionDelayHours <= 96, `detected after ${outcome.driftDetectionDelayHours} h`)
-    assert.equal(outcome.firstPromotionAt, outcome.detectedByDriftAt, 'the first drift retrain was promoted')
+    // With 8-tree forests one horizon of the first challenger may miss the per-horizon tolerance: the next one, a cooldown later, wins.
+    const promotedAfter = (Date.parse(outcome.firstPromotionAt!) - Date.parse(outcome.detectedByDriftAt!)) / HOUR_MS
+    assert.ok(promotedAfter >= 0 && promotedAfter <= 96, `promoted ${promotedAfter} h after the drift retrain`)
     // Skill vs persistence is comparable across the change (the scaled series is harder for every forecast).
     const {skill} = outcome
     assert.ok(skill.after28to56d! >= skill.before28d! - 0.05, `skill before ${skill.before28d}, 28–56 d after ${skill.after28to56d}`)
@@ -76,9 +99,9 @@ describe('rps simulate (the policy experiment)', function () {
     assert.equal(json.policies.length, 4)
     assert.equal(json.series.shift, `temperature_2m:*1.6@${CHANGE}`)
     const md = readFileSync(join(dir, 'simulate.md'), 'utf8')
-    for (const p of json.policies) assert.ok(md.includes(`| ${p.name} | ${p.overall.rmse.toFixed(3)} |`), p.name)
-    const png = readFileSync(join(dir, 'simulate.png'))
-    assert.equal(png.subarray(1, 4).toString(), 'PNG')
+    for (const p of json.policies) assert.ok(md.includes(`| ${p.name} | ${p.meanRmse.toFixed(3)} | ${p.overall.rmse.toFixed(3)} |`), p.name)
+    for (const file of ['simulate.png', 'simulate-fan.png']) assert.equal(readFileSync(join(dir, file)).subarray(1, 4).toString(), 'PNG', file)
+    assert.ok(md.includes('| +6 h |') && md.includes('![sample fan chart](simulate-fan.png)'))
     assert.ok(existsSync(json.report.plot))
   })
 
@@ -95,6 +118,13 @@ describe('rps simulate (the policy experiment)', function () {
 })
 
 describe('rps simulate input errors', () => {
+  it('when --station names no shipped station year, then it exits with a config error listing the shipped ones', async function () {
+    this.timeout(60_000)
+    const run = await rps(['simulate', '--station', 'atlantis', '--days', '30'])
+    assert.equal(run.exitCode, 5, run.stderr)
+    assert.match(run.stderr, /unknown station 'atlantis'; shipped: greensboro-nc, sand-point-ak, miami-fl/)
+  })
+
   it('when a policy name is unknown, then it fails with the known names', async () => {
     await assert.rejects(runSimulation(quickParams(), {days: 60, policies: ['weekly'], outDir: tmpdir()}), /unknown policy 'weekly'; known: static, periodic-1d, periodic-7d, drift-triggered/)
   })
